@@ -31,7 +31,11 @@ func CleanPath(p string) (string, error) {
 	if strings.HasSuffix(p, "/") {
 		p = p[:len(p)-1]
 	}
-	if reason := invalidReason(p); reason != "" {
+	reason := invalidReason(p)
+	if p == "." {
+		reason = `has a "." element`
+	}
+	if reason != "" {
 		return "", fmt.Errorf("%w: %w: %q %s", fs.ErrInvalid, ErrBadPath, orig, reason)
 	}
 	return p, nil

@@ -247,7 +247,9 @@ func hashOf(data []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func pathErr(op Op, p string, err error) error { return &fs.PathError{Op: string(op), Path: p, Err: err} }
+func pathErr(op Op, p string, err error) error {
+	return &fs.PathError{Op: string(op), Path: p, Err: err}
+}
 
 // keys returns the sorted key slice; m.mu must be held.
 func (m *MemFS) keys() []string {

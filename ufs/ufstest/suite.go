@@ -3,6 +3,16 @@
 package ufstest
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
@@ -15,7 +25,773 @@ type Harness struct {
 	New func(t *testing.T) ufs.UFS
 }
 
-// Run runs the conformance suite over the UFS the harness makes.
+// Run runs the conformance suite over the UFS the harness makes. Each contract of the ufs
+// package's doc comments that can be observed from outside has a subtest; those that do
+// not apply to a store's capabilities are skipped with the reason.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(*testing.T, ufs.UFS)
+	}{
+		{"StatMissing", testStatMissing},
+		{"RoundTrip", testRoundTrip},
+		{"RangedReads", testRangedReads},
+		{"ReadErrors", testReadErrors},
+		{"ListOrderAndPaging", testListOrderAndPaging},
+		{"ListErrors", testListErrors},
+		{"OddNames", testOddNames},
+		{"InvalidPaths", testInvalidPaths},
+		{"NestedDirectories", testNested},
+		{"Mkdir", testMkdir},
+		{"Remove", testRemove},
+		{"RemoveAll", testRemoveAll},
+		{"RenameFile", testRenameFile},
+		{"RenameDirectory", testRenameDir},
+		{"RenameOntoExisting", testRenameOntoExisting},
+		{"RenameErrors", testRenameErrors},
+		{"ContentHash", testContentHash},
+		{"Overwrite", testOverwrite},
+		{"UploadAtomicity", testUploadAtomicity},
+		{"CreateOverDirectory", testCreateOverDir},
+		{"Concurrency", testConcurrency},
+		{"CancelledContext", testCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := h.New(t)
+			t.Cleanup(func() { _ = u.Close() })
+			tc.fn(t, u)
+		})
+	}
+}
+
+var bg = context.Background()
+
+// mustWrite uploads data to p and fails the test on any error.
+func mustWrite(t *testing.T, u ufs.UFS, p string, data []byte) {
+	t.Helper()
+	if err := ufs.WriteFile(bg, u, p, data); err != nil {
+		t.Fatalf("write %q: %v", p, err)
+	}
+}
+
+func mustRead(t *testing.T, u ufs.UFS, p string) []byte {
+	t.Helper()
+	b, err := ufs.ReadFile(bg, u, p)
+	if err != nil {
+		t.Fatalf("read %q: %v", p, err)
+	}
+	return b
+}
+
+func mustStat(t *testing.T, u ufs.UFS, p string) ufs.Status {
+	t.Helper()
+	st, err := u.Stat(bg, p)
+	if err != nil {
+		t.Fatalf("stat %q: %v", p, err)
+	}
+	return st
+}
+
+// wantErr fails unless err is a *fs.PathError whose chain satisfies errors.Is with one of
+// targets.
+func wantErr(t *testing.T, what string, err error, targets ...error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got nil error, want %v", what, targets)
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		t.Errorf("%s: error %v (%T) is not a *fs.PathError", what, err, err)
+	}
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return
+		}
+	}
+	t.Fatalf("%s: error %v does not satisfy errors.Is with any of %v", what, err, targets)
+}
+
+func mustNotExist(t *testing.T, u ufs.UFS, p string) {
+	t.Helper()
+	_, err := u.Stat(bg, p)
+	wantErr(t, "stat "+p+" (should be gone)", err, fs.ErrNotExist)
+}
+
+func listNames(t *testing.T, u ufs.UFS, dir string) []string {
+	t.Helper()
+	all, err := ufs.ListAll(bg, u, dir)
+	if err != nil {
+		t.Fatalf("list %q: %v", dir, err)
+	}
+	var names []string
+	for _, st := range all {
+		if ufs.IsTempName(st.Name) {
+			continue
+		}
+		n := st.Name
+		if st.IsDir {
+			n += "/"
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func randBytes(seed int64, n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return b
+}
+
+func testStatMissing(t *testing.T, u ufs.UFS) {
+	_, err := u.Stat(bg, "missing")
+	wantErr(t, "stat missing", err, fs.ErrNotExist)
+	_, err = u.Stat(bg, "missing/deeper")
+	wantErr(t, "stat missing/deeper", err, fs.ErrNotExist)
+	root := mustStat(t, u, ufs.Root)
+	if !root.IsDir {
+		t.Fatalf("stat root: IsDir false")
+	}
+}
+
+func testRoundTrip(t *testing.T, u ufs.UFS) {
+	data := []byte("hello, unified world\n")
+	mustWrite(t, u, "f.txt", data)
+	if got := mustRead(t, u, "f.txt"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %q, want %q", got, data)
+	}
+	st := mustStat(t, u, "f.txt")
+	if st.IsDir || st.Size != int64(len(data)) || st.Name != "f.txt" {
+		t.Fatalf("stat f.txt = %+v, want a %d-byte file named f.txt", st, len(data))
+	}
+	if st.ContentHash == "" {
+		t.Errorf("stat f.txt: empty ContentHash")
+	}
+	if st.ModTime.IsZero() {
+		t.Errorf("stat f.txt: zero ModTime")
+	}
+	mustWrite(t, u, "empty", nil)
+	if got := mustRead(t, u, "empty"); len(got) != 0 {
+		t.Fatalf("empty file read %d bytes", len(got))
+	}
+	if st := mustStat(t, u, "empty"); st.Size != 0 || st.IsDir {
+		t.Fatalf("stat empty = %+v", st)
+	}
+	// A larger file, written in odd-sized chunks.
+	big := randBytes(1, 3<<20+17)
+	w, err := u.Create(bg, "big.bin", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest := big; len(rest) > 0; {
+		n := min(len(rest), 100_003)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatalf("write big: %v", err)
+		}
+		rest = rest[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close big: %v", err)
+	}
+	if got := mustRead(t, u, "big.bin"); !bytes.Equal(got, big) {
+		t.Fatalf("big.bin read back %d bytes, differs from the %d written", len(got), len(big))
+	}
+	err = w.Close()
+	wantErr(t, "second Close", err, fs.ErrClosed)
+}
+
+func readRange(u ufs.UFS, p string, off, n int64) ([]byte, error) {
+	r, err := u.OpenRange(bg, p, off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func testRangedReads(t *testing.T, u ufs.UFS) {
+	data := randBytes(2, 1000)
+	mustWrite(t, u, "r.bin", data)
+	cases := []struct {
+		off, n int64
+		want   []byte
+	}{
+		{0, 10, data[:10]},
+		{500, 100, data[500:600]},
+		{999, 1, data[999:]},
+		{990, 100, data[990:]},
+		{0, -1, data},
+		{123, -1, data[123:]},
+		{1000, 10, nil},
+		{1000, -1, nil},
+		{5000, 10, nil},
+		{10, 0, nil},
+	}
+	for _, c := range cases {
+		got, err := readRange(u, "r.bin", c.off, c.n)
+		if err != nil {
+			t.Errorf("OpenRange(off=%d, n=%d): %v", c.off, c.n, err)
+			continue
+		}
+		if !bytes.Equal(got, c.want) {
+			t.Errorf("OpenRange(off=%d, n=%d) = %d bytes, want %d bytes (content differs: %v)", c.off, c.n, len(got), len(c.want), len(got) == len(c.want))
+		}
+	}
+}
+
+func testReadErrors(t *testing.T, u ufs.UFS) {
+	_, err := u.OpenRange(bg, "nope", 0, -1)
+	wantErr(t, "open missing", err, fs.ErrNotExist)
+	mustWrite(t, u, "d/f", []byte("x"))
+	r, err := u.OpenRange(bg, "d", 0, -1)
+	if err == nil {
+		// Some stores only notice on the first Read.
+		_, err = io.ReadAll(r)
+		r.Close()
+	}
+	wantErr(t, "open directory", err, ufs.ErrIsDir, fs.ErrNotExist)
+	_, err = u.OpenRange(bg, "d/f", -1, 5)
+	wantErr(t, "negative offset", err, fs.ErrInvalid)
+}
+
+func testListOrderAndPaging(t *testing.T, u ufs.UFS) {
+	obj := u.Capabilities().ObjectStore
+	// Names chosen so that a directory "d" and a file "d-1" order differently by name
+	// ("d" < "d-1") and by key ("d-1" < "d/").
+	var want []string
+	for i := 0; i < 20; i++ {
+		n := fmt.Sprintf("f%02d", i)
+		mustWrite(t, u, "list/"+n, []byte(n))
+		want = append(want, n)
+	}
+	for _, n := range []string{"d-1", "d.txt", "a", "z"} {
+		mustWrite(t, u, "list/"+n, []byte(n))
+		want = append(want, n)
+	}
+	mustWrite(t, u, "list/d/inner", []byte("x"))
+	mustWrite(t, u, "list/sub/deeper/x", []byte("x"))
+	if err := u.Mkdir(bg, "list/emptydir"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "d/", "sub/", "emptydir/")
+	sort.Strings(want)
+
+	var got []string
+	var keys []string
+	opts := ufs.ListOptions{PageSize: 7}
+	pages := 0
+	for {
+		page, err := u.List(bg, "list", opts)
+		if err != nil {
+			t.Fatalf("list page %d: %v", pages, err)
+		}
+		pages++
+		if len(page.Entries) > 7 {
+			t.Fatalf("page %d has %d entries, PageSize was 7", pages, len(page.Entries))
+		}
+		for _, st := range page.Entries {
+			if ufs.IsTempName(st.Name) {
+				continue
+			}
+			n := st.Name
+			if st.IsDir {
+				n += "/"
+			} else if st.Size != int64(len(st.Name)) {
+				t.Errorf("entry %s: size %d, want %d", st.Name, st.Size, len(st.Name))
+			}
+			got = append(got, n)
+			keys = append(keys, ufs.ListKey(st, obj))
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		if pages > 100 {
+			t.Fatal("listing never ends")
+		}
+		opts.PageToken = page.NextPageToken
+	}
+	if pages < 2 {
+		t.Errorf("listing 27 entries with PageSize 7 took %d page(s); paging untested", pages)
+	}
+	if !sort.StringsAreSorted(keys) {
+		t.Errorf("entries not in ListKey order across pages: %v", keys)
+	}
+	sorted := append([]string(nil), got...)
+	sort.Strings(sorted)
+	if !equalStrings(sorted, want) {
+		t.Fatalf("listing = %v\nwant      %v", sorted, want)
+	}
+	// Listing the root shows the top directory; listing an empty directory is empty.
+	if names := listNames(t, u, ufs.Root); !equalStrings(names, []string{"list/"}) {
+		t.Errorf("list root = %v, want [list/]", names)
+	}
+	if names := listNames(t, u, "list/emptydir"); len(names) != 0 {
+		t.Errorf("list of an empty directory = %v", names)
+	}
+	// Directory entries report IsDir; Stat agrees.
+	if st := mustStat(t, u, "list/sub"); !st.IsDir {
+		t.Errorf("stat list/sub: not a directory")
+	}
+}
+
+func testListErrors(t *testing.T, u ufs.UFS) {
+	_, err := u.List(bg, "nope", ufs.ListOptions{})
+	wantErr(t, "list missing", err, fs.ErrNotExist)
+	mustWrite(t, u, "file", []byte("x"))
+	_, err = u.List(bg, "file", ufs.ListOptions{})
+	if u.Capabilities().ObjectStore {
+		wantErr(t, "list a file", err, ufs.ErrNotDir, fs.ErrNotExist)
+	} else {
+		wantErr(t, "list a file", err, ufs.ErrNotDir)
+	}
+}
+
+// OddNames are names every driver must store and list exactly.
+var OddNames = []string{"a+b c.txt", "100%", "50%25", "hash#tag", "what?", "semi;colon", "amp&er=sand", "quote'\"", "日本語.txt", "emoji-😀", "tab\tname", "~tilde", "brack[et]", "plus+", "space at end "}
+
+func testOddNames(t *testing.T, u ufs.UFS) {
+	var want []string
+	for i, n := range OddNames {
+		data := []byte(fmt.Sprintf("content %d of %q", i, n))
+		mustWrite(t, u, "odd/"+n, data)
+		if got := mustRead(t, u, "odd/"+n); !bytes.Equal(got, data) {
+			t.Errorf("read %q = %q, want %q", n, got, data)
+		}
+		if st := mustStat(t, u, "odd/"+n); st.Name != n || st.Size != int64(len(data)) {
+			t.Errorf("stat %q = name %q size %d", n, st.Name, st.Size)
+		}
+		want = append(want, n)
+	}
+	mustWrite(t, u, "odd/dir with space/x+y", []byte("z"))
+	want = append(want, "dir with space/")
+	sort.Strings(want)
+	if got := listNames(t, u, "odd"); !equalStrings(got, want) {
+		t.Errorf("list odd = %q\nwant       %q", got, want)
+	}
+	if got := listNames(t, u, "odd/dir with space"); !equalStrings(got, []string{"x+y"}) {
+		t.Errorf("list 'odd/dir with space' = %q", got)
+	}
+	if err := u.Rename(bg, "odd/a+b c.txt", "odd/renamed 100%#?.txt"); err != nil {
+		t.Fatalf("rename odd name: %v", err)
+	}
+	mustStat(t, u, "odd/renamed 100%#?.txt")
+	if err := u.Remove(bg, "odd/renamed 100%#?.txt"); err != nil {
+		t.Fatalf("remove odd name: %v", err)
+	}
+	mustNotExist(t, u, "odd/renamed 100%#?.txt")
+}
+
+// InvalidPaths must be rejected with fs.ErrInvalid by every method.
+var InvalidPaths = []string{"a/../b", "../x", "..", "a/..", "./a", "a/./b", "a//b", `a\b`, "a\x00b", "\xff\xfe"}
+
+func testInvalidPaths(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "b", []byte("target of a/../b"))
+	for _, p := range InvalidPaths {
+		_, err := u.Stat(bg, p)
+		wantErr(t, fmt.Sprintf("Stat(%q)", p), err, fs.ErrInvalid)
+		_, err = u.List(bg, p, ufs.ListOptions{})
+		wantErr(t, fmt.Sprintf("List(%q)", p), err, fs.ErrInvalid)
+		_, err = u.OpenRange(bg, p, 0, -1)
+		wantErr(t, fmt.Sprintf("OpenRange(%q)", p), err, fs.ErrInvalid)
+		w, err := u.Create(bg, p, ufs.CreateOptions{})
+		if err == nil {
+			_, _ = w.Write([]byte("escaped"))
+			err = w.Close()
+			if err == nil {
+				t.Errorf("Create(%q) succeeded", p)
+				continue
+			}
+		}
+		wantErr(t, fmt.Sprintf("Create(%q)", p), err, fs.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Mkdir(%q)", p), u.Mkdir(bg, p), fs.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Remove(%q)", p), u.Remove(bg, p), fs.ErrInvalid)
+		wantErr(t, fmt.Sprintf("RemoveAll(%q)", p), u.RemoveAll(bg, p), fs.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Rename(%q, ok)", p), u.Rename(bg, p, "ok"), fs.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Rename(b, %q)", p), u.Rename(bg, "b", p), fs.ErrInvalid)
+	}
+	if got := mustRead(t, u, "b"); string(got) != "target of a/../b" {
+		t.Fatalf("b changed: %q", got)
+	}
+	if names := listNames(t, u, ufs.Root); !equalStrings(names, []string{"b"}) {
+		t.Fatalf("root holds %v after invalid calls, want [b]", names)
+	}
+}
+
+func testNested(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "x/y/z/f", []byte("deep"))
+	for _, d := range []string{"x", "x/y", "x/y/z"} {
+		if st := mustStat(t, u, d); !st.IsDir {
+			t.Errorf("stat %s: not a directory", d)
+		}
+	}
+	if got := listNames(t, u, "x"); !equalStrings(got, []string{"y/"}) {
+		t.Errorf("list x = %v", got)
+	}
+	if got := listNames(t, u, "x/y/z"); !equalStrings(got, []string{"f"}) {
+		t.Errorf("list x/y/z = %v", got)
+	}
+	// Stat with the rooted form names the same entry.
+	if st := mustStat(t, u, "/x/y/z/f"); st.Size != 4 {
+		t.Errorf("stat /x/y/z/f size %d", st.Size)
+	}
+}
+
+func testMkdir(t *testing.T, u ufs.UFS) {
+	if err := u.Mkdir(bg, "m/n"); err != nil {
+		t.Fatalf("mkdir m/n: %v", err)
+	}
+	if st := mustStat(t, u, "m/n"); !st.IsDir {
+		t.Fatal("m/n is not a directory")
+	}
+	if err := u.Mkdir(bg, "m/n"); err != nil {
+		t.Fatalf("mkdir of an existing directory: %v (want success)", err)
+	}
+	if got := listNames(t, u, "m"); !equalStrings(got, []string{"n/"}) {
+		t.Errorf("list m = %v", got)
+	}
+	if err := u.Mkdir(bg, ufs.Root); err != nil {
+		t.Errorf("mkdir root: %v", err)
+	}
+	if u.Capabilities().ObjectStore {
+		t.Log("object store: a file and a directory may share a name; skipping mkdir over a file")
+		return
+	}
+	mustWrite(t, u, "m/file", []byte("x"))
+	wantErr(t, "mkdir over a file", u.Mkdir(bg, "m/file"), fs.ErrExist)
+	wantErr(t, "mkdir below a file", u.Mkdir(bg, "m/file/sub"), fs.ErrExist, ufs.ErrNotDir)
+}
+
+func testRemove(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "rm/f", []byte("x"))
+	mustWrite(t, u, "rm/full/g", []byte("x"))
+	if err := u.Mkdir(bg, "rm/empty"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "remove non-empty dir", u.Remove(bg, "rm/full"), ufs.ErrNotEmpty)
+	mustStat(t, u, "rm/full/g")
+	wantErr(t, "remove missing", u.Remove(bg, "rm/none"), fs.ErrNotExist)
+	wantErr(t, "remove root", u.Remove(bg, ufs.Root), fs.ErrInvalid)
+	if err := u.Remove(bg, "rm/f"); err != nil {
+		t.Fatalf("remove file: %v", err)
+	}
+	mustNotExist(t, u, "rm/f")
+	if err := u.Remove(bg, "rm/empty"); err != nil {
+		t.Fatalf("remove empty dir: %v", err)
+	}
+	mustNotExist(t, u, "rm/empty")
+	if got := listNames(t, u, "rm"); !equalStrings(got, []string{"full/"}) {
+		t.Errorf("list rm = %v", got)
+	}
+}
+
+func testRemoveAll(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "ra/a/b/c", []byte("x"))
+	mustWrite(t, u, "ra/a/d", []byte("x"))
+	mustWrite(t, u, "ra-sibling", []byte("keep"))
+	mustWrite(t, u, "ra/keep", []byte("keep"))
+	if err := u.RemoveAll(bg, "ra/a"); err != nil {
+		t.Fatalf("removeall: %v", err)
+	}
+	mustNotExist(t, u, "ra/a")
+	mustNotExist(t, u, "ra/a/b/c")
+	if got := listNames(t, u, "ra"); !equalStrings(got, []string{"keep"}) {
+		t.Errorf("list ra = %v", got)
+	}
+	mustStat(t, u, "ra-sibling")
+	if err := u.RemoveAll(bg, "ra/none"); err != nil {
+		t.Errorf("removeall missing: %v (want nil)", err)
+	}
+	if err := u.RemoveAll(bg, "ra/keep"); err != nil {
+		t.Errorf("removeall of a file: %v", err)
+	}
+	mustNotExist(t, u, "ra/keep")
+	wantErr(t, "removeall root", u.RemoveAll(bg, ufs.Root), fs.ErrInvalid)
+	mustStat(t, u, "ra-sibling")
+}
+
+func testRenameFile(t *testing.T, u ufs.UFS) {
+	data := []byte("move me")
+	mustWrite(t, u, "mv/src", data)
+	if err := u.Rename(bg, "mv/src", "mv/dst"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	mustNotExist(t, u, "mv/src")
+	if got := mustRead(t, u, "mv/dst"); !bytes.Equal(got, data) {
+		t.Fatalf("renamed content %q", got)
+	}
+	if err := u.Rename(bg, "mv/dst", "other/parent/moved"); err != nil {
+		t.Fatalf("rename to a new parent: %v", err)
+	}
+	if got := mustRead(t, u, "other/parent/moved"); !bytes.Equal(got, data) {
+		t.Fatalf("renamed content %q", got)
+	}
+}
+
+func testRenameDir(t *testing.T, u ufs.UFS) {
+	files := map[string]string{"a": "1", "b/c": "2", "b/d/e": "3"}
+	for p, c := range files {
+		mustWrite(t, u, "tree/"+p, []byte(c))
+	}
+	mustWrite(t, u, "tree-sibling", []byte("keep"))
+	if err := u.Rename(bg, "tree", "moved/tree2"); err != nil {
+		t.Fatalf("rename dir: %v", err)
+	}
+	mustNotExist(t, u, "tree")
+	mustNotExist(t, u, "tree/a")
+	for p, c := range files {
+		if got := mustRead(t, u, "moved/tree2/"+p); string(got) != c {
+			t.Errorf("moved/tree2/%s = %q, want %q", p, got, c)
+		}
+	}
+	if got := mustRead(t, u, "tree-sibling"); string(got) != "keep" {
+		t.Errorf("sibling changed: %q", got)
+	}
+}
+
+func testRenameOntoExisting(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "s", []byte("source"))
+	mustWrite(t, u, "t", []byte("target"))
+	wantErr(t, "rename onto existing file", u.Rename(bg, "s", "t"), fs.ErrExist)
+	if got := mustRead(t, u, "s"); string(got) != "source" {
+		t.Errorf("source changed: %q", got)
+	}
+	if got := mustRead(t, u, "t"); string(got) != "target" {
+		t.Errorf("target changed: %q", got)
+	}
+	mustWrite(t, u, "dir/x", []byte("x"))
+	wantErr(t, "rename file onto existing dir", u.Rename(bg, "s", "dir"), fs.ErrExist)
+	mustWrite(t, u, "dir2/y", []byte("y"))
+	wantErr(t, "rename dir onto existing dir", u.Rename(bg, "dir2", "dir"), fs.ErrExist)
+	if got := listNames(t, u, "dir"); !equalStrings(got, []string{"x"}) {
+		t.Errorf("dir holds %v", got)
+	}
+}
+
+func testRenameErrors(t *testing.T, u ufs.UFS) {
+	wantErr(t, "rename missing", u.Rename(bg, "nope", "x"), fs.ErrNotExist)
+	mustWrite(t, u, "p/q/r", []byte("x"))
+	wantErr(t, "rename into own subtree", u.Rename(bg, "p", "p/q/p2"), fs.ErrInvalid)
+	wantErr(t, "rename root", u.Rename(bg, ufs.Root, "x"), fs.ErrInvalid)
+	wantErr(t, "rename onto root", u.Rename(bg, "p", ufs.Root), fs.ErrInvalid)
+	mustStat(t, u, "p/q/r")
+}
+
+func testContentHash(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "h", []byte("version-1"))
+	h1 := mustStat(t, u, "h").ContentHash
+	if h2 := mustStat(t, u, "h").ContentHash; h1 != h2 {
+		t.Fatalf("hash unstable without a change: %q then %q", h1, h2)
+	}
+	mustWrite(t, u, "h", []byte("version-2")) // same length
+	h3 := mustStat(t, u, "h").ContentHash
+	if h3 == h1 {
+		t.Fatalf("content changed but hash stayed %q", h1)
+	}
+	mustWrite(t, u, "h", []byte("v3"))
+	if st := mustStat(t, u, "h"); st.ContentHash == h3 || st.Size != 2 {
+		t.Fatalf("after third write: %+v", st)
+	}
+}
+
+func testOverwrite(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "o", bytes.Repeat([]byte("long"), 1000))
+	mustWrite(t, u, "o", []byte("short"))
+	if got := mustRead(t, u, "o"); string(got) != "short" {
+		t.Fatalf("overwrite left %d bytes", len(got))
+	}
+}
+
+func testUploadAtomicity(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "at/old", []byte("old content"))
+	w, err := u.Create(bg, "at/new", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = u.Stat(bg, "at/new")
+	wantErr(t, "stat before Close", err, fs.ErrNotExist)
+	if got := listNames(t, u, "at"); !equalStrings(got, []string{"old"}) {
+		t.Errorf("listing during upload = %v, want [old]", got)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	mustNotExist(t, u, "at/new")
+	if err := w.Close(); err == nil {
+		t.Errorf("Close after Abort succeeded")
+	}
+	mustNotExist(t, u, "at/new")
+	// An aborted overwrite keeps the old content.
+	w, err = u.Create(bg, "at/old", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte("replacement"))
+	_ = w.Abort()
+	if got := mustRead(t, u, "at/old"); string(got) != "old content" {
+		t.Fatalf("aborted overwrite changed the file: %q", got)
+	}
+	// Nothing is left behind: no temp files, no half objects.
+	if all, err := ufs.ListAll(bg, u, "at"); err != nil || len(all) != 1 {
+		t.Errorf("after aborts, at/ holds %v (err %v), want only old", all, err)
+	}
+}
+
+func testCreateOverDir(t *testing.T, u ufs.UFS) {
+	if u.Capabilities().ObjectStore {
+		t.Skip("object store: a file may share a directory's name")
+	}
+	mustWrite(t, u, "cd/inner", []byte("x"))
+	err := ufs.WriteFile(bg, u, "cd", []byte("clobber"))
+	wantErr(t, "create over a directory", err, ufs.ErrIsDir, fs.ErrExist)
+	if got := mustRead(t, u, "cd/inner"); string(got) != "x" {
+		t.Fatal("directory content changed")
+	}
+	w, err := u.Create(bg, ufs.Root, ufs.CreateOptions{})
+	if err == nil {
+		err = w.Close()
+	}
+	wantErr(t, "create root", err, fs.ErrInvalid)
+}
+
+func testConcurrency(t *testing.T, u ufs.UFS) {
+	const writers, files = 6, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*files*4)
+	for g := 0; g < writers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < files; i++ {
+				p := fmt.Sprintf("c/w%d/f%d", g, i)
+				data := []byte(p + strings.Repeat("!", g*100+i))
+				if err := ufs.WriteFile(bg, u, p, data); err != nil {
+					errs <- err
+					continue
+				}
+				got, err := ufs.ReadFile(bg, u, p)
+				if err != nil {
+					errs <- err
+				} else if !bytes.Equal(got, data) {
+					errs <- fmt.Errorf("%s: read back differs", p)
+				}
+				if _, err := ufs.ListAll(bg, u, "c"); err != nil {
+					errs <- err
+				}
+			}
+		}(g)
+	}
+	// Writers racing on one path: the result is exactly one of the versions.
+	versions := make([][]byte, 4)
+	for i := range versions {
+		versions[i] = bytes.Repeat([]byte{byte('a' + i)}, 64<<10)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := ufs.WriteFile(bg, u, "c/contended", versions[i]); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	got := mustRead(t, u, "c/contended")
+	ok := false
+	for _, v := range versions {
+		ok = ok || bytes.Equal(got, v)
+	}
+	if !ok {
+		t.Fatalf("contended file holds %d bytes that match no single writer", len(got))
+	}
+	if n := len(listNames(t, u, "c")); n != writers+1 {
+		t.Fatalf("c holds %d entries, want %d", n, writers+1)
+	}
+}
+
+func testCancelled(t *testing.T, u ufs.UFS) {
+	big := randBytes(3, 4<<20)
+	mustWrite(t, u, "cx/f", big)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	isCancel := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: %v, want errors.Is(context.Canceled)", what, err)
+		}
+	}
+	_, err := u.Stat(ctx, "cx/f")
+	isCancel("Stat", err)
+	_, err = u.List(ctx, "cx", ufs.ListOptions{})
+	isCancel("List", err)
+	_, err = u.OpenRange(ctx, "cx/f", 0, -1)
+	isCancel("OpenRange", err)
+	isCancel("Mkdir", u.Mkdir(ctx, "cx/m"))
+	isCancel("Remove", u.Remove(ctx, "cx/f"))
+	isCancel("RemoveAll", u.RemoveAll(ctx, "cx"))
+	isCancel("Rename", u.Rename(ctx, "cx/f", "cx/g"))
+	w, err := u.Create(ctx, "cx/new", ufs.CreateOptions{})
+	if err == nil {
+		_, err = w.Write([]byte("data"))
+		if err == nil {
+			err = w.Close()
+		} else {
+			_ = w.Abort()
+		}
+	}
+	isCancel("Create/Write/Close", err)
+	mustNotExist(t, u, "cx/new")
+	if got := mustRead(t, u, "cx/f"); !bytes.Equal(got, big) {
+		t.Fatal("cx/f changed by cancelled calls")
+	}
+
+	// Cancelling during an upload: Close fails, nothing becomes visible.
+	ctx2, cancel2 := context.WithCancel(bg)
+	w, err = u.Create(ctx2, "cx/mid", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write(big[:1<<20])
+	cancel2()
+	_, _ = w.Write(big[1<<20:])
+	if err := w.Close(); err == nil {
+		t.Errorf("Close after cancel succeeded")
+	}
+	mustNotExist(t, u, "cx/mid")
+
+	// Cancelling during a read fails the read before the whole file arrives.
+	ctx3, cancel3 := context.WithCancel(bg)
+	r, err := u.OpenRange(ctx3, "cx/f", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("first read: %v", err)
+	}
+	cancel3()
+	n, err := io.Copy(io.Discard, r)
+	r.Close()
+	if err == nil {
+		t.Errorf("read after cancel returned the remaining %d bytes without error", n)
+	}
 }

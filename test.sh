@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The test command of the README: vet, then every test with the race detector.
+set -euo pipefail
+cd "$(dirname "$0")"
+go vet ./...
+go test -race -timeout 30m ./...
