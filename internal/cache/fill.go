@@ -1,0 +1,170 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Fetcher reads len(p) bytes of the file at off from the UFS (fewer only at
+// EOF, with io.EOF or nil).
+type Fetcher func(ctx context.Context, off int64, p []byte) (int, error)
+
+// call is one fill of one block, shared by every reader that misses it.
+// Fields other than done are guarded by Cache.mu until done is closed, then
+// read-only.
+type call struct {
+	done     chan struct{}
+	store    bool // keep fetched data in memory (a ReadCache/ReadPromote reader wants it)
+	promote  bool // keep data read from disk in memory
+	noStore  bool // the file was dropped meanwhile
+	fromDisk bool
+	aborted  bool // the fill's own context was cancelled (not a waiter's)
+	data     []byte
+	err      error
+}
+
+// getBlock returns block k (of length n) from memory, disk or fetch. The
+// caller's ctx bounds only its own wait.
+func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mode ReadMode) ([]byte, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if b, ok := c.memGet(k); ok {
+			c.mu.Unlock()
+			c.hits.Add(1)
+			return b, nil
+		}
+		cl := c.inflight[k]
+		if cl == nil {
+			cl = &call{done: make(chan struct{})}
+			c.inflight[k] = cl
+			go c.fill(c.ctx, k, n, fetch, cl)
+		}
+		if mode != ReadNoCache {
+			cl.store = true
+		}
+		if mode == ReadPromote {
+			cl.promote = true
+		}
+		c.mu.Unlock()
+		select {
+		case <-cl.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if cl.err != nil && cl.aborted && ctx.Err() == nil && c.ctx.Err() == nil {
+			continue // a read-ahead fill cancelled by its reader's Close: retry
+		}
+		if cl.err == nil {
+			if cl.fromDisk {
+				c.hits.Add(1)
+				c.diskHits.Add(1)
+			} else {
+				c.misses.Add(1)
+			}
+		}
+		return cl.data, cl.err
+	}
+}
+
+// fill loads block k from disk or, failing that, through fetch, completes cl
+// and stores the data as the waiters asked. fctx is detached from every
+// waiter: the Cache's context, or a read-ahead reader's.
+func (c *Cache) fill(fctx context.Context, k key, n int64, fetch Fetcher, cl *call) {
+	var data []byte
+	var err error
+	if c.disk != nil {
+		data, cl.fromDisk = c.readDisk(k)
+	}
+	if !cl.fromDisk {
+		data, err = c.fetchBlock(fctx, k, n, fetch)
+	}
+	c.mu.Lock()
+	if c.inflight[k] == cl {
+		delete(c.inflight, k)
+	}
+	if err == nil && int64(len(data)) != n {
+		err = fmt.Errorf("cache: block %d of file %d holds %d bytes, want %d: %w", k.idx, k.id, len(data), n, io.ErrUnexpectedEOF)
+	}
+	if err == nil && !cl.noStore && (cl.promote || cl.store && !cl.fromDisk) {
+		c.memAdd(k, data)
+	}
+	cl.data, cl.err = data, err
+	cl.aborted = err != nil && fctx.Err() != nil
+	c.mu.Unlock()
+	close(cl.done)
+}
+
+// readDisk returns block k from the disk tier; a corrupt file is removed and
+// counts as a miss.
+func (c *Cache) readDisk(k key) ([]byte, bool) {
+	c.mu.Lock()
+	e := c.disk.lookup(k)
+	c.mu.Unlock()
+	if e == nil {
+		return nil, false
+	}
+	data, err := readBlockFile(e)
+	if err == nil {
+		return data, true
+	}
+	c.corrupt.Add(1)
+	c.mu.Lock()
+	c.disk.remove(e)
+	victims := c.disk.takeVictims()
+	c.mu.Unlock()
+	e.removeFile()
+	for _, v := range victims {
+		v.removeFile()
+	}
+	return nil, false
+}
+
+// fetchBlock reads block k through fetch.
+func (c *Cache) fetchBlock(ctx context.Context, k key, n int64, fetch Fetcher) ([]byte, error) {
+	if fetch == nil {
+		return nil, fmt.Errorf("block %d of file %d: %w", k.idx, k.id, ErrBlockLost)
+	}
+	c.fetches.Add(1)
+	buf := make([]byte, n)
+	off := k.idx * c.bs
+	var got int
+	for got < len(buf) {
+		m, err := fetch(ctx, off+int64(got), buf[got:])
+		if m < 0 || m > len(buf)-got {
+			return nil, fmt.Errorf("cache: fetch returned invalid count %d", m)
+		}
+		got += m
+		if errors.Is(err, io.EOF) || err == nil && m == 0 {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if got < len(buf) {
+		return nil, fmt.Errorf("cache: block %d of file %d: fetched %d of %d bytes: %w", k.idx, k.id, got, n, io.ErrUnexpectedEOF)
+	}
+	return buf, nil
+}
+
+// prefetch starts a fill of block k for read-ahead unless it is cached or
+// already being filled, and waits for it. It runs on a read-ahead worker.
+func (c *Cache) prefetch(r *Reader, k key, n int64) {
+	c.mu.Lock()
+	if c.closed || c.inflight[k] != nil || c.memPeek(k) != nil ||
+		c.disk != nil && r.mode != ReadPromote && c.disk.has(k) {
+		c.mu.Unlock()
+		return
+	}
+	cl := &call{done: make(chan struct{}), store: true, promote: r.mode == ReadPromote}
+	c.inflight[k] = cl
+	c.mu.Unlock()
+	c.readAheads.Add(1)
+	c.fill(r.ctx, k, n, r.fetch, cl)
+}

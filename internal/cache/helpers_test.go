@@ -1,0 +1,144 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// source is an in-memory UFS file behind a Fetcher, with a call counter, an
+// optional gate that holds every fetch until closed, and an injectable error.
+type source struct {
+	data  []byte
+	calls atomic.Int64
+	gate  chan struct{}
+
+	mu   sync.Mutex
+	err  error
+	offs []int64
+}
+
+func newSource(n int, seed uint64) *source {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return &source{data: b}
+}
+
+func (s *source) fetch(ctx context.Context, off int64, p []byte) (int, error) {
+	s.calls.Add(1)
+	s.mu.Lock()
+	s.offs = append(s.offs, off)
+	err := s.err
+	s.mu.Unlock()
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if off >= int64(len(s.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (s *source) setErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+func (s *source) offsets() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.offs...)
+}
+
+func newCache(t *testing.T, cfg Config) *Cache {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readAll reads the whole file through r with reads of n bytes and checks it.
+func readAll(t *testing.T, r *Reader, want []byte, n int) {
+	t.Helper()
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, n)
+	for off := int64(0); ; {
+		m, err := r.ReadAt(context.Background(), buf, off)
+		got = append(got, buf[:m]...)
+		off += int64(m)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ReadAt(%d): %v", off, err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, content differs from the %d expected", len(got), len(want))
+	}
+}
+
+// readBlock reads block idx through r and checks its content.
+func readBlock(t *testing.T, r *Reader, s *source, bs, idx int64) {
+	t.Helper()
+	end := min((idx+1)*bs, int64(len(s.data)))
+	buf := make([]byte, end-idx*bs)
+	n, err := r.ReadAt(context.Background(), buf, idx*bs)
+	if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+		t.Fatalf("ReadAt block %d: %v", idx, err)
+	}
+	if !bytes.Equal(buf[:n], s.data[idx*bs:end]) {
+		t.Fatalf("block %d: wrong content", idx)
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func writeFile(t *testing.T, c *Cache, f File, pin bool, data []byte, chunk int) {
+	t.Helper()
+	w := c.NewWriter(f, pin)
+	for len(data) > 0 {
+		n := min(chunk, len(data))
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		data = data[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Writer.Close: %v", err)
+	}
+}

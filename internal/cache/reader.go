@@ -1,0 +1,167 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// ReadMode says what a Reader stores.
+type ReadMode int
+
+const (
+	// ReadCache stores what it fetches in memory; disk-tier hits are served
+	// from disk.
+	ReadCache ReadMode = iota
+	// ReadNoCache serves blocks already cached but stores nothing new (and
+	// does no read-ahead, which would store).
+	ReadNoCache
+	// ReadPromote is ReadCache that also copies disk-tier hits into memory
+	// (the disk copy stays, so a later eviction from memory costs no write).
+	ReadPromote
+)
+
+// Reader reads one open file. It tracks the access pattern: a read that
+// starts where the previous one ended is sequential and queues asynchronous
+// fills of the next ReadAheadBlocks blocks; other reads prefetch nothing.
+// ReadAt is safe for concurrent use.
+type Reader struct {
+	c      *Cache
+	f      File
+	fetch  Fetcher
+	mode   ReadMode
+	ctx    context.Context // cancelled by Close: stops this reader's read-ahead
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	lastEnd int64 // end of the previous read, -1 before the first
+	raNext  int64 // first block index not yet considered for read-ahead
+}
+
+// NewReader returns a Reader of f; fetch (nil when the UFS cannot serve the
+// file) fills missing blocks.
+func (c *Cache) NewReader(f File, fetch Fetcher, mode ReadMode) *Reader {
+	ctx, cancel := context.WithCancel(c.ctx)
+	return &Reader{c: c, f: f, fetch: fetch, mode: mode, ctx: ctx, cancel: cancel, lastEnd: -1}
+}
+
+// Close stops the reader's read-ahead: queued prefetches are skipped and the
+// running ones see their context cancelled (a reader waiting on such a fill
+// retries it). Close does not wait for fetches to return.
+func (r *Reader) Close() error {
+	r.closed.Store(true)
+	r.cancel()
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off with io.ReaderAt semantics: fewer only at
+// the end of the file, with io.EOF, or with an error. ctx bounds this call's
+// waits; a fill it started keeps running for other readers if ctx ends.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if r.closed.Load() {
+		return 0, ErrClosed
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("cache: ReadAt: negative offset %d", off)
+	}
+	size := r.f.Size
+	if off >= size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), size)
+	r.track(off, end)
+	c, bs := r.c, r.c.bs
+	n := 0
+	want := int(end - off)
+	for n < want {
+		pos := off + int64(n)
+		idx := pos / bs
+		b, err := c.getBlock(ctx, key{r.f.ID, r.f.Gen, idx}, c.blockLen(size, idx), r.fetch, r.mode)
+		if err != nil {
+			return n, err
+		}
+		m := copy(p[n:want], b[pos-idx*bs:])
+		if m == 0 {
+			return n, errors.New("cache: empty block")
+		}
+		n += m
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// track records a read of [off, end) and queues read-ahead when it continues
+// the previous read.
+func (r *Reader) track(off, end int64) {
+	c := r.c
+	if c.raWin == 0 || r.mode == ReadNoCache || r.fetch == nil {
+		return
+	}
+	r.mu.Lock()
+	seq := off == r.lastEnd
+	r.lastEnd = end
+	if !seq {
+		r.raNext = 0
+		r.mu.Unlock()
+		return
+	}
+	last := (end - 1) / c.bs
+	first := max(r.raNext, last+1)
+	stop := min(last+int64(c.raWin), (r.f.Size-1)/c.bs)
+	if first > stop {
+		r.mu.Unlock()
+		return
+	}
+	r.raNext = stop + 1
+	r.mu.Unlock()
+
+	// Skip cached blocks here: one lock for the window instead of one queued
+	// task per block of an already cached file.
+	todo := make([]int64, 0, stop-first+1)
+	c.mu.Lock()
+	for i := first; i <= stop; i++ {
+		k := key{r.f.ID, r.f.Gen, i}
+		if c.memPeek(k) == nil && c.inflight[k] == nil && (c.disk == nil || r.mode == ReadPromote || !c.disk.has(k)) {
+			todo = append(todo, i)
+		}
+	}
+	c.mu.Unlock()
+	for j, i := range todo {
+		select {
+		case c.raQueue <- raTask{r: r, idx: i}:
+		default: // queue full: forget the rest, a later read asks again
+			r.mu.Lock()
+			r.raNext = min(r.raNext, todo[j])
+			r.mu.Unlock()
+			return
+		}
+	}
+}
+
+// raTask asks a read-ahead worker to fill block idx of r's file.
+type raTask struct {
+	r   *Reader
+	idx int64
+}
+
+// readAheadWorker runs queued read-ahead fills until the Cache closes.
+func (c *Cache) readAheadWorker() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case t := <-c.raQueue:
+			if t.r.ctx.Err() != nil {
+				continue
+			}
+			c.prefetch(t.r, key{t.r.f.ID, t.r.f.Gen, t.idx}, c.blockLen(t.r.f.Size, t.idx))
+		}
+	}
+}
