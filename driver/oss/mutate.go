@@ -1,0 +1,125 @@
+package oss
+
+import (
+	"context"
+	"io/fs"
+
+	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Mkdir implements ufs.UFS by writing the marker object "path/" (with
+// x-oss-forbid-overwrite, so an existing marker keeps its time). Parents are implied.
+func (f *FS) Mkdir(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "mkdir", p)
+	if err != nil || c == ufs.Root {
+		return err
+	}
+	_, err = f.client.PutObject(ctx, &sdk.PutObjectRequest{
+		Bucket: &f.bucket, Key: sdk.Ptr(f.dirKey(c)), ForbidOverwrite: sdk.Ptr("true"),
+		ContentLength: sdk.Ptr(int64(0)),
+	})
+	if err != nil && !hasCode(err, "FileAlreadyExists") {
+		return pathErr(ctx, "mkdir", p, err)
+	}
+	return nil
+}
+
+// Remove implements ufs.UFS: the file at path if there is one, else the directory's
+// marker when nothing else lies below it.
+func (f *FS) Remove(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "remove", p)
+	if err != nil {
+		return err
+	}
+	if c == ufs.Root {
+		return errRoot("remove", p)
+	}
+	_, isFile, err := f.statFile(ctx, c)
+	if err != nil {
+		return pathErr(ctx, "remove", p, err)
+	}
+	if isFile {
+		return pathErr(ctx, "remove", p, f.deleteKey(ctx, f.key(c)))
+	}
+	marker := f.dirKey(c)
+	res, err := f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+		Bucket: &f.bucket, Prefix: &marker, MaxKeys: 2,
+	})
+	if err != nil {
+		return pathErr(ctx, "remove", p, err)
+	}
+	switch {
+	case len(res.Contents) == 0:
+		return &fs.PathError{Op: "remove", Path: p, Err: fs.ErrNotExist}
+	case len(res.Contents) > 1 || sdk.ToString(res.Contents[0].Key) != marker:
+		return &fs.PathError{Op: "remove", Path: p, Err: ufs.ErrNotEmpty}
+	}
+	return pathErr(ctx, "remove", p, f.deleteKey(ctx, marker))
+}
+
+func (f *FS) deleteKey(ctx context.Context, key string) error {
+	_, err := f.client.DeleteObject(ctx, &sdk.DeleteObjectRequest{Bucket: &f.bucket, Key: &key})
+	return err
+}
+
+// RemoveAll implements ufs.UFS: the file at path, then every key below "path/" in
+// DeleteObjects batches of up to 1000 keys.
+func (f *FS) RemoveAll(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "removeall", p)
+	if err != nil {
+		return err
+	}
+	if c == ufs.Root {
+		return errRoot("removeall", p)
+	}
+	if err := f.deleteKey(ctx, f.key(c)); err != nil {
+		return pathErr(ctx, "removeall", p, err)
+	}
+	err = f.walkKeys(ctx, f.dirKey(c), func(objs []sdk.ObjectProperties) error {
+		return f.deleteKeys(ctx, objs)
+	})
+	return pathErr(ctx, "removeall", p, err)
+}
+
+// walkKeys calls fn with every page of keys below prefix (no delimiter), in key order.
+// Pages continue by position, so fn may delete the keys it is given.
+func (f *FS) walkKeys(ctx context.Context, prefix string, fn func([]sdk.ObjectProperties) error) error {
+	var token *string
+	for {
+		res, err := f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+			Bucket: &f.bucket, Prefix: &prefix, MaxKeys: maxListKeys, ContinuationToken: token,
+		})
+		if err != nil {
+			return err
+		}
+		if len(res.Contents) > 0 {
+			if err := fn(res.Contents); err != nil {
+				return err
+			}
+		}
+		if !res.IsTruncated || res.NextContinuationToken == nil {
+			return nil
+		}
+		token = res.NextContinuationToken
+	}
+}
+
+// deleteKeys deletes up to maxDeleteKey objects with one DeleteObjects request.
+func (f *FS) deleteKeys(ctx context.Context, objs []sdk.ObjectProperties) error {
+	for len(objs) > 0 {
+		n := min(len(objs), maxDeleteKey)
+		del := make([]sdk.DeleteObject, n)
+		for i, o := range objs[:n] {
+			del[i] = sdk.DeleteObject{Key: o.Key}
+		}
+		if _, err := f.client.DeleteMultipleObjects(ctx, &sdk.DeleteMultipleObjectsRequest{
+			Bucket: &f.bucket, Objects: del, Quiet: true,
+		}); err != nil {
+			return err
+		}
+		objs = objs[n:]
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sync/atomic"
+
+	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+func init() { ufs.Register("oss", Open) }
+
+// FS is a directory of an OSS bucket as a UFS.
+type FS struct {
+	client *sdk.Client
+	http   *http.Client
+	cfg    *config
+	bucket string
+	prefix string // key prefix of the root: "" or "dir/"
+	closed atomic.Bool
+}
+
+// Open is the ufs.Opener for oss:// URIs. It checks that the bucket exists and that the
+// credentials may list it, returning errors that satisfy fs.ErrNotExist (missing bucket)
+// or fs.ErrPermission (rejected credentials); bad or missing options wrap fs.ErrInvalid and
+// name the key.
+func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
+	if !validBucket(uri.Authority) {
+		return nil, ufs.OpenError(uri, fmt.Errorf("%w: %q is not an OSS bucket name (3-63 characters of a-z, 0-9 and '-')", fs.ErrInvalid, uri.Authority))
+	}
+	cfg, err := parseConfig(uri, opts)
+	if err != nil {
+		return nil, ufs.OpenError(uri, err)
+	}
+	client, hc := newClient(cfg)
+	f := &FS{client: client, http: hc, cfg: cfg, bucket: uri.Authority}
+	if uri.Path != ufs.Root {
+		f.prefix = uri.Path + "/"
+	}
+	_, err = client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+		Bucket: &f.bucket, Prefix: sdk.Ptr(f.prefix), MaxKeys: 1,
+	})
+	if err != nil {
+		hc.CloseIdleConnections()
+		return nil, ufs.OpenError(uri, withCtx(ctx, classify(err)))
+	}
+	return f, nil
+}
+
+func validBucket(b string) bool {
+	return sdk.IsValidBucketName(&b)
+}
+
+// Capabilities implements ufs.UFS.
+func (f *FS) Capabilities() ufs.Capabilities {
+	return ufs.Capabilities{Kind: "oss", ObjectStore: true}
+}
+
+// Close implements ufs.UFS: later calls fail with fs.ErrClosed.
+func (f *FS) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	f.http.CloseIdleConnections()
+	return nil
+}
+
+// key returns the object key of clean path p (not Root).
+func (f *FS) key(p string) string { return f.prefix + p }
+
+// dirKey returns the key prefix of the entries below clean path p.
+func (f *FS) dirKey(p string) string {
+	if p == ufs.Root {
+		return f.prefix
+	}
+	return f.prefix + p + "/"
+}
+
+// begin validates p and the state of f and ctx for op.
+func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
+	c, err := ufs.CheckPath(op, p)
+	if err != nil {
+		return "", err
+	}
+	if f.closed.Load() {
+		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return c, nil
+}
+
+func errRoot(op, p string) error {
+	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: not allowed on the root", fs.ErrInvalid)}
+}
+
+// pathErr wraps an SDK error for op on p with its sentinel.
+func pathErr(ctx context.Context, op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == op {
+		return err
+	}
+	return &fs.PathError{Op: op, Path: p, Err: withCtx(ctx, classify(err))}
+}
+
+// withCtx keeps ctx's error in the chain when the context ended.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return ufs.WrapErr(cerr, err)
+	}
+	return err
+}

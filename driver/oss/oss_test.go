@@ -1,0 +1,67 @@
+package oss_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync/atomic"
+	"testing"
+
+	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
+	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
+
+	_ "github.com/unifiedfs/unifiedfs/driver/oss"
+)
+
+const testBucket = "unifiedfs-test"
+
+var dirSeq atomic.Int64
+
+// mount opens a fresh directory of the server's test bucket with extra options.
+func mount(t testing.TB, srv *osstest.Server, extra map[string]string) ufs.UFS {
+	t.Helper()
+	srv.CreateBucket(testBucket)
+	opts := srv.Options()
+	maps.Copy(opts, extra)
+	dir := fmt.Sprintf("t%d/root", dirSeq.Add(1))
+	u, err := ufs.Open(context.Background(), srv.URI(testBucket, dir), opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// smallParts makes multipart uploads and copies kick in at small sizes.
+var smallParts = map[string]string{
+	"fs.oss.multipart.threshold": "256KB",
+	"fs.oss.multipart.partSize":  "100KB",
+	"fs.oss.multipart.threads":   "4",
+	"fs.oss.copy.threshold":      "300KB",
+	"fs.oss.copy.partSize":       "128KB",
+}
+
+func TestConformance(t *testing.T) {
+	srv := osstest.NewServer(t)
+	t.Run("Directory", func(t *testing.T) {
+		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }})
+	})
+	t.Run("SmallPartsV1", func(t *testing.T) {
+		extra := maps.Clone(smallParts)
+		extra["fs.oss.signatureVersion"] = "v1"
+		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, extra) }})
+	})
+	var buckets atomic.Int64
+	t.Run("BucketRoot", func(t *testing.T) {
+		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
+			b := fmt.Sprintf("root-bucket-%d", buckets.Add(1))
+			srv.CreateBucket(b)
+			u, err := ufs.Open(context.Background(), srv.URI(b, ""), srv.Options())
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			return u
+		}})
+	})
+}

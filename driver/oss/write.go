@@ -1,0 +1,243 @@
+package oss
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+
+	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// cleanupTimeout bounds the AbortMultipartUpload sent after a failure, which runs even
+// when the caller's context has ended.
+const cleanupTimeout = 30 * time.Second
+
+// Create implements ufs.UFS. Data is buffered; a file that stays within
+// fs.oss.multipart.threshold is sent by Close with one PutObject, a larger one becomes a
+// multipart upload whose parts are sent in parallel while the caller writes.
+func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
+	c, err := f.begin(ctx, "create", p)
+	if err != nil {
+		return nil, err
+	}
+	if c == ufs.Root {
+		return nil, errRoot("create", p)
+	}
+	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
+	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
+		w.buf = make([]byte, 0, opts.Size)
+	}
+	return w, nil
+}
+
+type writer struct {
+	f    *FS
+	ctx  context.Context
+	path string
+	key  string
+	buf  []byte
+
+	// Multipart state, set once the buffer outgrows the threshold.
+	uploadID string
+	partCtx  context.Context
+	cancel   context.CancelFunc
+	next     int32 // number of the next part
+	sem      chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	parts    []sdk.UploadPart
+	partErr  error
+
+	done   bool
+	failed error
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, &fs.PathError{Op: "write", Path: w.path, Err: fs.ErrClosed}
+	}
+	if w.failed != nil {
+		return 0, w.failed
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, w.fail("write", err)
+	}
+	if err := w.firstPartErr(); err != nil {
+		return 0, w.fail("write", err)
+	}
+	w.buf = append(w.buf, p...)
+	if w.uploadID == "" && int64(len(w.buf)) > w.f.cfg.threshold {
+		if err := w.initiate(); err != nil {
+			return 0, w.fail("write", err)
+		}
+	}
+	if w.uploadID != "" {
+		if err := w.flushParts(false); err != nil {
+			return 0, w.fail("write", err)
+		}
+	}
+	return len(p), nil
+}
+
+// initiate starts the multipart upload.
+func (w *writer) initiate() error {
+	res, err := w.f.client.InitiateMultipartUpload(w.ctx, &sdk.InitiateMultipartUploadRequest{
+		Bucket: &w.f.bucket, Key: &w.key, DisableAutoDetectMimeType: true,
+	})
+	if err != nil {
+		return err
+	}
+	w.uploadID = sdk.ToString(res.UploadId)
+	w.partCtx, w.cancel = context.WithCancel(w.ctx)
+	return nil
+}
+
+// flushParts sends every whole part in the buffer, and the rest too when last.
+func (w *writer) flushParts(last bool) error {
+	size := int(w.f.cfg.partSize)
+	data := w.buf
+	for len(data) >= size || last && len(data) > 0 {
+		n := min(size, len(data))
+		if err := w.sendPart(data[:n:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	// The sent parts keep the old array; the remainder moves to a new one.
+	w.buf = append(make([]byte, 0, size), data...)
+	return nil
+}
+
+// sendPart uploads one part in the background once a thread is free.
+func (w *writer) sendPart(data []byte) error {
+	if w.next >= maxParts {
+		return fmt.Errorf("%w: file exceeds %d parts of %d bytes (raise %s)", fs.ErrInvalid, maxParts, w.f.cfg.partSize, keyPartSize)
+	}
+	w.next++
+	num := w.next
+	select {
+	case w.sem <- struct{}{}:
+	case <-w.partCtx.Done():
+		if err := w.firstPartErr(); err != nil {
+			return err
+		}
+		return w.partCtx.Err()
+	}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		res, err := w.f.client.UploadPart(w.partCtx, &sdk.UploadPartRequest{
+			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: num,
+			Body: bytes.NewReader(data), ContentLength: sdk.Ptr(int64(len(data))),
+		})
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.partErr == nil {
+				w.partErr = err
+				w.cancel()
+			}
+			return
+		}
+		w.parts = append(w.parts, sdk.UploadPart{PartNumber: num, ETag: res.ETag})
+	}()
+	return nil
+}
+
+func (w *writer) firstPartErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.partErr
+}
+
+// fail aborts the upload and records err (for op) as the writer's final error.
+func (w *writer) fail(op string, err error) error {
+	w.discard()
+	w.failed = pathErr(w.ctx, op, w.path, err)
+	return w.failed
+}
+
+// discard stops part uploads and aborts the multipart upload, if any.
+func (w *writer) discard() error {
+	w.buf = nil
+	if w.uploadID == "" {
+		return nil
+	}
+	w.cancel()
+	w.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
+	defer cancel()
+	_, err := w.f.client.AbortMultipartUpload(ctx, &sdk.AbortMultipartUploadRequest{
+		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
+	})
+	w.uploadID = ""
+	if err != nil && !hasCode(err, "NoSuchUpload") {
+		return err
+	}
+	return nil
+}
+
+// Close completes the upload: PutObject, or the last part and CompleteMultipartUpload.
+func (w *writer) Close() error {
+	if w.done {
+		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
+	}
+	w.done = true
+	if w.failed != nil {
+		return w.failed
+	}
+	if err := w.ctx.Err(); err != nil {
+		return w.fail("close", err)
+	}
+	if w.uploadID == "" {
+		_, err := w.f.client.PutObject(w.ctx, &sdk.PutObjectRequest{
+			Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
+			ContentLength: sdk.Ptr(int64(len(w.buf))),
+		})
+		w.buf = nil
+		if err != nil {
+			w.failed = pathErr(w.ctx, "close", w.path, err)
+			return w.failed
+		}
+		return nil
+	}
+	if err := w.flushParts(true); err != nil {
+		return w.fail("close", err)
+	}
+	w.wg.Wait()
+	if err := w.firstPartErr(); err != nil {
+		return w.fail("close", err)
+	}
+	sort.Slice(w.parts, func(i, j int) bool { return w.parts[i].PartNumber < w.parts[j].PartNumber })
+	_, err := w.f.client.CompleteMultipartUpload(w.ctx, &sdk.CompleteMultipartUploadRequest{
+		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
+		CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
+	})
+	if err != nil {
+		return w.fail("close", err)
+	}
+	w.cancel()
+	w.uploadID = ""
+	return nil
+}
+
+// Abort discards the upload; the multipart upload, if any, is aborted on the server.
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if w.failed != nil {
+		return nil
+	}
+	if err := w.discard(); err != nil {
+		return pathErr(w.ctx, "abort", w.path, err)
+	}
+	return nil
+}
