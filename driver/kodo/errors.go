@@ -1,0 +1,81 @@
+package kodo
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+
+	"github.com/qiniu/go-sdk/v7/client"
+	sdkerrors "github.com/qiniu/go-sdk/v7/storagev2/errors"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Kodo error codes (HTTP status of the reply, or the code of one /batch operation).
+const (
+	codeOK           = 200
+	codePartialBatch = 298 // some /batch operations failed
+	codeBadRequest   = 400
+	codeBadToken     = 401 // bad or expired access, upload or download token
+	codeForbidden    = 403 // e.g. the key is outside the upload token's scope
+	codeNotFound     = 404 // IO: no such object
+	codeTooLarge     = 413
+	codeNoSuchFile   = 612
+	codeFileExists   = 614
+	codeNoSuchBucket = 631
+	codeBadMarker    = 640
+)
+
+// sentinelOf maps a Kodo error code to the ufs contract's sentinel, or nil.
+func sentinelOf(code int) error {
+	switch code {
+	case codeNoSuchFile, codeNoSuchBucket, codeNotFound:
+		return fs.ErrNotExist
+	case codeFileExists:
+		return fs.ErrExist
+	case codeBadToken, codeForbidden:
+		return fs.ErrPermission
+	case codeBadRequest, codeTooLarge, codeBadMarker, http.StatusRequestedRangeNotSatisfiable:
+		return fs.ErrInvalid
+	}
+	return nil
+}
+
+// errCode returns the Kodo code of err (an SDK *client.ErrorInfo), or 0.
+func errCode(err error) int {
+	var ei *client.ErrorInfo
+	if errors.As(err, &ei) {
+		return ei.Code
+	}
+	return 0
+}
+
+// isCode reports whether err is a Kodo error with the given code.
+func isCode(err error, code int) bool { return err != nil && errCode(err) == code }
+
+// mapErr wraps an SDK error for op on path p: a *fs.PathError whose chain holds the sentinel
+// of its Kodo code, the context's error when ctx is done, and err itself.
+func mapErr(ctx context.Context, op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == op && pe.Path == p {
+		return err
+	}
+	if s := sentinelOf(errCode(err)); s != nil {
+		err = ufs.WrapErr(s, err)
+	} else {
+		var missing sdkerrors.MissingRequiredFieldError
+		if errors.As(err, &missing) {
+			err = ufs.WrapErr(fs.ErrInvalid, err)
+		}
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		err = ufs.WrapErr(cerr, err)
+	}
+	return &fs.PathError{Op: op, Path: p, Err: err}
+}
+
+// pathErr returns a *fs.PathError for op on p with err.
+func pathErr(op, p string, err error) error { return &fs.PathError{Op: op, Path: p, Err: err} }

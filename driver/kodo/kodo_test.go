@@ -1,0 +1,64 @@
+package kodo_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
+	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
+
+	_ "github.com/unifiedfs/unifiedfs/driver/kodo"
+)
+
+const bucket = "bkt"
+
+// newServer starts a fake Kodo with one bucket and points the SDK's caches at a temp dir.
+func newServer(t *testing.T) *kodotest.Server {
+	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir())
+	return kodotest.NewServer(t, kodotest.WithBuckets(bucket))
+}
+
+// mount opens uri on srv with srv's options plus extra.
+func mount(t *testing.T, srv *kodotest.Server, uri string, extra map[string]string) ufs.UFS {
+	t.Helper()
+	opts := srv.Options(bucket)
+	maps.Copy(opts, extra)
+	u, err := ufs.Open(context.Background(), uri, opts)
+	if err != nil {
+		t.Fatalf("open %s: %v", uri, err)
+	}
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// smallParts makes every file above 1 MiB a resumable upload of 1 MiB parts (Kodo's
+// minimum part size), so multipart paths run on small data.
+var smallParts = map[string]string{
+	"fs.kodo.upload.threshold":          "1MB",
+	"fs.kodo.upload.partsize":           "1MB",
+	"alluxio.underfs.kodo.requests.max": "4",
+}
+
+func TestConformance(t *testing.T) {
+	srv := newServer(t)
+	for _, tc := range []struct {
+		name  string
+		extra map[string]string
+	}{
+		{"FormUploads", nil},
+		{"ResumableUploads", smallParts},
+		{"SmallListPages", map[string]string{"fs.kodo.list.pagesize": "3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
+				n++
+				return mount(t, srv, fmt.Sprintf("kodo://%s/%s/%d", bucket, tc.name, n), tc.extra)
+			}})
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package kodotest
+
+import (
+	"net/http"
+	"time"
+)
+
+// API names one Kodo API for counters and fault injection.
+type API string
+
+// The APIs the server implements.
+const (
+	APIQuery         API = "uc.query"         // GET /v4/query
+	APIStat          API = "rs.stat"          // /stat/<entry>
+	APIDelete        API = "rs.delete"        // /delete/<entry>
+	APIMove          API = "rs.move"          // /move/<src>/<dst>[/force/true]
+	APICopy          API = "rs.copy"          // /copy/<src>/<dst>[/force/true]
+	APIBatch         API = "rs.batch"         // /batch
+	APIList          API = "rsf.list"         // /list
+	APIFormUpload    API = "up.form"          // POST / (multipart form)
+	APIInitParts     API = "up.initparts"     // POST /buckets/<b>/objects/<k>/uploads
+	APIUploadPart    API = "up.uploadpart"    // PUT  /buckets/<b>/objects/<k>/uploads/<id>/<n>
+	APICompleteParts API = "up.completeparts" // POST /buckets/<b>/objects/<k>/uploads/<id>
+	APIAbortParts    API = "up.abortparts"    // DELETE /buckets/<b>/objects/<k>/uploads/<id>
+	APIGet           API = "io.get"           // GET <download domain>/<key>
+)
+
+// Fault makes requests of one API fail or slow down. Faults apply before authentication, as
+// a failing front end would.
+type Fault struct {
+	API API
+	// Nth is the first matching request (1-based, counted from when the fault was added)
+	// the fault hits; 0 hits every matching request.
+	Nth int
+	// Times is how many consecutive matching requests from Nth are hit; 0 means 1 when Nth
+	// is set and unlimited otherwise.
+	Times int
+	// Status is the HTTP status returned (e.g. 503, 599); 0 only delays (Latency).
+	Status int
+	// Error is the {"error": ...} message; empty gives a generic one.
+	Error string
+	// Latency delays each hit request before it is answered or failed; a client that gives
+	// up earlier sees its own context error.
+	Latency time.Duration
+	// Match, when set, restricts the fault to requests it returns true for.
+	Match func(*http.Request) bool
+
+	seen int
+}
+
+// Inject adds a fault and returns a function removing it.
+func (s *Server) Inject(f Fault) (remove func()) {
+	fp := &f
+	s.mu.Lock()
+	s.faults = append(s.faults, fp)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, g := range s.faults {
+			if g == fp {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() { s.mu.Lock(); s.faults = nil; s.mu.Unlock() }
+
+// Calls returns how many requests of api the server received (faulted ones included).
+func (s *Server) Calls(api API) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[api]
+}
+
+// ResetCalls zeroes the counters.
+func (s *Server) ResetCalls() { s.mu.Lock(); s.calls = map[API]int{}; s.mu.Unlock() }
+
+// enter counts a request of api and applies faults. It reports false when it has already
+// answered the request.
+func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) bool {
+	s.mu.Lock()
+	s.calls[api]++
+	var delay time.Duration
+	status, msg := 0, ""
+	for _, f := range s.faults {
+		if f.API != api || f.Match != nil && !f.Match(r) {
+			continue
+		}
+		f.seen++
+		hit := true
+		if f.Nth > 0 {
+			times := f.Times
+			if times <= 0 {
+				times = 1
+			}
+			hit = f.seen >= f.Nth && f.seen < f.Nth+times
+		} else if f.Times > 0 {
+			hit = f.seen <= f.Times
+		}
+		if !hit {
+			continue
+		}
+		delay += f.Latency
+		if status == 0 && f.Status != 0 {
+			status, msg = f.Status, f.Error
+		}
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if status != 0 {
+		if msg == "" {
+			msg = "kodotest: injected fault"
+		}
+		replyError(w, status, msg)
+		return false
+	}
+	return true
+}

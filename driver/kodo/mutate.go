@@ -1,0 +1,186 @@
+package kodo
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/qiniu/go-sdk/v7/client"
+	"github.com/qiniu/go-sdk/v7/storagev2/apis"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Mkdir implements ufs.UFS by writing the empty marker object "<path>/". Parents need no
+// markers: a key below them makes them exist. A file of the same name is allowed (object
+// stores let a file and a directory share a name).
+func (f *FS) Mkdir(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "mkdir", p)
+	if err != nil {
+		return err
+	}
+	if c == ufs.Root {
+		return nil
+	}
+	return mapErr(ctx, "mkdir", p, f.formUpload(ctx, f.dirPrefix(c), nil))
+}
+
+// Remove implements ufs.UFS: it deletes the key, or else the directory marker of an empty
+// directory.
+func (f *FS) Remove(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "remove", p)
+	if err != nil {
+		return err
+	}
+	if c == ufs.Root {
+		return pathErr("remove", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
+	}
+	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	if !isCode(err, codeNoSuchFile) {
+		return mapErr(ctx, "remove", p, err)
+	}
+	dir := f.dirPrefix(c)
+	page, lerr := f.listOnce(ctx, dir, "", "", 2)
+	if lerr != nil {
+		return mapErr(ctx, "remove", p, lerr)
+	}
+	switch {
+	case len(page.Items) == 0:
+		return mapErr(ctx, "remove", p, err) // 612: fs.ErrNotExist
+	case len(page.Items) > 1 || page.Items[0].Key != dir:
+		return pathErr("remove", p, ufs.ErrNotEmpty)
+	}
+	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(dir)}, nil)
+	if isCode(err, codeNoSuchFile) {
+		err = nil // removed concurrently
+	}
+	return mapErr(ctx, "remove", p, err)
+}
+
+// RemoveAll implements ufs.UFS: it deletes the key and every key below "<path>/", a page
+// of up to 1000 keys per /batch request.
+func (f *FS) RemoveAll(ctx context.Context, p string) error {
+	c, err := f.begin(ctx, "removeall", p)
+	if err != nil {
+		return err
+	}
+	if c == ufs.Root {
+		return pathErr("removeall", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
+	}
+	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	if err != nil && !isCode(err, codeNoSuchFile) {
+		return mapErr(ctx, "removeall", p, err)
+	}
+	err = f.eachPage(ctx, f.dirPrefix(c), func(keys []string) error {
+		ops := make([]string, len(keys))
+		for i, k := range keys {
+			ops[i] = "/delete/" + f.encodedEntry(k)
+		}
+		return f.batch(ctx, ops, keys, codeNoSuchFile)
+	})
+	return mapErr(ctx, "removeall", p, err)
+}
+
+// Rename implements ufs.UFS. A file is one /move without force (Kodo refuses an existing
+// destination with 614); a directory moves key by key in /batch requests of up to 1000
+// moves. Each move is atomic on the server, so a source key is never gone before its copy
+// exists, but a failure can leave a directory half moved.
+func (f *FS) Rename(ctx context.Context, src, dst string) error {
+	s, err := f.begin(ctx, "rename", src)
+	if err != nil {
+		return err
+	}
+	d, err := ufs.CheckPath("rename", dst)
+	if err != nil {
+		return err
+	}
+	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
+		return pathErr("rename", src, fmt.Errorf("%w: cannot rename %q to %q", fs.ErrInvalid, src, dst))
+	}
+	st, err := f.stat(ctx, s)
+	if err != nil {
+		return mapErr(ctx, "rename", src, err)
+	}
+	if _, err := f.stat(ctx, d); err == nil {
+		return pathErr("rename", dst, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return mapErr(ctx, "rename", dst, err)
+	}
+	if !st.IsDir {
+		_, err := f.c.storage.MoveObject(ctx, &apis.MoveObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d))}, nil)
+		return mapErr(ctx, "rename", src, err)
+	}
+	from, to := f.dirPrefix(s), f.dirPrefix(d)
+	err = f.eachPage(ctx, from, func(keys []string) error {
+		ops := make([]string, len(keys))
+		for i, k := range keys {
+			ops[i] = "/move/" + f.encodedEntry(k) + "/" + f.encodedEntry(to+k[len(from):])
+		}
+		return f.batch(ctx, ops, keys, 0)
+	})
+	return mapErr(ctx, "rename", src, err)
+}
+
+// Copy implements ufs.Copier with a server-side /copy that replaces dst.
+func (f *FS) Copy(ctx context.Context, src, dst string) error {
+	s, err := f.begin(ctx, "copy", src)
+	if err != nil {
+		return err
+	}
+	d, err := ufs.CheckPath("copy", dst)
+	if err != nil {
+		return err
+	}
+	if s == ufs.Root || d == ufs.Root {
+		return pathErr("copy", src, fmt.Errorf("%w: cannot copy %q to %q", fs.ErrInvalid, src, dst))
+	}
+	_, err = f.c.storage.CopyObject(ctx, &apis.CopyObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d)), IsForce: true}, nil)
+	return mapErr(ctx, "copy", src, err)
+}
+
+func (f *FS) encodedEntry(key string) string {
+	return base64.URLEncoding.EncodeToString([]byte(f.entry(key)))
+}
+
+// eachPage calls fn with each page of keys below prefix (no delimiter).
+func (f *FS) eachPage(ctx context.Context, prefix string, fn func(keys []string) error) error {
+	marker := ""
+	for {
+		resp, err := f.listOnce(ctx, prefix, "", marker, maxBatch)
+		if err != nil {
+			return err
+		}
+		if len(resp.Items) > 0 {
+			keys := make([]string, len(resp.Items))
+			for i, it := range resp.Items {
+				keys[i] = it.Key
+			}
+			if err := fn(keys); err != nil {
+				return err
+			}
+		}
+		if resp.Marker == "" {
+			return nil
+		}
+		marker = resp.Marker
+	}
+}
+
+// batch runs ops (at most 1000) and returns the first failed operation's error as a
+// *client.ErrorInfo naming its key; a failure with code ignore counts as success.
+func (f *FS) batch(ctx context.Context, ops, keys []string, ignore int) error {
+	resp, err := f.c.storage.BatchOps(ctx, &apis.BatchOpsRequest{Operations: ops}, &apis.Options{OverwrittenBucketName: f.bucket})
+	if err != nil {
+		return err
+	}
+	if len(resp.OperationResponses) != len(ops) {
+		return fmt.Errorf("kodo: /batch answered %d of %d operations", len(resp.OperationResponses), len(ops))
+	}
+	for i, r := range resp.OperationResponses {
+		if code := int(r.Code); code != codeOK && code != ignore {
+			return &client.ErrorInfo{Code: code, Err: r.Data.Error, Key: keys[i]}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package kodo
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/qiniu/go-sdk/v7/storagev2/apis"
+	complete "github.com/qiniu/go-sdk/v7/storagev2/apis/resumable_upload_v2_complete_multipart_upload"
+	httpclient "github.com/qiniu/go-sdk/v7/storagev2/http_client"
+	"github.com/qiniu/go-sdk/v7/storagev2/uptoken"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// abortTimeout bounds the abort of a failed resumable upload, which runs even when the
+// caller's context is done.
+const abortTimeout = 30 * time.Second
+
+// Create implements ufs.UFS. Up to fs.kodo.upload.threshold bytes are buffered and sent by
+// one form upload at Close; beyond it a resumable upload v2 starts and parts of
+// fs.kodo.upload.partsize bytes are uploaded in parallel while Write continues (at most
+// alluxio.underfs.kodo.requests.max at once, so memory stays bounded). The object appears
+// only when Close succeeds; a failure aborts the upload and Close reports it.
+func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
+	c, err := f.begin(ctx, "create", p)
+	if err != nil {
+		return nil, err
+	}
+	if c == ufs.Root {
+		return nil, pathErr("create", p, fmt.Errorf("%w: cannot create the root", fs.ErrInvalid))
+	}
+	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c)}
+	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
+		w.buf = make([]byte, 0, opts.Size)
+	}
+	return w, nil
+}
+
+// upToken returns an upload token allowing key to be written (and overwritten).
+func (f *FS) upToken(key string) (uptoken.Provider, error) {
+	policy, err := uptoken.NewPutPolicyWithKey(f.bucket, key, time.Now().Add(f.cfg.tokenTTL))
+	if err != nil {
+		return nil, err
+	}
+	return uptoken.NewSigner(policy, f.c.creds), nil
+}
+
+// formUpload uploads data to key in one request.
+func (f *FS) formUpload(ctx context.Context, key string, data []byte) error {
+	tok, err := f.upToken(key)
+	if err != nil {
+		return err
+	}
+	var ret struct {
+		Hash string `json:"hash"`
+		Key  string `json:"key"`
+	}
+	_, err = f.c.storage.PostObject(ctx, &apis.PostObjectRequest{
+		ObjectName:  &key,
+		UploadToken: tok,
+		Crc32:       int64(crc32.ChecksumIEEE(data)),
+		File: httpclient.MultipartFormBinaryData{
+			Data:        nopCloser{bytes.NewReader(data)},
+			Name:        "data",
+			ContentType: "application/octet-stream",
+		},
+		ResponseBody: &ret,
+	}, nil)
+	return err
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// writer is an upload in progress. Write and Close are called by one goroutine; the part
+// uploads it starts report through mp.
+type writer struct {
+	f    *FS
+	ctx  context.Context
+	path string
+	key  string
+
+	buf    []byte
+	mp     *multipart
+	done   bool
+	failed error
+}
+
+// multipart is a resumable upload v2 in progress.
+type multipart struct {
+	id     string
+	token  uptoken.Provider
+	ctx    context.Context // cancelled when the upload fails or is aborted
+	cancel context.CancelFunc
+	next   int64
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	parts []complete.PartInfo
+	err   error
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, pathErr("write", w.path, fs.ErrClosed)
+	}
+	if w.failed != nil {
+		return 0, w.failed
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, w.fail(pathErr("write", w.path, err))
+	}
+	n := len(p)
+	cfg := w.f.cfg
+	for len(p) > 0 {
+		if w.mp == nil && int64(len(w.buf)+len(p)) <= cfg.threshold {
+			w.buf = append(w.buf, p...)
+			break
+		}
+		if w.mp == nil {
+			if err := w.start(); err != nil {
+				return 0, w.fail(err)
+			}
+		}
+		k := min(len(p), int(cfg.partSize)-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if int64(len(w.buf)) == cfg.partSize {
+			if err := w.dispatch(w.buf); err != nil {
+				return 0, w.fail(err)
+			}
+			w.buf = make([]byte, 0, cfg.partSize)
+		}
+	}
+	return n, nil
+}
+
+// start initiates the resumable upload and queues the buffered bytes as parts.
+func (w *writer) start() error {
+	f := w.f
+	tok, err := f.upToken(w.key)
+	if err != nil {
+		return mapErr(w.ctx, "write", w.path, err)
+	}
+	resp, err := f.c.storage.ResumableUploadV2InitiateMultipartUpload(w.ctx, &apis.ResumableUploadV2InitiateMultipartUploadRequest{
+		BucketName: f.bucket, ObjectName: &w.key, UpToken: tok,
+	}, nil)
+	if err != nil {
+		return mapErr(w.ctx, "write", w.path, err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.mp = &multipart{id: resp.UploadId, token: tok, ctx: ctx, cancel: cancel, next: 1, sem: make(chan struct{}, f.cfg.concurrency)}
+	ps := int(f.cfg.partSize)
+	for len(w.buf) >= ps {
+		if err := w.dispatch(w.buf[:ps:ps]); err != nil {
+			return err
+		}
+		w.buf = w.buf[ps:]
+	}
+	w.buf = append(make([]byte, 0, ps), w.buf...)
+	return nil
+}
+
+// dispatch uploads data as the next part in the background, waiting while too many parts
+// are in flight. data must not be modified afterwards.
+func (w *writer) dispatch(data []byte) error {
+	mp := w.mp
+	if mp.next > maxParts {
+		return pathErr("write", w.path, fmt.Errorf("%w: more than %d parts: raise %s", fs.ErrInvalid, maxParts, OptPartSize))
+	}
+	select {
+	case mp.sem <- struct{}{}:
+	case <-mp.ctx.Done():
+		return w.partErr()
+	}
+	if err := w.partErr(); err != nil {
+		<-mp.sem
+		return err
+	}
+	num := mp.next
+	mp.next++
+	mp.wg.Add(1)
+	go func() {
+		defer mp.wg.Done()
+		defer func() { <-mp.sem }()
+		sum := md5.Sum(data)
+		resp, err := w.f.c.storage.ResumableUploadV2UploadPart(mp.ctx, &apis.ResumableUploadV2UploadPartRequest{
+			BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, PartNumber: num,
+			Md5: hex.EncodeToString(sum[:]), UpToken: mp.token, Body: nopCloser{bytes.NewReader(data)},
+		}, nil)
+		mp.mu.Lock()
+		defer mp.mu.Unlock()
+		if err != nil {
+			if mp.err == nil {
+				mp.err = mapErr(mp.ctx, "write", w.path, fmt.Errorf("part %d: %w", num, err))
+				mp.cancel()
+			}
+			return
+		}
+		mp.parts = append(mp.parts, complete.PartInfo{PartNumber: num, Etag: resp.Etag})
+	}()
+	return nil
+}
+
+// partErr returns the first part failure, or the context's error once it is done.
+func (w *writer) partErr() error {
+	mp := w.mp
+	mp.mu.Lock()
+	err := mp.err
+	mp.mu.Unlock()
+	if err == nil && mp.ctx.Err() != nil {
+		err = pathErr("write", w.path, w.ctx.Err())
+		if w.ctx.Err() == nil {
+			err = pathErr("write", w.path, mp.ctx.Err())
+		}
+	}
+	return err
+}
+
+// fail records err as final and discards the upload.
+func (w *writer) fail(err error) error {
+	w.failed = err
+	w.discard()
+	return err
+}
+
+// discard cancels part uploads and aborts the resumable upload, if any.
+func (w *writer) discard() {
+	mp := w.mp
+	if mp == nil {
+		return
+	}
+	mp.cancel()
+	mp.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
+	defer cancel()
+	_, _ = w.f.c.storage.ResumableUploadV2AbortMultipartUpload(ctx, &apis.ResumableUploadV2AbortMultipartUploadRequest{
+		BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
+	}, nil)
+}
+
+func (w *writer) Close() error {
+	if w.done {
+		return pathErr("close", w.path, fs.ErrClosed)
+	}
+	w.done = true
+	if w.failed != nil {
+		return w.failed
+	}
+	if err := w.ctx.Err(); err != nil {
+		w.discard()
+		return pathErr("close", w.path, err)
+	}
+	if w.mp == nil {
+		if err := w.f.formUpload(w.ctx, w.key, w.buf); err != nil {
+			return mapErr(w.ctx, "close", w.path, err)
+		}
+		return nil
+	}
+	mp := w.mp
+	if len(w.buf) > 0 {
+		if err := w.dispatch(w.buf); err != nil {
+			w.discard()
+			return err
+		}
+		w.buf = nil
+	}
+	mp.wg.Wait()
+	if err := w.partErr(); err != nil {
+		w.discard()
+		return err
+	}
+	sort.Slice(mp.parts, func(i, j int) bool { return mp.parts[i].PartNumber < mp.parts[j].PartNumber })
+	var ret struct {
+		Hash string `json:"hash"`
+		Key  string `json:"key"`
+	}
+	_, err := w.f.c.storage.ResumableUploadV2CompleteMultipartUpload(w.ctx, &apis.ResumableUploadV2CompleteMultipartUploadRequest{
+		BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
+		Parts: mp.parts, ResponseBody: &ret,
+	}, nil)
+	if err != nil {
+		w.discard()
+		return mapErr(w.ctx, "close", w.path, err)
+	}
+	mp.cancel()
+	return nil
+}
+
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if w.failed == nil {
+		w.discard()
+	}
+	w.buf = nil
+	return nil
+}
