@@ -124,8 +124,8 @@ type Cache struct {
 
 	mu       sync.Mutex
 	closed   bool
-	lru      *simplelru.LRU[key, []byte] // unpinned memory blocks
-	pinned   map[key][]byte              // pinned memory blocks (no disk tier)
+	lru      *simplelru.LRU[key, *block] // unpinned memory blocks
+	pinned   map[key]*block              // pinned memory blocks (no disk tier)
 	lruBytes int64
 	pinMem   int64 // bytes in c.pinned
 	pinBytes int64 // pinned bytes: stored pinned blocks + pinned writers' buffers
@@ -134,6 +134,7 @@ type Cache struct {
 	inflight map[key]*call
 	writers  map[*Writer]struct{}
 	disk     *diskTier // nil without a disk tier
+	pool     bufPool
 
 	hits, diskHits, misses, fetches, readAheads atomic.Int64
 	evictions, diskEvictions, corrupt           atomic.Int64
@@ -166,12 +167,15 @@ func New(cfg Config) (*Cache, error) {
 		bs:       cfg.BlockSize,
 		memCap:   cfg.MemCapacity,
 		raWin:    max(cfg.ReadAheadBlocks, 0),
-		pinned:   make(map[key][]byte),
+		pinned:   make(map[key]*block),
 		files:    make(map[uint64]*fileIndex),
 		inflight: make(map[key]*call),
 		writers:  make(map[*Writer]struct{}),
 	}
-	lru, err := simplelru.NewLRU[key, []byte](math.MaxInt, c.onMemEvict)
+	// A few free buffers for fills: enough for a cache at capacity, where
+	// every fill follows an eviction; at most 1/8 of memory or 64 MiB.
+	c.pool.max = int(max(4, min(cfg.MemCapacity/8, 64<<20)/cfg.BlockSize))
+	lru, err := simplelru.NewLRU[key, *block](math.MaxInt, c.onMemEvict)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +226,7 @@ func (c *Cache) Close() error {
 	c.wg.Wait()
 	c.mu.Lock()
 	c.lru.Purge()
-	c.pinned = map[key][]byte{}
+	c.pinned = map[key]*block{}
 	c.pinMem, c.lruBytes = 0, 0
 	c.mu.Unlock()
 	return nil
@@ -294,7 +298,9 @@ func (c *Cache) CachedBytes(f File) int64 {
 	var n int64
 	for k := range fi.mem {
 		if k.gen == f.Gen {
-			n += int64(len(c.memPeek(k)))
+			if b := c.memPeek(k); b != nil {
+				n += int64(len(b.data))
+			}
 		}
 	}
 	for k := range fi.disk {
@@ -330,7 +336,7 @@ func (c *Cache) PinnedFiles() []PinnedFile {
 	}
 	c.mu.Lock()
 	for k, b := range c.pinned {
-		add(k, int64(len(b)))
+		add(k, int64(len(b.data)))
 	}
 	if c.disk != nil {
 		for k, e := range c.disk.pinned {

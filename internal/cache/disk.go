@@ -36,9 +36,10 @@ type diskTier struct {
 	notify       chan struct{}
 }
 
+// spillItem holds one reference to its block until unqueued.
 type spillItem struct {
 	k         key
-	data      []byte
+	blk       *block
 	cancelled bool
 }
 
@@ -263,20 +264,21 @@ func (d *diskTier) remove(e *diskEntry) {
 	}
 }
 
-// enqueueSpill queues a block evicted from memory for writing to disk. It
-// reports false (and queues nothing) when the block is already on disk or
-// the queue is full.
-func (d *diskTier) enqueueSpill(k key, data []byte) bool {
+// enqueueSpill queues a block evicted from memory for writing to disk, taking
+// over the memory tier's reference. It reports false (and queues nothing)
+// when the block is already on disk or the queue is full.
+func (d *diskTier) enqueueSpill(k key, b *block) bool {
+	n := int64(len(b.data))
 	if d.pending[k] != nil || d.pinned[k] != nil || d.lru.Contains(k) {
 		return false
 	}
-	if d.pendingBytes+int64(len(data)) > d.maxPending || int64(len(data)) > d.capacity {
+	if d.pendingBytes+n > d.maxPending || n > d.capacity {
 		return false
 	}
-	it := &spillItem{k: k, data: data}
+	it := &spillItem{k: k, blk: b}
 	d.pending[k] = it
 	d.queue = append(d.queue, it)
-	d.pendingBytes += int64(len(data))
+	d.pendingBytes += n
 	d.wake()
 	return true
 }
@@ -291,13 +293,15 @@ func (d *diskTier) cancelSpill(k key) {
 	d.unqueue(it)
 }
 
-// unqueue forgets a spill item and its file index entry.
+// unqueue forgets a spill item and its file index entry, and releases its
+// reference.
 func (d *diskTier) unqueue(it *spillItem) {
 	if d.pending[it.k] != it {
 		return
 	}
 	delete(d.pending, it.k)
-	d.pendingBytes -= int64(len(it.data))
+	d.pendingBytes -= int64(len(it.blk.data))
+	d.c.release(it.blk)
 	if fi := d.c.files[it.k.id]; fi != nil && !d.c.lru.Contains(it.k) {
 		if _, ok := d.c.pinned[it.k]; !ok {
 			delete(fi.mem, it.k)
@@ -332,13 +336,16 @@ func (d *diskTier) spillLoop() {
 			it := d.queue[0]
 			d.queue[0] = nil
 			d.queue = d.queue[1:]
-			c.mu.Unlock()
 			if it.cancelled {
+				c.mu.Unlock()
 				continue
 			}
+			it.blk.refs.Add(1) // ours while writing: unqueue may release the item's
+			c.mu.Unlock()
 			seq := d.seq.Add(1)
-			path, err := writeBlockFile(d.dir, it.k, seq, false, false, it.data)
-			e := &diskEntry{k: it.k, size: int64(len(it.data)), seq: seq, path: path}
+			path, err := writeBlockFile(d.dir, it.k, seq, false, false, it.blk.data)
+			c.release(it.blk)
+			e := &diskEntry{k: it.k, size: int64(len(it.blk.data)), seq: seq, path: path}
 			c.mu.Lock()
 			ok := err == nil && !it.cancelled && !c.closed
 			d.unqueue(it)

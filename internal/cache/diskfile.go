@@ -158,9 +158,10 @@ func syncDir(dir string) error {
 	return err
 }
 
-// readBlockFile reads and verifies the block file of e. Any failure (missing,
-// truncated, wrong key, bad checksum, I/O error) wraps errCorrupt.
-func readBlockFile(e *diskEntry) ([]byte, error) {
+// readBlockFile reads and verifies the block file of e into buf (of e.size
+// bytes). Any failure (missing, truncated, trailing bytes, wrong key, bad
+// checksum, I/O error) wraps errCorrupt.
+func readBlockFile(e *diskEntry, buf []byte) ([]byte, error) {
 	e.mu.Lock()
 	if e.removed {
 		e.mu.Unlock()
@@ -177,19 +178,19 @@ func readBlockFile(e *diskEntry) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	n, sum, err := decodeHeader(h, e.k)
-	if err != nil || n != e.size {
+	if err != nil || n != e.size || int64(len(buf)) != n {
 		return nil, errCorrupt
 	}
-	data := make([]byte, n+1) // one more byte to detect trailing garbage
-	m, err := io.ReadFull(f, data)
-	if int64(m) != n || !errors.Is(err, io.ErrUnexpectedEOF) && !(n == 0 && errors.Is(err, io.EOF)) {
+	if st, err := f.Stat(); err != nil || st.Size() != hdrSize+n {
 		return nil, errCorrupt
 	}
-	data = data[:n]
-	if crc32.Checksum(data, crcTable) != sum {
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	if crc32.Checksum(buf, crcTable) != sum {
 		return nil, errCorrupt
 	}
-	return data, nil
+	return buf, nil
 }
 
 // readHeaderFile verifies the header of a block file found at startup and

@@ -16,25 +16,27 @@ type Fetcher func(ctx context.Context, off int64, p []byte) (int, error)
 // read-only.
 type call struct {
 	done     chan struct{}
-	store    bool // keep fetched data in memory (a ReadCache/ReadPromote reader wants it)
-	promote  bool // keep data read from disk in memory
-	noStore  bool // the file was dropped meanwhile
+	waiters  int32 // readers waiting; each gets a reference to blk
+	finished bool  // blk, err and references are set; done is (about to be) closed
+	store    bool  // keep fetched data in memory (a ReadCache/ReadPromote reader wants it)
+	promote  bool  // keep data read from disk in memory
+	noStore  bool  // the file was dropped meanwhile
 	fromDisk bool
 	aborted  bool // the fill's own context was cancelled (not a waiter's)
-	data     []byte
+	blk      *block
 	err      error
 }
 
-// getBlock returns block k (of length n) from memory, disk or fetch. The
-// caller's ctx bounds only its own wait.
-func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mode ReadMode) ([]byte, error) {
+// getBlock returns block k (of length n) from memory, disk or fetch, with a
+// reference the caller releases. The caller's ctx bounds only its own wait.
+func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mode ReadMode) (*block, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if b, ok := c.memGet(k); ok {
+		if b := c.memGet(k); b != nil {
 			c.mu.Unlock()
 			c.hits.Add(1)
 			return b, nil
@@ -45,6 +47,7 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 			c.inflight[k] = cl
 			go c.fill(c.ctx, k, n, fetch, cl)
 		}
+		cl.waiters++
 		if mode != ReadNoCache {
 			cl.store = true
 		}
@@ -55,6 +58,18 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 		select {
 		case <-cl.done:
 		case <-ctx.Done():
+			c.mu.Lock()
+			finished := cl.finished
+			if !finished {
+				cl.waiters--
+			}
+			c.mu.Unlock()
+			if finished {
+				<-cl.done
+				if cl.blk != nil {
+					c.release(cl.blk)
+				}
+			}
 			return nil, ctx.Err()
 		}
 		if cl.err != nil && cl.aborted && ctx.Err() == nil && c.ctx.Err() == nil {
@@ -68,7 +83,7 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 				c.misses.Add(1)
 			}
 		}
-		return cl.data, cl.err
+		return cl.blk, cl.err
 	}
 }
 
@@ -79,7 +94,7 @@ func (c *Cache) fill(fctx context.Context, k key, n int64, fetch Fetcher, cl *ca
 	var data []byte
 	var err error
 	if c.disk != nil {
-		data, cl.fromDisk = c.readDisk(k)
+		data, cl.fromDisk = c.readDisk(k, n)
 	}
 	if !cl.fromDisk {
 		data, err = c.fetchBlock(fctx, k, n, fetch)
@@ -91,28 +106,41 @@ func (c *Cache) fill(fctx context.Context, k key, n int64, fetch Fetcher, cl *ca
 	if err == nil && int64(len(data)) != n {
 		err = fmt.Errorf("cache: block %d of file %d holds %d bytes, want %d: %w", k.idx, k.id, len(data), n, io.ErrUnexpectedEOF)
 	}
-	if err == nil && !cl.noStore && (cl.promote || cl.store && !cl.fromDisk) {
-		c.memAdd(k, data)
-	}
-	cl.data, cl.err = data, err
+	cl.err = err
 	cl.aborted = err != nil && fctx.Err() != nil
+	cl.finished = true
+	if err == nil {
+		store := !cl.noStore && (cl.promote || cl.store && !cl.fromDisk)
+		refs := cl.waiters
+		if store {
+			refs++
+		}
+		cl.blk = newBlock(data, refs)
+		if store {
+			c.memAdd(k, cl.blk)
+		} else if refs == 0 {
+			c.putBuf(data)
+		}
+	}
 	c.mu.Unlock()
 	close(cl.done)
 }
 
 // readDisk returns block k from the disk tier; a corrupt file is removed and
 // counts as a miss.
-func (c *Cache) readDisk(k key) ([]byte, bool) {
+func (c *Cache) readDisk(k key, n int64) ([]byte, bool) {
 	c.mu.Lock()
 	e := c.disk.lookup(k)
 	c.mu.Unlock()
 	if e == nil {
 		return nil, false
 	}
-	data, err := readBlockFile(e)
+	buf := c.getBuf(n)
+	data, err := readBlockFile(e, buf)
 	if err == nil {
 		return data, true
 	}
+	c.putBuf(buf)
 	c.corrupt.Add(1)
 	c.mu.Lock()
 	c.disk.remove(e)
@@ -131,12 +159,13 @@ func (c *Cache) fetchBlock(ctx context.Context, k key, n int64, fetch Fetcher) (
 		return nil, fmt.Errorf("block %d of file %d: %w", k.idx, k.id, ErrBlockLost)
 	}
 	c.fetches.Add(1)
-	buf := make([]byte, n)
+	buf := c.getBuf(n)
 	off := k.idx * c.bs
 	var got int
 	for got < len(buf) {
 		m, err := fetch(ctx, off+int64(got), buf[got:])
 		if m < 0 || m > len(buf)-got {
+			c.putBuf(buf)
 			return nil, fmt.Errorf("cache: fetch returned invalid count %d", m)
 		}
 		got += m
@@ -144,10 +173,12 @@ func (c *Cache) fetchBlock(ctx context.Context, k key, n int64, fetch Fetcher) (
 			break
 		}
 		if err != nil {
+			c.putBuf(buf)
 			return nil, err
 		}
 	}
 	if got < len(buf) {
+		c.putBuf(buf)
 		return nil, fmt.Errorf("cache: block %d of file %d: fetched %d of %d bytes: %w", k.idx, k.id, got, n, io.ErrUnexpectedEOF)
 	}
 	return buf, nil

@@ -8,24 +8,28 @@ import "fmt"
 // function here needs c.mu held.
 
 // memGet returns block k from memory (or from the queue of blocks waiting to
-// be spilled to disk), marking it recently used.
-func (c *Cache) memGet(k key) ([]byte, bool) {
-	if b, ok := c.pinned[k]; ok {
-		return b, true
+// be spilled to disk) with a reference for the caller, marking it recently
+// used; nil if absent.
+func (c *Cache) memGet(k key) *block {
+	b, ok := c.pinned[k]
+	if !ok {
+		b, ok = c.lru.Get(k)
 	}
-	if b, ok := c.lru.Get(k); ok {
-		return b, true
-	}
-	if c.disk != nil {
+	if !ok && c.disk != nil {
 		if it := c.disk.pending[k]; it != nil {
-			return it.data, true
+			b, ok = it.blk, true
 		}
 	}
-	return nil, false
+	if !ok {
+		return nil
+	}
+	b.refs.Add(1)
+	return b
 }
 
 // memPeek returns block k from memory without touching its recency.
-func (c *Cache) memPeek(k key) []byte {
+// No reference is taken: use only its length.
+func (c *Cache) memPeek(k key) *block {
 	if b, ok := c.pinned[k]; ok {
 		return b
 	}
@@ -34,7 +38,7 @@ func (c *Cache) memPeek(k key) []byte {
 	}
 	if c.disk != nil {
 		if it := c.disk.pending[k]; it != nil {
-			return it.data
+			return it.blk
 		}
 	}
 	return nil
@@ -48,27 +52,27 @@ func (c *Cache) memReserved() int64 {
 	return c.pinBytes
 }
 
-// memAdd stores an unpinned block and evicts down to the byte bound (which
-// may evict the new block itself when pinned data fills memory).
-func (c *Cache) memAdd(k key, data []byte) {
-	if c.closed {
-		return
-	}
-	if _, ok := c.pinned[k]; ok {
+// memAdd stores an unpinned block, taking over one of its references, and
+// evicts down to the byte bound (which may evict the new block itself when
+// pinned data fills memory).
+func (c *Cache) memAdd(k key, b *block) {
+	if _, ok := c.pinned[k]; ok || c.closed {
+		c.release(b)
 		return
 	}
 	c.lru.Remove(k)
-	c.lru.Add(k, data)
-	c.lruBytes += int64(len(data))
+	c.lru.Add(k, b)
+	c.lruBytes += int64(len(b.data))
 	c.fileIdx(k.id).mem[k] = struct{}{}
 	c.evictMem()
 }
 
-// pinAdd stores a pinned block in memory; its bytes are already reserved.
-func (c *Cache) pinAdd(k key, data []byte) {
+// pinAdd stores a pinned block in memory, taking over one of its references;
+// its bytes are already reserved.
+func (c *Cache) pinAdd(k key, b *block) {
 	c.lru.Remove(k)
-	c.pinned[k] = data
-	c.pinMem += int64(len(data))
+	c.pinned[k] = b
+	c.pinMem += int64(len(b.data))
 	c.fileIdx(k.id).mem[k] = struct{}{}
 }
 
@@ -76,8 +80,9 @@ func (c *Cache) pinAdd(k key, data []byte) {
 func (c *Cache) memRemove(k key) {
 	if b, ok := c.pinned[k]; ok {
 		delete(c.pinned, k)
-		c.pinMem -= int64(len(b))
-		c.pinBytes -= int64(len(b))
+		c.pinMem -= int64(len(b.data))
+		c.pinBytes -= int64(len(b.data))
+		c.release(b)
 		delete(c.files[k.id].mem, k)
 		c.forgetIfEmpty(k.id)
 		return
@@ -100,8 +105,8 @@ func (c *Cache) evictMem() {
 
 // onMemEvict is the LRU's removal callback: it keeps the byte count and the
 // file index, and hands evicted blocks to the disk tier.
-func (c *Cache) onMemEvict(k key, b []byte) {
-	c.lruBytes -= int64(len(b))
+func (c *Cache) onMemEvict(k key, b *block) {
+	c.lruBytes -= int64(len(b.data))
 	if c.evicting {
 		c.evictions.Add(1)
 		// A block queued for the disk tier stays in the file index (and is
@@ -110,6 +115,7 @@ func (c *Cache) onMemEvict(k key, b []byte) {
 			return
 		}
 	}
+	c.release(b)
 	if fi := c.files[k.id]; fi != nil {
 		delete(fi.mem, k)
 	}

@@ -16,10 +16,10 @@ func (c *Cache) Unpin(id uint64) {
 		for k := range fi.mem {
 			if b, ok := c.pinned[k]; ok {
 				delete(c.pinned, k)
-				c.pinMem -= int64(len(b))
-				c.pinBytes -= int64(len(b))
+				c.pinMem -= int64(len(b.data))
+				c.pinBytes -= int64(len(b.data))
 				c.lru.Add(k, b)
-				c.lruBytes += int64(len(b))
+				c.lruBytes += int64(len(b.data))
 			}
 		}
 		if c.disk != nil {

@@ -84,7 +84,8 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		m := copy(p[n:want], b[pos-idx*bs:])
+		m := copy(p[n:want], b.data[pos-idx*bs:])
+		c.release(b)
 		if m == 0 {
 			return n, errors.New("cache: empty block")
 		}

@@ -57,7 +57,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if w.buf == nil {
-			w.buf = make([]byte, 0, c.bs)
+			w.buf = c.getBuf(c.bs)[:0]
 		}
 		m := copy(w.buf[len(w.buf):cap(w.buf)], p[n:])
 		w.buf = w.buf[:len(w.buf)+m]
@@ -86,7 +86,9 @@ func (w *Writer) flush() error {
 	data := w.buf
 	w.buf = nil
 	if len(data) < cap(data) {
+		full := data
 		data = append([]byte(nil), data...) // keep only what the block holds
+		c.putBuf(full)
 	}
 	n := int64(len(data))
 	k := key{w.id, w.gen, w.idx}
@@ -105,16 +107,18 @@ func (w *Writer) flush() error {
 		if e != nil {
 			e.removeFile()
 		}
+		c.putBuf(data)
 		return w.deadErr()
 	}
+	b := newBlock(data, 1)
 	switch {
 	case e != nil:
 		c.disk.insert(e) // the reservation moves to the stored block
-		c.memAdd(k, data)
+		c.memAdd(k, b)
 	case w.pin:
-		c.pinAdd(k, data)
+		c.pinAdd(k, b)
 	default:
-		c.memAdd(k, data)
+		c.memAdd(k, b)
 	}
 	if w.pin {
 		w.reserved -= n
@@ -169,7 +173,10 @@ func (w *Writer) Close() error {
 func (w *Writer) Abort() {
 	c := w.c
 	w.done = true
-	w.buf = nil
+	if w.buf != nil {
+		c.putBuf(w.buf)
+		w.buf = nil
+	}
 	c.mu.Lock()
 	for _, k := range w.stored {
 		c.removeBlock(k)
