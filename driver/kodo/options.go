@@ -154,14 +154,15 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 // endpointURL turns the endpoint option (a region abbreviation, a host or a URL) into the
 // base URL downloads connect to.
 func endpointURL(ep string, useHTTPS bool) (string, error) {
-	v := strings.TrimRight(strings.TrimSpace(ep), "/")
+	v := strings.TrimSpace(ep)
 	if host, ok := regionEndpoints[strings.ToLower(v)]; ok {
 		v = host
 	}
-	if strings.Contains(v, "://") {
-		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+	if scheme, rest, ok := strings.Cut(v, "://"); ok {
+		if scheme != "http" && scheme != "https" {
 			return "", fmt.Errorf("%w: option %s=%q: want a host, an http(s) URL or one of z0 z1 z2 na0 as0", fs.ErrInvalid, OptEndpoint, ep)
 		}
+		v = scheme + "://" + strings.TrimSuffix(rest, "/")
 	} else if useHTTPS {
 		v = "https://" + v
 	} else {

@@ -1,0 +1,83 @@
+package kodo
+
+import (
+	"errors"
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+func baseOptions() map[string]string {
+	return map[string]string{
+		OptAccessKey: "ak", OptSecretKey: "sk", OptDownloadHost: "dl.example.com", OptEndpoint: "z1",
+	}
+}
+
+func TestRegionAbbreviations(t *testing.T) {
+	for abbr, host := range map[string]string{
+		"z0": "iovip.qbox.me", "z1": "iovip-z1.qbox.me", "z2": "iovip-z2.qbox.me",
+		"na0": "iovip-na0.qbox.me", "as0": "iovip-as0.qbox.me", "Z1": "iovip-z1.qbox.me",
+	} {
+		got, err := endpointURL(abbr, true)
+		if err != nil || got != "https://"+host {
+			t.Errorf("endpoint %q = %q, %v; want https://%s", abbr, got, err, host)
+		}
+	}
+	for in, want := range map[string]string{
+		"iovip-z1.qbox.me":        "http://iovip-z1.qbox.me",
+		"127.0.0.1:9000":          "http://127.0.0.1:9000",
+		"https://io.example.com/": "https://io.example.com",
+	} {
+		if got, err := endpointURL(in, false); err != nil || got != want {
+			t.Errorf("endpoint %q = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"ftp://x", "http://", "a/b", "http://h/p"} {
+		if _, err := endpointURL(bad, true); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("endpoint %q: %v, want fs.ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	uri := ufs.URI{Scheme: "kodo", Authority: "b", Path: "d"}
+	cfg, err := parseConfig(uri, ufs.NewOptions(baseOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.endpoint != "https://iovip-z1.qbox.me" || cfg.downloadHost != "dl.example.com" || !cfg.useHTTPS ||
+		cfg.partSize != 4<<20 || cfg.threshold != 4<<20 || cfg.concurrency != 4 || cfg.retries != 3 ||
+		cfg.pageSize != 1000 || cfg.tokenTTL != 24*time.Hour || cfg.cacheFile != "" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	m := baseOptions()
+	m[OptDownloadHost] = "http://dl.example.com/"
+	m[OptUCHost] = "uc1, http://uc2:80 ,"
+	m[OptPartSize] = "8MB"
+	m[OptRetries] = "0"
+	m[OptHTTPS] = "false"
+	cfg, err = parseConfig(uri, ufs.NewOptions(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.downloadHost != "dl.example.com" || len(cfg.ucHosts) != 2 || cfg.ucHosts[1] != "http://uc2:80" ||
+		cfg.partSize != 8<<20 || cfg.retries != 0 || cfg.endpoint != "http://iovip-z1.qbox.me" {
+		t.Fatalf("parsed: %+v", cfg)
+	}
+	for key, bad := range map[string]string{
+		OptPartSize:    "512KB", // below Kodo's 1 MiB minimum
+		OptPageSize:    "1001",
+		OptConcurrency: "0",
+		OptHTTPS:       "maybe",
+		OptTokenTTL:    "1s",
+		OptRetries:     "-1",
+	} {
+		m := baseOptions()
+		m[key] = bad
+		if _, err := parseConfig(uri, ufs.NewOptions(m)); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("%s=%s: %v, want fs.ErrInvalid", key, bad, err)
+		}
+	}
+}
