@@ -187,25 +187,52 @@ func TestRatios(t *testing.T) {
 	c.Close()
 
 	// Cold fill: each round reads a new generation, so every block is fetched
-	// and stored. Memory holds the whole file; the previous generation is
-	// dropped first.
-	for _, ra := range []int{-1, DefaultReadAheadBlocks} {
-		c, err = New(Config{MemCapacity: size + size/8, ReadAheadBlocks: ra})
+	// and stored. "at capacity": the default 256 MiB memory, so every fill
+	// evicts (the steady state of a working cache); "empty": memory holds the
+	// whole file and the previous generation is dropped first. The floor is
+	// the least any storing cache must do: fetch into a block buffer (from a
+	// preallocated ring of 256 MiB), then copy it to the reader's buffer.
+	ring := make([][]byte, DefaultMemCapacity/DefaultBlockSize)
+	for i := range ring {
+		ring[i] = make([]byte, DefaultBlockSize)
+	}
+	floor := func() {
+		for off, i := int64(0), 0; off < size; off, i = off+DefaultBlockSize, i+1 {
+			blk := ring[i%len(ring)][:min(DefaultBlockSize, size-off)]
+			fetch(context.Background(), off, blk)
+			copy(buf, blk)
+		}
+	}
+	for _, v := range []struct {
+		name    string
+		memCap  int64
+		ra      int
+		dropOld bool
+	}{
+		{"at capacity, no read-ahead", DefaultMemCapacity, -1, false},
+		{"at capacity, read-ahead 4", DefaultMemCapacity, DefaultReadAheadBlocks, false},
+		{"empty cache, no read-ahead", size + size/8, -1, true},
+	} {
+		c, err = New(Config{MemCapacity: v.memCap, ReadAheadBlocks: v.ra})
 		if err != nil {
 			t.Fatal(err)
 		}
 		gen := uint64(0)
-		measure(t, fmt.Sprintf("cold fill (read-ahead %d) ÷ fetch alone", max(ra, 0)), size, rounds,
-			func() { fetchOnly(fetch, size, buf) },
-			func() {
+		subj := func() {
+			if v.dropOld {
 				c.Drop(1)
-				gen++
-				if err := readThrough(c, File{ID: 1, Gen: gen, Size: size}, fetch, ReadCache, buf); err != nil {
-					t.Fatal(err)
-				}
-			})
+			}
+			gen++
+			if err := readThrough(c, File{ID: 1, Gen: gen, Size: size}, fetch, ReadCache, buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		measure(t, "cold fill, "+v.name+" ÷ fetch alone", size, rounds, func() { fetchOnly(fetch, size, buf) }, subj)
+		measure(t, "cold fill, "+v.name+" ÷ fetch+copy floor", size, rounds, floor, subj)
 		c.Close()
 	}
+	t.Logf("fetch+copy floor ÷ fetch alone: the cost of storing at all")
+	measure(t, "floor ÷ fetch alone", size, rounds, func() { fetchOnly(fetch, size, buf) }, floor)
 
 	// Block size sweep on 1/4 of the data: hot read and cold fill ratios, and
 	// what a random 4 KiB read costs (bytes fetched).
@@ -221,11 +248,16 @@ func TestRatios(t *testing.T) {
 		hot := measure(t, fmt.Sprintf("block %5d KiB: hot read", bs>>10), fs.Size, rounds,
 			func() { streamCopy(small, buf) },
 			func() { readThrough(c, fs, sfetch, ReadCache, buf) })
+		c.Close()
+		// Cold fill at capacity: memory holds a quarter of the data.
+		c, err = New(Config{BlockSize: bs, MemCapacity: fs.Size / 4, ReadAheadBlocks: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
 		gen := uint64(1)
-		cold := measure(t, fmt.Sprintf("block %5d KiB: cold fill", bs>>10), fs.Size, rounds,
+		cold := measure(t, fmt.Sprintf("block %5d KiB: cold fill at capacity", bs>>10), fs.Size, rounds,
 			func() { fetchOnly(sfetch, fs.Size, buf) },
 			func() {
-				c.Drop(2)
 				gen++
 				readThrough(c, File{ID: 2, Gen: gen, Size: fs.Size}, sfetch, ReadCache, buf)
 			})
