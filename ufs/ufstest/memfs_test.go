@@ -252,3 +252,26 @@ func TestDirectChangesOutOfBand(t *testing.T) {
 		}
 	}
 }
+
+func TestConformancePrefixedStore(t *testing.T) {
+	var s ufstest.Stores
+	n := 0
+	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
+		n++
+		m := s.Add("b", ufstest.ObjectStore)
+		dir := "root" + string(rune('a'+n%26)) + "/x" + strings.Repeat("y", n/26)
+		m.Direct().Mkdir(dir)
+		u, err := s.Registry().Open(context.Background(), "mem://b/"+dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}})
+	if _, err := s.Registry().Open(context.Background(), "mem://nope/", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing store: %v", err)
+	}
+	s.SetPassword("b", "pw")
+	if _, err := s.Registry().Open(context.Background(), "mem://b/", nil); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("wrong password: %v", err)
+	}
+}

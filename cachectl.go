@@ -1,0 +1,102 @@
+package unifiedfs
+
+import (
+	"context"
+	"io"
+
+	"github.com/unifiedfs/unifiedfs/internal/cache"
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Load reads the file at path, or every file below the directory at path, into the block
+// cache (Alluxio's load). Metadata is loaded as needed.
+func (f *FS) Load(ctx context.Context, path string) error {
+	p, err := clean("load", path)
+	if err != nil {
+		return err
+	}
+	return f.walkFiles(ctx, "load", p, func(fp string, r *resolved) error {
+		fl, err := f.open(ctx, fp, OpenOptions{ReadType: Cache})
+		if err != nil {
+			return err
+		}
+		defer fl.Close()
+		file := fl.(*File)
+		bs := f.cache.BlockSize()
+		buf := make([]byte, min(bs, max(r.node.Size, 1)))
+		for off := int64(0); off < r.node.Size; off += int64(len(buf)) {
+			if _, err := file.ReadAt(buf, off); err != nil && err != io.EOF {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Free drops the cached blocks of the persisted file at path, or of every file below the
+// directory at path. It refuses, before freeing anything, when a file there is not
+// persisted (its only copy is the cache): ErrNotPersisted.
+func (f *FS) Free(ctx context.Context, path string) error {
+	p, err := clean("free", path)
+	if err != nil {
+		return err
+	}
+	r, err := f.resolve(ctx, "free", p, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	if bad := firstNotPersisted(p, r.node); bad != "" {
+		return pathErr("free", bad, errorf(ErrNotPersisted, "cannot free %s: persist it first", ufs.Rooted(bad)))
+	}
+	return f.walkFiles(ctx, "free", p, func(_ string, r *resolved) error {
+		f.cache.Drop(r.node.ID)
+		return nil
+	})
+}
+
+// firstNotPersisted returns the path of a file at or below in (at p) that is not
+// persisted, or "".
+func firstNotPersisted(p string, in *inode.Inode) string {
+	if !in.IsDir() {
+		if in.Persist() != inode.Persisted {
+			return p
+		}
+		return ""
+	}
+	found := ""
+	in.Dir().Range(func(c *inode.Inode) bool {
+		found = firstNotPersisted(ufs.Join(p, c.Name), c)
+		return found == ""
+	})
+	return found
+}
+
+// walkFiles calls fn for the file at p or each file below the directory at p (loading
+// directory listings as needed), depth first in name order.
+func (f *FS) walkFiles(ctx context.Context, op, p string, fn func(string, *resolved) error) error {
+	if err := f.check(ctx, op, p); err != nil {
+		return err
+	}
+	r, err := f.resolve(ctx, op, p, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	if !r.node.IsDir() {
+		return fn(p, r)
+	}
+	if err := f.loadDir(ctx, op, r); err != nil {
+		return err
+	}
+	for _, c := range r.node.Dir().Children() {
+		if err := f.walkFiles(ctx, op, ufs.Join(p, c.Name), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cachedBytes is the cache's count for one inode version.
+func (f *FS) cachedBytes(in *inode.Inode) int64 {
+	return f.cache.CachedBytes(cache.File{ID: in.ID, Size: in.Size})
+}

@@ -1,0 +1,307 @@
+// Package inode is the namespace's in-memory tree. An Inode is an immutable value: a change
+// of attributes publishes a new Inode in its parent directory. A directory's children live
+// in a Dir shared by every version of the directory's Inode, as a copy-on-write sorted
+// snapshot behind an atomic pointer, so lookups and listings take no lock and scale with
+// cores. Writers must be serialised by the caller (the namespace's apply lock).
+package inode
+
+import (
+	"io/fs"
+	"sync"
+	"sync/atomic"
+)
+
+// PersistState says whether a file's content is in the UFS.
+type PersistState uint8
+
+// Persist states, as Alluxio's.
+const (
+	NotPersisted  PersistState = iota // only in the cache (MUST_CACHE), or a directory made only in the namespace
+	ToBePersisted                     // cached and queued for asynchronous persist (ASYNC_THROUGH)
+	Persisted                         // in the UFS
+	Lost                              // not persisted and its cached blocks are gone
+)
+
+func (s PersistState) String() string {
+	switch s {
+	case NotPersisted:
+		return "NOT_PERSISTED"
+	case ToBePersisted:
+		return "TO_BE_PERSISTED"
+	case Persisted:
+		return "PERSISTED"
+	case Lost:
+		return "LOST"
+	}
+	return "UNKNOWN"
+}
+
+// Flags are an Inode's boolean attributes and persist state.
+type Flags uint32
+
+// Flag bits. The low two bits hold the PersistState.
+const (
+	persistMask Flags = 3
+	FlagDir     Flags = 1 << 2 // a directory
+	FlagOpen    Flags = 1 << 3 // a file being written (not complete)
+	FlagMount   Flags = 1 << 4 // a mount point (directories only)
+	FlagPinned  Flags = 1 << 5 // content pinned in the cache
+	tombstone   Flags = 1 << 31
+)
+
+// Owner is an interned owner, group and permission triple shared by many inodes.
+type Owner struct {
+	Owner string
+	Group string
+	Mode  fs.FileMode // permission bits
+}
+
+// Inode is one immutable version of a namespace entry. Build a changed copy with With*
+// methods or by copying the value; never modify an Inode that has been published.
+type Inode struct {
+	Name  string
+	ID    uint64 // content identity: changes whenever the content changes (cache key)
+	Size  int64
+	MTime int64  // Unix nanoseconds
+	Hash  string // UFS content hash of the persisted content; "" when unknown
+	Owner *Owner // never nil once published (Tree.Intern)
+	Flags Flags
+	dir   *Dir
+}
+
+// IsDir reports whether in is a directory.
+func (in *Inode) IsDir() bool { return in.Flags&FlagDir != 0 }
+
+// Persist returns the persist state.
+func (in *Inode) Persist() PersistState { return PersistState(in.Flags & persistMask) }
+
+// IsMount reports whether in is a mount point.
+func (in *Inode) IsMount() bool { return in.Flags&FlagMount != 0 }
+
+// Dir returns the children of a directory, nil for files.
+func (in *Inode) Dir() *Dir { return in.dir }
+
+// WithPersist returns a copy with persist state s.
+func (in *Inode) WithPersist(s PersistState) *Inode {
+	c := *in
+	c.Flags = c.Flags&^persistMask | Flags(s)
+	return &c
+}
+
+// Clone returns a mutable copy sharing the directory's children.
+func (in *Inode) Clone() *Inode { c := *in; return &c }
+
+// Renamed returns a copy named name (sharing children).
+func (in *Inode) Renamed(name string) *Inode { c := *in; c.Name = name; return &c }
+
+// NewDir returns a directory inode with an empty, never-loaded Dir.
+func NewDir(name string, owner *Owner, mtime int64, ps PersistState) *Inode {
+	d := &Dir{}
+	d.snap.Store(&kids{})
+	return &Inode{Name: name, Owner: owner, MTime: mtime, Flags: FlagDir | Flags(ps), dir: d}
+}
+
+// Dir holds a directory's children and per-directory sync state.
+type Dir struct {
+	snap atomic.Pointer[kids]
+	// SyncedAt is the Unix-nanosecond time of the last complete listing from the UFS (0:
+	// never loaded); the sync engine reads and sets it.
+	SyncedAt atomic.Int64
+	// MountID is the id of the mount whose root this directory is (0 when none).
+	MountID atomic.Uint32
+}
+
+// kids is an immutable snapshot: base and delta are sorted by name; delta shadows base
+// and holds tombstones for deleted base entries.
+type kids struct {
+	base  []*Inode
+	delta []*Inode
+	n     int // live entries
+}
+
+func search(s []*Inode, name string) (int, bool) {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s[m].Name < name {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(s) && s[lo].Name == name
+}
+
+// Lookup returns the child named name, or nil. It takes no lock.
+func (d *Dir) Lookup(name string) *Inode {
+	k := d.snap.Load()
+	if i, ok := search(k.delta, name); ok {
+		if in := k.delta[i]; in.Flags&tombstone == 0 {
+			return in
+		}
+		return nil
+	}
+	if i, ok := search(k.base, name); ok {
+		return k.base[i]
+	}
+	return nil
+}
+
+// Len returns the number of children.
+func (d *Dir) Len() int { return d.snap.Load().n }
+
+// Children returns the children sorted by name. The slice is the caller's.
+func (d *Dir) Children() []*Inode {
+	k := d.snap.Load()
+	if len(k.delta) == 0 {
+		return append([]*Inode(nil), k.base...)
+	}
+	return merge(k.base, k.delta, k.n)
+}
+
+// Range calls f for each child in name order until f returns false. It sees one snapshot.
+func (d *Dir) Range(f func(*Inode) bool) {
+	k := d.snap.Load()
+	if len(k.delta) == 0 {
+		for _, in := range k.base {
+			if !f(in) {
+				return
+			}
+		}
+		return
+	}
+	for _, in := range merge(k.base, k.delta, k.n) {
+		if !f(in) {
+			return
+		}
+	}
+}
+
+// merge returns base overlaid with delta, tombstones dropped.
+func merge(base, delta []*Inode, n int) []*Inode {
+	out := make([]*Inode, 0, n)
+	i, j := 0, 0
+	for i < len(base) || j < len(delta) {
+		switch {
+		case j == len(delta) || i < len(base) && base[i].Name < delta[j].Name:
+			out = append(out, base[i])
+			i++
+		default:
+			if i < len(base) && base[i].Name == delta[j].Name {
+				i++
+			}
+			if delta[j].Flags&tombstone == 0 {
+				out = append(out, delta[j])
+			}
+			j++
+		}
+	}
+	return out
+}
+
+// deltaLimit is how large the delta may grow before it is merged into the base: large
+// enough that single inserts into a huge directory cost O(sqrt n), small enough that
+// lookups stay a binary search in a short slice.
+func deltaLimit(base int) int {
+	l := 32
+	for l*l < base {
+		l *= 2
+	}
+	return l
+}
+
+// Put inserts or replaces the child with in.Name. Callers serialise writers.
+func (d *Dir) Put(in *Inode) { d.update(in, false) }
+
+// Delete removes the child named name (no-op when absent). Callers serialise writers.
+func (d *Dir) Delete(name string) {
+	if d.Lookup(name) == nil {
+		return
+	}
+	d.update(&Inode{Name: name, Flags: tombstone}, true)
+}
+
+func (d *Dir) update(in *Inode, del bool) {
+	k := d.snap.Load()
+	n := k.n
+	existed := false
+	if i, ok := search(k.delta, in.Name); ok {
+		existed = k.delta[i].Flags&tombstone == 0
+	} else if _, ok := search(k.base, in.Name); ok {
+		existed = true
+	}
+	switch {
+	case del && existed:
+		n--
+	case !del && !existed:
+		n++
+	}
+	i, found := search(k.delta, in.Name)
+	nd := make([]*Inode, 0, len(k.delta)+1)
+	nd = append(nd, k.delta[:i]...)
+	nd = append(nd, in)
+	if found {
+		nd = append(nd, k.delta[i+1:]...)
+	} else {
+		nd = append(nd, k.delta[i:]...)
+	}
+	if len(nd) > deltaLimit(len(k.base)) {
+		d.snap.Store(&kids{base: merge(k.base, nd, n), n: n})
+		return
+	}
+	d.snap.Store(&kids{base: k.base, delta: nd, n: n})
+}
+
+// PutSorted inserts or replaces many children at once; ins must be sorted by name with
+// unique names. It costs one merge, so loading a listing page is linear.
+func (d *Dir) PutSorted(ins []*Inode) {
+	if len(ins) == 0 {
+		return
+	}
+	k := d.snap.Load()
+	cur := k.base
+	if len(k.delta) > 0 {
+		cur = merge(k.base, k.delta, k.n)
+	}
+	out := make([]*Inode, 0, len(cur)+len(ins))
+	i, j := 0, 0
+	for i < len(cur) || j < len(ins) {
+		switch {
+		case j == len(ins) || i < len(cur) && cur[i].Name < ins[j].Name:
+			out = append(out, cur[i])
+			i++
+		default:
+			if i < len(cur) && cur[i].Name == ins[j].Name {
+				i++
+			}
+			out = append(out, ins[j])
+			j++
+		}
+	}
+	d.snap.Store(&kids{base: out, n: len(out)})
+}
+
+// Clear removes every child.
+func (d *Dir) Clear() { d.snap.Store(&kids{}) }
+
+// Interner shares Owner values so that a million inodes of one owner hold one pointer
+// each. It is safe for concurrent use.
+type Interner struct {
+	mu sync.Mutex
+	m  map[Owner]*Owner
+}
+
+// Intern returns the shared *Owner equal to o.
+func (t *Interner) Intern(o Owner) *Owner {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.m[o]; ok {
+		return p
+	}
+	if t.m == nil {
+		t.m = map[Owner]*Owner{}
+	}
+	p := &o
+	t.m[o] = p
+	return p
+}

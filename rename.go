@@ -1,0 +1,201 @@
+package unifiedfs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+func renameErr(src, dst string, err error) error {
+	var re *RenameError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &RenameError{Op: "rename", Old: ufs.Rooted(src), New: ufs.Rooted(dst), Err: err}
+}
+
+// Rename moves a file or directory within one mount. A persisted entry is renamed in
+// the UFS too (transparent naming); an unpersisted one only in the namespace, and a
+// pending asynchronous persist follows it. It fails with ErrCrossMount between mounts or
+// for a mount point (or a tree holding one), fs.ErrExist when dst exists, ErrReadOnly
+// under a read-only mount, and fs.ErrInvalid for the root or a move into itself. Errors
+// are *RenameError.
+func (f *FS) Rename(ctx context.Context, src, dst string) error {
+	s, err := clean("rename", src)
+	if err != nil {
+		return renameErr(src, dst, err)
+	}
+	d, err := clean("rename", dst)
+	if err != nil {
+		return renameErr(src, dst, err)
+	}
+	if err := f.check(ctx, "rename", s); err != nil {
+		return renameErr(s, d, err)
+	}
+	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
+		return renameErr(s, d, errorf(fs.ErrInvalid, "cannot move %s to %s", ufs.Rooted(s), ufs.Rooted(d)))
+	}
+	held, err := f.locks.Lock(ctx, s, d)
+	if err != nil {
+		return renameErr(s, d, err)
+	}
+	defer held.Unlock()
+	if err := f.renameLocked(ctx, s, d); err != nil {
+		return renameErr(s, d, err)
+	}
+	return nil
+}
+
+func (f *FS) renameLocked(ctx context.Context, s, d string) error {
+	from, err := f.resolve(ctx, "rename", s, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	if from.node.IsMount() {
+		return errorf(ErrCrossMount, "%s is a mount point: unmount and mount it elsewhere", ufs.Rooted(s))
+	}
+	if nested := f.mountsBelow(s, false); len(nested) > 0 {
+		return errorf(ErrCrossMount, "%s holds the mount point %s", ufs.Rooted(s), ufs.Rooted(nested[0].path))
+	}
+	dstDir, dstName := ufs.Split(d)
+	to, err := f.resolve(ctx, "rename", dstDir, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	if !to.node.IsDir() {
+		return pathErr("rename", dstDir, ErrNotDir)
+	}
+	if _, err := f.resolve(ctx, "rename", d, lookupOpts{}); err == nil {
+		return pathErr("rename", d, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if from.mount != to.mount {
+		return errorf(ErrCrossMount, "%s is in %s and %s in %s", ufs.Rooted(s), from.mount.uri, ufs.Rooted(d), to.mount.uri)
+	}
+	if err := writable("rename", from); err != nil {
+		return err
+	}
+	if f.openWriters.under(s) {
+		return errorf(fs.ErrInvalid, "%s has files being written", ufs.Rooted(s))
+	}
+	dstUFS := ufs.Join(to.ufsPath, dstName)
+	if from.persisted() {
+		if err := from.mount.ufs.Rename(ctx, from.ufsPath, dstUFS); err != nil {
+			return err
+		}
+	}
+	if err := f.apply(&entry{Op: opRename, Path: s, Dst: d}, nil); err != nil {
+		return err
+	}
+	if f.persist != nil {
+		f.persist.renamed(s, d)
+	}
+	if from.persisted() {
+		return f.markAncestorsPersisted(ctx, dstDir)
+	}
+	return nil
+}
+
+// Remove deletes a file or an empty directory (Delete with no options).
+func (f *FS) Remove(ctx context.Context, path string) error {
+	return f.Delete(ctx, path, DeleteOptions{})
+}
+
+// RemoveAll deletes path and everything below it; a missing path is not an error. A tree
+// holding a mount point fails with ErrMountPoint (see Delete's Unmount option).
+func (f *FS) RemoveAll(ctx context.Context, path string) error {
+	err := f.Delete(ctx, path, DeleteOptions{Recursive: true})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Delete removes path. A persisted entry is deleted in the UFS too, unless
+// opts.NamespaceOnly; cached blocks are dropped and pending persists cancelled (an
+// in-flight upload is aborted before anything is deleted, so the UFS never sees the
+// create after the delete). A non-empty directory needs opts.Recursive (ErrNotEmpty). A
+// mount point, or a tree holding one, fails with ErrMountPoint unless opts.Unmount, which
+// unmounts those mounts instead of deleting their data. Writes under a read-only mount
+// fail with ErrReadOnly.
+func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error {
+	p, err := clean("delete", path)
+	if err != nil {
+		return err
+	}
+	if err := f.check(ctx, "delete", p); err != nil {
+		return err
+	}
+	if p == ufs.Root {
+		return pathErr("delete", p, errorf(fs.ErrInvalid, "cannot delete the root"))
+	}
+	if f.persist != nil {
+		f.persist.cancelUnder(p)
+	}
+	held, err := f.locks.Lock(ctx, p)
+	if err != nil {
+		return pathErr("delete", p, err)
+	}
+	defer held.Unlock()
+	r, err := f.resolve(ctx, "delete", p, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	nested := f.mountsBelow(p, true)
+	if len(nested) > 0 && !(opts.Recursive && opts.Unmount) {
+		return pathErr("delete", p, errorf(ErrMountPoint, "%s is or holds the mount point %s; unmount it first", ufs.Rooted(p), ufs.Rooted(nested[0].path)))
+	}
+	if err := writable("delete", r); err != nil && !r.node.IsMount() {
+		return err
+	}
+	// Unmount nested mounts, deepest first: their UFS data is never deleted.
+	for i := len(nested) - 1; i >= 0; i-- {
+		if err := f.unmountLocked(nested[i].path); err != nil {
+			return err
+		}
+	}
+	if r.node.IsMount() {
+		return nil
+	}
+	if r.node.IsDir() && !opts.Recursive {
+		if err := f.loadDir(ctx, "delete", r); err != nil {
+			return err
+		}
+		if r.node.Dir().Len() > 0 {
+			return pathErr("delete", p, ErrNotEmpty)
+		}
+	}
+	if r.persisted() && !opts.NamespaceOnly {
+		var err error
+		if r.node.IsDir() {
+			err = r.mount.ufs.RemoveAll(ctx, r.ufsPath)
+		} else {
+			err = r.mount.ufs.Remove(ctx, r.ufsPath)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return pathErr("delete", p, err)
+		}
+	}
+	if err := f.apply(&entry{Op: opDelete, Path: p}, nil); err != nil {
+		return err
+	}
+	if r.persisted() && opts.NamespaceOnly {
+		// Kept in the UFS: the next lookup may load it again.
+		f.absent.forget(p)
+	}
+	return nil
+}
+
+// notPersistedUnder reports whether any file at or below in is not persisted.
+func notPersistedUnder(in *inode.Inode) bool {
+	if !in.IsDir() {
+		return in.Persist() != inode.Persisted
+	}
+	found := false
+	in.Dir().Range(func(c *inode.Inode) bool { found = notPersistedUnder(c); return !found })
+	return found
+}

@@ -1,0 +1,238 @@
+// Package unifiedfs gives an application one namespace over many storage systems: local
+// disk, Aliyun OSS, Qiniu Kodo and HDFS mounted side by side under one tree, read and
+// written through one io/fs-compatible API, with Alluxio's semantics: a mount table,
+// transparent naming, metadata loaded lazily from the under storage (UFS), write types,
+// read types, persist, and a block cache. Everything runs in-process.
+//
+//	fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: "file:///var/data"})
+//	...
+//	defer fsys.Close()
+//	err = fsys.Mount(ctx, "/mnt/oss", "oss://bucket/dir", unifiedfs.MountOptions{
+//		Options: map[string]string{"fs.oss.endpoint": "...", "fs.oss.accessKeyId": "...", "fs.oss.accessKeySecret": "..."}})
+//	data, err := fs.ReadFile(fsys, "mnt/oss/report.csv")
+//
+// The default write type is CacheThrough: a file is durable in its UFS when Close
+// returns. Drivers are registered by blank import, like database/sql drivers:
+//
+//	import _ "github.com/unifiedfs/unifiedfs/driver/local"
+//
+// # Paths
+//
+// The io/fs methods (Open, Stat, ReadDir, ReadFile, Sub, Glob) take fs.ValidPath names
+// ("a/b", "." for the root). Every other method also accepts the rooted Alluxio form
+// ("/a/b"). Errors are *fs.PathError values whose Path is in rooted form.
+package unifiedfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os/user"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs/internal/cache"
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/pathlock"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Config configures an FS. The zero value of every field means its default, so
+// Config{RootUFS: "file:///var/data"} is a useful configuration.
+type Config struct {
+	// RootUFS is mounted at "/" (Alluxio's alluxio.master.mount.table.root.ufs). Required.
+	RootUFS string
+	// RootOptions are the root mount's driver options (root.option.*), e.g. credentials.
+	RootOptions  map[string]string
+	RootReadOnly bool
+	RootShared   bool
+
+	// WriteType is the default for Create and Mkdir; zero means CacheThrough.
+	WriteType WriteType
+	// ReadType is the default for reads; zero means Cache.
+	ReadType ReadType
+
+	// BlockSize of the cache; zero lets the cache choose.
+	BlockSize int64
+	// CacheCapacity bounds the memory tier in bytes; zero lets the cache choose.
+	CacheCapacity int64
+	// CacheDir enables a disk tier of CacheDiskCapacity bytes (pinned blocks of
+	// unpersisted files then live there and survive restarts).
+	CacheDir          string
+	CacheDiskCapacity int64
+
+	// PersistWorkers run asynchronous persists (default 4).
+	PersistWorkers int
+	// PersistRetryBase is the first retry delay of a failed async persist; it doubles up
+	// to one minute (default 100ms).
+	PersistRetryBase time.Duration
+	// CloseTimeout bounds how long Close waits for queued persists (default 30s).
+	CloseTimeout time.Duration
+
+	// Registry resolves UFS URIs; nil means ufs.Default (drivers' init registrations).
+	Registry *ufs.Registry
+	// Logger receives warnings (failed background persists, ...); nil discards them.
+	// Secrets are never logged.
+	Logger *slog.Logger
+	// Clock returns the current time; nil means time.Now. Tests inject one.
+	Clock func() time.Time
+}
+
+// FS is a unified namespace. It is safe for concurrent use. Its io/fs methods use the
+// context given to New; WithContext returns a view bound to another one.
+type FS struct {
+	cfg   Config
+	ctx   context.Context // base context for io/fs methods and background work
+	stop  context.CancelFunc
+	reg   *ufs.Registry
+	log   *slog.Logger
+	now   func() time.Time
+	cache *cache.Cache
+
+	// applyMu serialises every mutation of namespace state (apply). Readers never take it.
+	applyMu sync.Mutex
+	root    atomic.Pointer[inode.Inode]
+	mounts  atomic.Pointer[mountTable]
+	nextID  atomic.Uint64 // content ids (cache keys)
+	mountSeq uint32       // last mount id, under applyMu
+
+	locks    pathlock.Manager
+	owners   inode.Interner
+	defOwner *inode.Owner
+	defDir   *inode.Owner
+	absent   absentCache
+	openWriters openSet
+
+	persist *persister
+	closed  atomic.Bool
+	closeMu sync.Mutex
+}
+
+// New opens the root UFS and returns a ready FS. ctx is the FS's base context: cancelling
+// it cancels background work (as Close does).
+func New(ctx context.Context, cfg Config) (*FS, error) {
+	if cfg.RootUFS == "" {
+		return nil, errorf(fs.ErrInvalid, "unifiedfs: Config.RootUFS is required (e.g. file:///var/data)")
+	}
+	if cfg.WriteType == WriteDefault {
+		cfg.WriteType = CacheThrough
+	}
+	if cfg.ReadType == ReadDefault {
+		cfg.ReadType = Cache
+	}
+	if cfg.WriteType > AsyncThrough || cfg.ReadType > CachePromote {
+		return nil, errorf(fs.ErrInvalid, "unifiedfs: invalid WriteType %v or ReadType %v", cfg.WriteType, cfg.ReadType)
+	}
+	if cfg.PersistWorkers <= 0 {
+		cfg.PersistWorkers = 4
+	}
+	if cfg.PersistRetryBase <= 0 {
+		cfg.PersistRetryBase = 100 * time.Millisecond
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 30 * time.Second
+	}
+	f := &FS{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, now: cfg.Clock}
+	if f.reg == nil {
+		f.reg = ufs.Default
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	c, err := cache.New(cache.Config{BlockSize: cfg.BlockSize, MemCapacity: cfg.CacheCapacity, DiskDir: cfg.CacheDir, DiskCapacity: cfg.CacheDiskCapacity})
+	if err != nil {
+		return nil, fmt.Errorf("unifiedfs: block cache: %w", err)
+	}
+	f.cache = c
+	name := "unifiedfs"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	f.defOwner = f.owners.Intern(inode.Owner{Owner: name, Group: name, Mode: 0o644})
+	f.defDir = f.owners.Intern(inode.Owner{Owner: name, Group: name, Mode: 0o755})
+	f.mounts.Store(&mountTable{byID: map[uint32]*mount{}})
+	f.ctx, f.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			f.stop()
+		case <-f.ctx.Done():
+		}
+	}()
+
+	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
+	if err != nil {
+		f.stop()
+		_ = c.Close()
+		return nil, &fs.PathError{Op: "mount", Path: "/", Err: err}
+	}
+	uri, _ := ufs.ParseURI(cfg.RootUFS)
+	root := inode.NewDir("", f.defDir, f.now().UnixNano(), inode.Persisted)
+	root.Flags |= inode.FlagMount
+	f.root.Store(root)
+	if err := f.apply(&entry{Op: opMount, Path: ufs.Root, Mount: &mountRecord{
+		URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
+	}}, rootUFS); err != nil {
+		f.stop()
+		_ = rootUFS.Close()
+		_ = c.Close()
+		return nil, err
+	}
+	f.persist = newPersister(f)
+	return f, nil
+}
+
+// Close waits (up to Config.CloseTimeout) for queued asynchronous persists, stops
+// background work, closes every UFS and the cache, and reports persists that did not
+// finish. Methods called after Close fail with ErrClosed.
+func (f *FS) Close() error {
+	f.closeMu.Lock()
+	defer f.closeMu.Unlock()
+	if f.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	if err := f.persist.drain(f.cfg.CloseTimeout); err != nil {
+		errs = append(errs, err)
+	}
+	f.stop()
+	f.persist.wait()
+	for _, m := range f.mounts.Load().byID {
+		if err := m.ufs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", m.uri, err))
+		}
+	}
+	if err := f.cache.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// check fails when the FS is closed or ctx is done.
+func (f *FS) check(ctx context.Context, op, p string) error {
+	if f.closed.Load() {
+		return pathErr(op, p, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return pathErr(op, p, err)
+	}
+	return nil
+}
+
+// clean validates a user path in either form.
+func clean(op, p string) (string, error) {
+	c, err := ufs.CleanPath(p)
+	if err != nil {
+		return "", &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return c, nil
+}
+
+// newID returns a fresh content id.
+func (f *FS) newID() uint64 { return f.nextID.Add(1) }
