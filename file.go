@@ -85,7 +85,7 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions) (fs.File, err
 // File is an open file: an fs.File, io.ReaderAt and io.Seeker. ReadAt is safe for
 // concurrent use; Read and Seek share an offset.
 type File struct {
-	fs *FS
+	fs  *FS
 	ctx context.Context
 	r   *resolved
 	cr  *cache.Reader

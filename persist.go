@@ -155,13 +155,13 @@ type persister struct {
 }
 
 type persistJob struct {
-	id       uint64
-	path     string // current path; follows renames
-	attempts int
+	id        uint64
+	path      string // current path; follows renames
+	attempts  int
 	notBefore time.Time
-	cancel   context.CancelFunc // of the running attempt
-	running  bool
-	done     chan struct{} // closed when a running attempt ends
+	cancel    context.CancelFunc // of the running attempt
+	running   bool
+	done      chan struct{} // closed when a running attempt ends
 }
 
 func newPersister(f *FS) *persister {
