@@ -236,11 +236,14 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 			rep.finalized = true
 		}
 		d.mu.Unlock()
+		if h.LastPacketInBlock {
+			// As BlockReceiver does: finalize, queue the block report, then ack.
+			d.report(b.BlockID, b.GenerationStamp, uint64(len(rep.data)))
+		}
 		if err := ack(conn, h.Seqno, "SUCCESS"); err != nil {
 			return err
 		}
 		if h.LastPacketInBlock {
-			d.report(b.BlockID, b.GenerationStamp, uint64(len(rep.data)))
 			return nil
 		}
 	}

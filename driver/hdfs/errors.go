@@ -1,0 +1,66 @@
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+
+	hdfs "github.com/colinmarc/hdfs/v2"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// Java exception classes mapped to sentinels. The client already turns a few of them
+// into os errors (FileNotFoundException into os.ErrNotExist and so on); the rest reach
+// the driver as hdfs.Error values carrying the class name.
+var exceptionSentinels = map[string]error{
+	"java.io.FileNotFoundException":                                         fs.ErrNotExist,
+	"org.apache.hadoop.security.AccessControlException":                     fs.ErrPermission,
+	"org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException":        fs.ErrPermission,
+	"org.apache.hadoop.security.authorize.AuthorizationException":           fs.ErrPermission,
+	"org.apache.hadoop.fs.FileAlreadyExistsException":                       fs.ErrExist,
+	"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException":          fs.ErrExist,
+	"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException":                 ufs.ErrNotEmpty,
+	"org.apache.hadoop.fs.ParentNotDirectoryException":                      ufs.ErrNotDir,
+	"org.apache.hadoop.fs.PathIsNotDirectoryException":                      ufs.ErrNotDir,
+	"org.apache.hadoop.fs.PathIsDirectoryException":                         ufs.ErrIsDir,
+	"org.apache.hadoop.fs.InvalidPathException":                             fs.ErrInvalid,
+	"org.apache.hadoop.HadoopIllegalArgumentException":                      fs.ErrInvalid,
+	"java.lang.IllegalArgumentException":                                    fs.ErrInvalid,
+	"org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException": fs.ErrInvalid,
+	"org.apache.hadoop.ipc.RpcNoSuchMethodException":                        ufs.ErrNotSupported,
+	"java.lang.UnsupportedOperationException":                               ufs.ErrNotSupported,
+}
+
+// exceptionClass returns the Java exception class in err's chain, or "".
+func exceptionClass(err error) string {
+	var re hdfs.Error
+	if errors.As(err, &re) {
+		return re.Exception()
+	}
+	return ""
+}
+
+// mapErr turns a client error into the ufs contract's *fs.PathError for op on the UFS
+// path p, keeping the client's error in the chain.
+func mapErr(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var sentinel error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, syscall.ENOTEMPTY):
+		sentinel = ufs.ErrNotEmpty
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrExist), errors.Is(err, os.ErrInvalid):
+		// Already one of the contract's sentinels (the client's interpretation).
+	default:
+		sentinel = exceptionSentinels[exceptionClass(err)]
+	}
+	if sentinel != nil {
+		err = ufs.WrapErr(sentinel, err)
+	}
+	return &fs.PathError{Op: op, Path: p, Err: err}
+}

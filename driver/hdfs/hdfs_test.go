@@ -1,0 +1,84 @@
+package hdfs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
+	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
+)
+
+var dirs atomic.Int64
+
+// open opens a fresh directory of cluster c through the registry, with extra options.
+func open(t *testing.T, c *hdfstest.Cluster, extra map[string]string) ufs.UFS {
+	t.Helper()
+	opts := c.Options()
+	for k, v := range extra {
+		opts[k] = v
+	}
+	u, err := ufs.Open(context.Background(), c.URI(fmt.Sprintf("/test/%d", dirs.Add(1))), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return u
+}
+
+// TestConformance runs the ufs conformance suite against the in-process cluster, with
+// a 4 KiB block size (files span several blocks) and 5-entry getListing pages.
+func TestConformance(t *testing.T) {
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 4096, ListingLimit: 5})
+	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
+		u := open(t, c, nil)
+		return u
+	}})
+}
+
+// TestRealHDFS runs the conformance suite against a real cluster named by
+// HDFS_TEST_NAMENODE ("host:port[,host:port]"), in a fresh directory below
+// HDFS_TEST_DIR (default /tmp), as HDFS_TEST_USER (default HADOOP_USER_NAME or the OS
+// user).
+func TestRealHDFS(t *testing.T) {
+	nn := os.Getenv("HDFS_TEST_NAMENODE")
+	if nn == "" {
+		t.Skip("HDFS_TEST_NAMENODE is not set: no real HDFS to test against (set it to host:port)")
+	}
+	base := os.Getenv("HDFS_TEST_DIR")
+	if base == "" {
+		base = "/tmp"
+	}
+	opts := map[string]string{"hdfs.namenodes": nn}
+	if u := os.Getenv("HDFS_TEST_USER"); u != "" {
+		opts["hdfs.user"] = u
+	}
+	ctx := context.Background()
+	baseURI := fmt.Sprintf("hdfs://%s%s", nn, base)
+	root, err := ufs.Open(ctx, baseURI, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	run := fmt.Sprintf("unifiedfs-test-%d", time.Now().UnixNano())
+	if err := root.Mkdir(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	defer root.RemoveAll(ctx, run)
+	var n atomic.Int64
+	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
+		dir := fmt.Sprintf("%s/%d", run, n.Add(1))
+		if err := root.Mkdir(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		u, err := ufs.Open(ctx, baseURI+"/"+dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}})
+}
