@@ -16,22 +16,22 @@ import (
 // into os errors (FileNotFoundException into os.ErrNotExist and so on); the rest reach
 // the driver as hdfs.Error values carrying the class name.
 var exceptionSentinels = map[string]error{
-	"java.io.FileNotFoundException":                                         fs.ErrNotExist,
-	"org.apache.hadoop.security.AccessControlException":                     fs.ErrPermission,
-	"org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException":        fs.ErrPermission,
-	"org.apache.hadoop.security.authorize.AuthorizationException":           fs.ErrPermission,
-	"org.apache.hadoop.fs.FileAlreadyExistsException":                       fs.ErrExist,
-	"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException":          fs.ErrExist,
-	"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException":                 ufs.ErrNotEmpty,
-	"org.apache.hadoop.fs.ParentNotDirectoryException":                      ufs.ErrNotDir,
-	"org.apache.hadoop.fs.PathIsNotDirectoryException":                      ufs.ErrNotDir,
-	"org.apache.hadoop.fs.PathIsDirectoryException":                         ufs.ErrIsDir,
-	"org.apache.hadoop.fs.InvalidPathException":                             fs.ErrInvalid,
-	"org.apache.hadoop.HadoopIllegalArgumentException":                      fs.ErrInvalid,
-	"java.lang.IllegalArgumentException":                                    fs.ErrInvalid,
+	"java.io.FileNotFoundException":                                                  fs.ErrNotExist,
+	"org.apache.hadoop.security.AccessControlException":                              fs.ErrPermission,
+	"org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException":                 fs.ErrPermission,
+	"org.apache.hadoop.security.authorize.AuthorizationException":                    fs.ErrPermission,
+	"org.apache.hadoop.fs.FileAlreadyExistsException":                                fs.ErrExist,
+	"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException":                   fs.ErrExist,
+	"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException":                          ufs.ErrNotEmpty,
+	"org.apache.hadoop.fs.ParentNotDirectoryException":                               ufs.ErrNotDir,
+	"org.apache.hadoop.fs.PathIsNotDirectoryException":                               ufs.ErrNotDir,
+	"org.apache.hadoop.fs.PathIsDirectoryException":                                  ufs.ErrIsDir,
+	"org.apache.hadoop.fs.InvalidPathException":                                      fs.ErrInvalid,
+	"org.apache.hadoop.HadoopIllegalArgumentException":                               fs.ErrInvalid,
+	"java.lang.IllegalArgumentException":                                             fs.ErrInvalid,
 	"org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException": fs.ErrInvalid,
-	"org.apache.hadoop.ipc.RpcNoSuchMethodException":                        ufs.ErrNotSupported,
-	"java.lang.UnsupportedOperationException":                               ufs.ErrNotSupported,
+	"org.apache.hadoop.ipc.RpcNoSuchMethodException":                                 ufs.ErrNotSupported,
+	"java.lang.UnsupportedOperationException":                                        ufs.ErrNotSupported,
 }
 
 // exceptionClass returns the Java exception class in err's chain, or "".
