@@ -84,6 +84,10 @@ func (f *FS) get(ctx context.Context, key string, off, n int64) (*http.Response,
 			return nil, err
 		}
 		resp, err := f.c.http.Do(req)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = redactToken(uerr.URL) // the token grants reads: keep it out of messages
+		}
 		retry := false
 		switch {
 		case err != nil:
@@ -141,6 +145,14 @@ func (f *FS) downloadRequest(ctx context.Context, key string, off, n int64) (*ht
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
 	}
 	return req, nil
+}
+
+// redactToken cuts the download token off a URL.
+func redactToken(u string) string {
+	if i := strings.Index(u, "&token="); i >= 0 {
+		return u[:i] + "&token=" + ufs.Redacted
+	}
+	return u
 }
 
 // contentRangeStart parses the first byte of "bytes a-b/size".

@@ -321,3 +321,62 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+func TestCancelAndAbortDuringResumableUpload(t *testing.T) {
+	srv := newServer(t)
+	u := mount(t, srv, "kodo://"+bucket+"/cancel", smallParts)
+	srv.Inject(kodotest.Fault{API: kodotest.APIUploadPart, Latency: 100 * time.Millisecond})
+	data := randBytes(9, 6<<20)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := u.Create(ctx, "f", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data[:3<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Uploads() != 1 {
+		t.Fatalf("%d multipart uploads open, want 1", srv.Uploads())
+	}
+	cancel()
+	_, werr := w.Write(data[3<<20:])
+	cerr := w.Close()
+	if !errors.Is(cerr, context.Canceled) {
+		t.Fatalf("Close after cancel = %v (Write: %v), want context.Canceled", cerr, werr)
+	}
+	if _, ok := srv.Get(bucket, "cancel/f"); ok || srv.Uploads() != 0 {
+		t.Fatalf("after a cancelled upload: object present=%v, %d uploads open", ok, srv.Uploads())
+	}
+
+	w, err = u.Create(context.Background(), "g", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.Get(bucket, "cancel/g"); ok || srv.Uploads() != 0 || srv.Calls(kodotest.APIAbortParts) != 2 {
+		t.Fatalf("after Abort: object present=%v, %d uploads open, %d aborts", ok, srv.Uploads(), srv.Calls(kodotest.APIAbortParts))
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("Write after Abort = %v, want fs.ErrClosed", err)
+	}
+}
+
+func TestDownloadErrorsKeepTokenSecret(t *testing.T) {
+	srv := newServer(t)
+	opts := map[string]string{"alluxio.underfs.kodo.endpoint": "127.0.0.1:1", "fs.kodo.retries": "0"}
+	u := mount(t, srv, "kodo://"+bucket+"/t", opts)
+	ctx := context.Background()
+	if err := ufs.WriteFile(ctx, u, "f", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ufs.ReadFile(ctx, u, "f")
+	if err == nil || strings.Contains(err.Error(), srv.AccessKey()+":") || !strings.Contains(err.Error(), "token="+ufs.Redacted) {
+		t.Fatalf("read through an unreachable endpoint: %v, want an error with the token redacted", err)
+	}
+}
