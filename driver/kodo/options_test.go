@@ -81,3 +81,27 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPartSizeGrowsForHugeFiles(t *testing.T) {
+	f, err := New(ufs.URI{Scheme: "kodo", Authority: "b", Path: ufs.Root}, ufs.NewOptions(baseOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for size, want := range map[int64]int64{
+		1 << 30:            4 << 20,     // fits in 10000 parts of 4 MiB
+		100 << 30:          11 << 20,    // 100 GiB needs 10.24 MiB parts: 11 MiB
+		20 << 40:           maxPartSize, // capped at 1 GiB (and fails at part 10001)
+		4 << 20 * maxParts: 4 << 20,     // exactly fits
+		4<<20*maxParts + 1: 5 << 20,
+	} {
+		w, err := f.Create(t.Context(), "x", ufs.CreateOptions{Size: size, SizeKnown: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.(*writer).partSize; got != want {
+			t.Errorf("size %d: part size %d, want %d", size, got, want)
+		}
+		_ = w.Abort()
+	}
+}

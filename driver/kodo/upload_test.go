@@ -45,7 +45,7 @@ func TestLargeResumableUploadPartsOutOfOrder(t *testing.T) {
 		"alluxio.underfs.kodo.requests.max": "8",
 	})
 	// Part 1 is held back so later parts finish first.
-	srv.Inject(kodotest.Fault{API: kodotest.APIUploadPart, Latency: 300 * time.Millisecond,
+	srv.Inject(kodotest.Fault{API: kodotest.APIUploadPart, Latency: 500 * time.Millisecond,
 		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/1") }})
 	data := randBytes(64, 64<<20+12345)
 	ctx := context.Background()

@@ -36,9 +36,14 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if c == ufs.Root {
 		return nil, pathErr("create", p, fmt.Errorf("%w: cannot create the root", fs.ErrInvalid))
 	}
-	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c)}
+	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), partSize: f.cfg.partSize}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
+	}
+	if opts.SizeKnown && opts.Size > w.partSize*maxParts {
+		// Grow the parts (in whole MiB) so the file fits in Kodo's 10000 parts.
+		need := (opts.Size + maxParts - 1) / maxParts
+		w.partSize = min((need+minPartSize-1)/minPartSize*minPartSize, maxPartSize)
 	}
 	return w, nil
 }
@@ -88,10 +93,11 @@ type writer struct {
 	path string
 	key  string
 
-	buf    []byte
-	mp     *multipart
-	done   bool
-	failed error
+	partSize int64
+	buf      []byte
+	mp       *multipart
+	done     bool
+	failed   error
 }
 
 // multipart is a resumable upload v2 in progress.
@@ -131,14 +137,14 @@ func (w *writer) Write(p []byte) (int, error) {
 				return 0, w.fail(err)
 			}
 		}
-		k := min(len(p), int(cfg.partSize)-len(w.buf))
+		k := min(len(p), int(w.partSize)-len(w.buf))
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
-		if int64(len(w.buf)) == cfg.partSize {
+		if int64(len(w.buf)) == w.partSize {
 			if err := w.dispatch(w.buf); err != nil {
 				return 0, w.fail(err)
 			}
-			w.buf = make([]byte, 0, cfg.partSize)
+			w.buf = make([]byte, 0, w.partSize)
 		}
 	}
 	return n, nil
@@ -159,7 +165,7 @@ func (w *writer) start() error {
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
 	w.mp = &multipart{id: resp.UploadId, token: tok, ctx: ctx, cancel: cancel, next: 1, sem: make(chan struct{}, f.cfg.concurrency)}
-	ps := int(f.cfg.partSize)
+	ps := int(w.partSize)
 	for len(w.buf) >= ps {
 		if err := w.dispatch(w.buf[:ps:ps]); err != nil {
 			return err
