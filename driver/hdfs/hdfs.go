@@ -146,3 +146,6 @@ func status(name string, fi *hdfs.FileInfo) ufs.Status {
 func invalid(op, p, format string, a ...any) error {
 	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: "+format, append([]any{fs.ErrInvalid}, a...)...)}
 }
+
+// Root returns the absolute HDFS path of the UFS root.
+func (f *FS) Root() string { return f.root }

@@ -31,9 +31,11 @@ func open(t *testing.T, c *hdfstest.Cluster, extra map[string]string) ufs.UFS {
 }
 
 // TestConformance runs the ufs conformance suite against the in-process cluster, with
-// a 4 KiB block size (files span several blocks) and 5-entry getListing pages.
+// a 64 KiB block size (the suite's MiB-sized files span dozens of blocks) and 5-entry
+// getListing pages. TestBlockBoundaries reads across boundaries of smaller blocks.
 func TestConformance(t *testing.T) {
-	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 4096, ListingLimit: 5})
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10, ListingLimit: 5})
 	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
 		u := open(t, c, nil)
 		return u
