@@ -24,6 +24,14 @@
 // "len:<size>,mtime:<ms>" as Alluxio's HDFS fingerprint is. Java exceptions from the
 // NameNode map to the fs sentinels by class name (see mapErr).
 //
+// Limits inherited from the client: a NameNode call cannot be interrupted, so a
+// cancelled context is noticed before each call and between reads and writes, not
+// during a call (a DataNode read honours the context's deadline); Rename checks that the
+// destination is free and then renames with overwrite, so a concurrent creator of the
+// destination can lose its file; with hdfs.data.transfer.protection set, the client
+// caches the data encryption key on first use without a lock, so the first concurrent
+// reads and writes race on it.
+//
 // Import it for its side effect of registering "hdfs":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/hdfs"

@@ -253,14 +253,18 @@ func (n *namenode) create(c *call) (any, error) {
 		}
 	}
 	parent := p.parent()
-	if parent == nil {
-		if !req.CreateParent {
-			return nil, exception(exFileNotFound, "Parent directory doesn't exist: %s", parentPath(req.Src))
-		}
-		return nil, exception(exIO, "createParent is not supported by this test NameNode")
+	if parent == nil && !req.CreateParent {
+		return nil, exception(exFileNotFound, "Parent directory doesn't exist: %s", parentPath(req.Src))
 	}
-	if err := n.access(c.user, parent, permWrite|permExec); err != nil {
+	anc := p.nodes[min(len(p.nodes), len(p.comps))-1]
+	if err := n.access(c.user, anc, permWrite|permExec); err != nil {
 		return nil, err
+	}
+	if parent == nil { // createParent: make the missing directories, u+wx as mkdirs does
+		parent = anc
+		for i := len(p.nodes) - 1; i < len(p.comps)-1; i++ {
+			parent = n.newInode(p.comps[i], parent, true, req.Masked.Perm|0o300, c.user)
+		}
 	}
 	if old := p.last(); old != nil {
 		n.unlink(old)
