@@ -83,9 +83,9 @@ func (f *FS) walkFiles(ctx context.Context, op, p string, fn func(string, *resol
 		return err
 	}
 	if !r.node.IsDir() {
-		return fn(p, r)
+		return fn(p, &r)
 	}
-	if err := f.loadDir(ctx, op, r); err != nil {
+	if err := f.loadDir(ctx, op, &r); err != nil {
 		return err
 	}
 	for _, c := range r.node.Dir().Children() {

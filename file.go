@@ -53,10 +53,10 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions) (fs.File, err
 		return nil, err
 	}
 	if r.node.IsDir() {
-		if err := f.loadDir(ctx, "open", r); err != nil {
+		if err := f.loadDir(ctx, "open", &r); err != nil {
 			return nil, err
 		}
-		return &dirFile{info: f.info(r), entries: f.entries(r)}, nil
+		return &dirFile{info: f.info(&r), entries: f.entries(&r)}, nil
 	}
 	in := r.node
 	if in.Persist() == inode.Lost {
@@ -79,7 +79,7 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions) (fs.File, err
 		}
 	}
 	cr := f.cache.NewReader(cache.File{ID: in.ID, Size: in.Size}, fetch, cacheMode(f.readType(opts.ReadType)))
-	return &File{fs: f, ctx: ctx, r: r, cr: cr}, nil
+	return &File{fs: f, ctx: ctx, r: &r, cr: cr}, nil
 }
 
 // File is an open file: an fs.File, io.ReaderAt and io.Seeker. ReadAt is safe for

@@ -21,9 +21,10 @@ var (
 	_ fs.ReadFileFS = (*View)(nil)
 )
 
-// ioPath validates an io/fs name (fs.ValidPath: "a/b", "." for the root).
+// ioPath validates an io/fs name (fs.ValidPath: "a/b", "." for the root; not the rooted
+// form, nor a trailing slash).
 func ioPath(op, name string) (string, error) {
-	if !fs.ValidPath(name) {
+	if name == "" || name[0] == '/' || name[len(name)-1] == '/' {
 		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
 	return ufs.CheckPath(op, name)
@@ -119,7 +120,7 @@ func (f *FS) stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.info(r), nil
+	return f.info(&r), nil
 }
 
 func (f *FS) readDir(ctx context.Context, p string) ([]fs.DirEntry, error) {
@@ -133,10 +134,10 @@ func (f *FS) readDir(ctx context.Context, p string) ([]fs.DirEntry, error) {
 	if !r.node.IsDir() {
 		return nil, pathErr("readdir", p, ErrNotDir)
 	}
-	if err := f.loadDir(ctx, "readdir", r); err != nil {
+	if err := f.loadDir(ctx, "readdir", &r); err != nil {
 		return nil, err
 	}
-	return f.entries(r), nil
+	return f.entries(&r), nil
 }
 
 func (f *FS) readFile(ctx context.Context, p string) ([]byte, error) {

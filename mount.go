@@ -139,6 +139,7 @@ func (f *FS) applyMount(e *entry, opened ufs.UFS) error {
 	m := &mount{id: r.ID, path: e.Path, uri: u, ufs: opened, caps: opened.Capabilities(), readOnly: r.ReadOnly, shared: r.Shared, options: r.Options}
 	if e.Path == ufs.Root {
 		f.root.Load().Dir().MountID.Store(m.id)
+		f.rootMount.Store(m)
 	} else {
 		parent, name, err := f.parentDir("mount", e.Path)
 		if err != nil {

@@ -59,7 +59,7 @@ func (f *FS) mkdirLocked(ctx context.Context, p string) error {
 	if !parent.node.IsDir() {
 		return pathErr("mkdir", dir, ErrNotDir)
 	}
-	if err := writable("mkdir", parent); err != nil {
+	if err := writable("mkdir", &parent); err != nil {
 		return err
 	}
 	if _, err := f.resolve(ctx, "mkdir", p, lookupOpts{}); err == nil {
@@ -193,7 +193,7 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (*Writ
 	if !parent.node.IsDir() {
 		return nil, pathErr("create", dir, ErrNotDir)
 	}
-	if err := writable("create", parent); err != nil {
+	if err := writable("create", &parent); err != nil {
 		return nil, err
 	}
 	existing, err := f.resolve(ctx, "create", p, lookupOpts{})

@@ -29,7 +29,7 @@ func (f *FS) Persist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writable("persist", r); err != nil {
+	if err := writable("persist", &r); err != nil {
 		return err
 	}
 	return f.persistTree(ctx, p, r.node)
@@ -98,7 +98,7 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 	case in.Flags&inode.FlagOpen != 0:
 		return pathErr("persist", p, errorf(fs.ErrInvalid, "file is being written"))
 	}
-	if err := writable("persist", r); err != nil {
+	if err := writable("persist", &r); err != nil {
 		return err
 	}
 	w, err := r.mount.ufs.Create(ctx, r.ufsPath, ufs.CreateOptions{Size: in.Size, SizeKnown: true, Mode: in.Owner.Mode})

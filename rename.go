@@ -76,7 +76,7 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 	if from.mount != to.mount {
 		return errorf(ErrCrossMount, "%s is in %s and %s in %s", ufs.Rooted(s), from.mount.uri, ufs.Rooted(d), to.mount.uri)
 	}
-	if err := writable("rename", from); err != nil {
+	if err := writable("rename", &from); err != nil {
 		return err
 	}
 	if f.openWriters.under(s) {
@@ -149,7 +149,7 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error 
 	if len(nested) > 0 && !(opts.Recursive && opts.Unmount) {
 		return pathErr("delete", p, errorf(ErrMountPoint, "%s is or holds the mount point %s; unmount it first", ufs.Rooted(p), ufs.Rooted(nested[0].path)))
 	}
-	if err := writable("delete", r); err != nil && !r.node.IsMount() {
+	if err := writable("delete", &r); err != nil && !r.node.IsMount() {
 		return err
 	}
 	// Unmount nested mounts, deepest first: their UFS data is never deleted.
@@ -162,7 +162,7 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error 
 		return nil
 	}
 	if r.node.IsDir() && !opts.Recursive {
-		if err := f.loadDir(ctx, "delete", r); err != nil {
+		if err := f.loadDir(ctx, "delete", &r); err != nil {
 			return err
 		}
 		if r.node.Dir().Len() > 0 {

@@ -31,41 +31,47 @@ type lookupOpts struct {
 // yet from the UFS (never content): a missing child of a persisted directory that was
 // never fully listed is looked up with one UFS Stat, and a miss is remembered (absent
 // cache). Errors wrap fs.ErrNotExist (and ErrNotDir when a path element is a file).
-func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (*resolved, error) {
+func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved, error) {
 	cur := f.root.Load()
-	m := f.mounts.Load().byID[cur.Dir().MountID.Load()]
+	m := f.rootMount.Load()
 	if p == ufs.Root {
-		return &resolved{path: p, node: cur, mount: m, ufsPath: ufs.Root}, nil
+		return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Root}, nil
 	}
-	walked := ufs.Root
-	for rest := p; ; {
-		name, tail, more := cut(rest)
+	for end := 0; ; {
+		start := end
+		for end < len(p) && p[end] != '/' {
+			end++
+		}
+		name := p[start:end]
 		d := cur.Dir()
 		if d == nil {
-			return nil, pathErr(op, p, errorf(fs.ErrNotExist, "%s: %v", ufs.Rooted(walked), ErrNotDir))
+			return resolved{}, pathErr(op, p, errorf(fs.ErrNotExist, "%s: %v", ufs.Rooted(p[:max(start-1, 0)]), ErrNotDir))
 		}
-		childPath := ufs.Join(walked, name)
 		child := d.Lookup(name)
 		if child == nil && !o.noLoad {
+			parentPath := ufs.Root
+			if start > 0 {
+				parentPath = p[:start-1]
+			}
 			var err error
-			if child, err = f.loadChild(ctx, op, cur, m, walked, childPath); err != nil {
-				return nil, err
+			if child, err = f.loadChild(ctx, op, cur, m, parentPath, p[:end]); err != nil {
+				return resolved{}, err
 			}
 		}
 		if child == nil {
-			return nil, pathErr(op, p, fs.ErrNotExist)
+			return resolved{}, pathErr(op, p, fs.ErrNotExist)
 		}
 		if child.IsMount() {
 			m = f.mounts.Load().byID[child.Dir().MountID.Load()]
 			if m == nil { // unmounted while we walked
-				return nil, pathErr(op, p, fs.ErrNotExist)
+				return resolved{}, pathErr(op, p, fs.ErrNotExist)
 			}
 		}
-		cur, walked = child, childPath
-		if !more {
-			return &resolved{path: p, node: cur, mount: m, ufsPath: ufs.Rel(m.path, p)}, nil
+		cur = child
+		if end == len(p) {
+			return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Rel(m.path, p)}, nil
 		}
-		rest = tail
+		end++ // skip '/'
 	}
 }
 

@@ -93,11 +93,12 @@ type FS struct {
 	cache *cache.Cache
 
 	// applyMu serialises every mutation of namespace state (apply). Readers never take it.
-	applyMu  sync.Mutex
-	root     atomic.Pointer[inode.Inode]
-	mounts   atomic.Pointer[mountTable]
-	nextID   atomic.Uint64 // content ids (cache keys)
-	mountSeq uint32        // last mount id, under applyMu
+	applyMu   sync.Mutex
+	root      atomic.Pointer[inode.Inode]
+	mounts    atomic.Pointer[mountTable]
+	rootMount atomic.Pointer[mount] // the mount at "/", set once by New
+	nextID    atomic.Uint64         // content ids (cache keys)
+	mountSeq  uint32                // last mount id, under applyMu
 
 	locks       pathlock.Manager
 	owners      inode.Interner

@@ -77,9 +77,13 @@ func (r *Registry) Open(ctx context.Context, uri string, opts map[string]string)
 	open := r.openers[u.Scheme]
 	r.mu.RUnlock()
 	if open == nil {
+		pkg := u.Scheme
+		if pkg == "file" {
+			pkg = "local"
+		}
 		return nil, fmt.Errorf("%w: no UFS driver for scheme %q in %q (registered: %s); "+
-			`import the driver, e.g. _ "github.com/unifiedfs/unifiedfs/driver/%s"`,
-			ErrNotSupported, u.Scheme, u.String(), strings.Join(r.Schemes(), ", "), u.Scheme)
+			`import its driver, e.g. _ "github.com/unifiedfs/unifiedfs/driver/%s"`,
+			ErrNotSupported, u.Scheme, u.String(), strings.Join(r.Schemes(), ", "), pkg)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@
 package inode
 
 import (
+	"hash/maphash"
 	"io/fs"
 	"sync"
 	"sync/atomic"
@@ -112,11 +113,57 @@ type Dir struct {
 }
 
 // kids is an immutable snapshot: base and delta are sorted by name; delta shadows base
-// and holds tombstones for deleted base entries.
+// and holds tombstones for deleted base entries. idx is an open-addressing hash table of
+// base's inodes (nil = empty slot) so that a lookup in a large directory costs one hash
+// and, usually, one inode load.
 type kids struct {
 	base  []*Inode
 	delta []*Inode
 	n     int // live entries
+	idx   []*Inode
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// minIndexed is the base size from which a hash index pays for itself.
+const minIndexed = 8
+
+// newKids builds a snapshot with its hash index.
+func newKids(base, delta []*Inode, n int) *kids {
+	k := &kids{base: base, delta: delta, n: n}
+	if len(base) >= minIndexed {
+		size := 1
+		for size < 2*len(base) {
+			size <<= 1
+		}
+		k.idx = make([]*Inode, size)
+		mask := uint64(size - 1)
+		for _, in := range base {
+			h := maphash.String(hashSeed, in.Name) & mask
+			for k.idx[h] != nil {
+				h = (h + 1) & mask
+			}
+			k.idx[h] = in
+		}
+	}
+	return k
+}
+
+// lookupBase finds name in base.
+func (k *kids) lookupBase(name string) *Inode {
+	if k.idx == nil {
+		if i, ok := search(k.base, name); ok {
+			return k.base[i]
+		}
+		return nil
+	}
+	mask := uint64(len(k.idx) - 1)
+	for h := maphash.String(hashSeed, name) & mask; ; h = (h + 1) & mask {
+		in := k.idx[h]
+		if in == nil || in.Name == name {
+			return in
+		}
+	}
 }
 
 func search(s []*Inode, name string) (int, bool) {
@@ -135,16 +182,15 @@ func search(s []*Inode, name string) (int, bool) {
 // Lookup returns the child named name, or nil. It takes no lock.
 func (d *Dir) Lookup(name string) *Inode {
 	k := d.snap.Load()
-	if i, ok := search(k.delta, name); ok {
-		if in := k.delta[i]; in.Flags&tombstone == 0 {
-			return in
+	if len(k.delta) > 0 {
+		if i, ok := search(k.delta, name); ok {
+			if in := k.delta[i]; in.Flags&tombstone == 0 {
+				return in
+			}
+			return nil
 		}
-		return nil
 	}
-	if i, ok := search(k.base, name); ok {
-		return k.base[i]
-	}
-	return nil
+	return k.lookupBase(name)
 }
 
 // Len returns the number of children.
@@ -227,7 +273,7 @@ func (d *Dir) update(in *Inode, del bool) {
 	existed := false
 	if i, ok := search(k.delta, in.Name); ok {
 		existed = k.delta[i].Flags&tombstone == 0
-	} else if _, ok := search(k.base, in.Name); ok {
+	} else if k.lookupBase(in.Name) != nil {
 		existed = true
 	}
 	switch {
@@ -246,10 +292,10 @@ func (d *Dir) update(in *Inode, del bool) {
 		nd = append(nd, k.delta[i:]...)
 	}
 	if len(nd) > deltaLimit(len(k.base)) {
-		d.snap.Store(&kids{base: merge(k.base, nd, n), n: n})
+		d.snap.Store(newKids(merge(k.base, nd, n), nil, n))
 		return
 	}
-	d.snap.Store(&kids{base: k.base, delta: nd, n: n})
+	d.snap.Store(&kids{base: k.base, delta: nd, n: n, idx: k.idx})
 }
 
 // PutSorted inserts or replaces many children at once; ins must be sorted by name with
@@ -278,7 +324,7 @@ func (d *Dir) PutSorted(ins []*Inode) {
 			j++
 		}
 	}
-	d.snap.Store(&kids{base: out, n: len(out)})
+	d.snap.Store(newKids(out, nil, len(out)))
 }
 
 // Clear removes every child.

@@ -1,0 +1,148 @@
+// Command bench measures every performance ratio of unifiedfs against a baseline
+// measured in the same process, interleaved pair by pair (these machines are noisy), and
+// prints a table of medians with min and max. With -write it also rewrites the results
+// table in BENCHMARKS.md.
+//
+//	go run ./bench              # every metric
+//	go run ./bench -only R5,R8  # some
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"time"
+)
+
+// metric is one row of the report.
+type metric struct {
+	id, name, baseline, goal string
+	// run measures pairs times and returns one ratio per pair (or one value).
+	run func(pairs int) ([]float64, string, error)
+	// ok says whether a median meets the goal.
+	ok func(median float64) bool
+}
+
+var metrics []metric
+
+func register(m metric) { metrics = append(metrics, m) }
+
+func main() {
+	only := flag.String("only", "", "comma-separated metric ids to run (default: all)")
+	pairs := flag.Int("pairs", 10, "baseline/metric pairs per ratio")
+	write := flag.String("write", "", "rewrite the results table in this markdown file (e.g. BENCHMARKS.md)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	runtime.GOMAXPROCS(2)
+	want := map[string]bool{}
+	for _, id := range strings.Split(*only, ",") {
+		if id != "" {
+			want[strings.ToLower(strings.TrimSpace(id))] = true
+		}
+	}
+	sort.SliceStable(metrics, func(i, j int) bool { return idOrder(metrics[i].id) < idOrder(metrics[j].id) })
+	var rows []string
+	failed := 0
+	start := time.Now()
+	for _, m := range metrics {
+		if len(want) > 0 && !want[strings.ToLower(m.id)] {
+			continue
+		}
+		t0 := time.Now()
+		vals, note, err := m.run(*pairs)
+		var row string
+		if err != nil {
+			failed++
+			row = fmt.Sprintf("| %s | %s | %s | %s | error: %v | | ✘ |", m.id, m.name, m.baseline, m.goal, err)
+		} else {
+			med, lo, hi := stats(vals)
+			verdict := "✔"
+			if !m.ok(med) {
+				verdict = "✘"
+			}
+			row = fmt.Sprintf("| %s | %s | %s | %s | %.3g | %.3g – %.3g | %s |", m.id, m.name, m.baseline, m.goal, med, lo, hi, verdict)
+			if note != "" {
+				row += " " + note
+			}
+		}
+		fmt.Fprintf(os.Stderr, "%s done in %v\n", m.id, time.Since(t0).Round(time.Millisecond))
+		fmt.Println(row)
+		rows = append(rows, row)
+	}
+	fmt.Fprintf(os.Stderr, "all done in %v\n", time.Since(start).Round(time.Second))
+	if *write != "" {
+		if err := writeTable(*write, rows); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if failed > 0 {
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func idOrder(id string) string {
+	// R5 before R5b before R10: pad the number.
+	n := strings.TrimLeft(id, "R")
+	digits := strings.TrimRight(n, "abcdefghijklmnopqrstuvwxyz")
+	return fmt.Sprintf("%03s%s", digits, n[len(digits):])
+}
+
+// stats returns the median, min and max.
+func stats(v []float64) (med, lo, hi float64) {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		med = s[n/2]
+	} else {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
+}
+
+const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met |\n|---|---|---|---|---|---|---|\n"
+
+// writeTable replaces the text between the results markers of path with the rows.
+func writeTable(path string, rows []string) error {
+	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	host, _ := os.Hostname()
+	body := fmt.Sprintf("%s\nMeasured %s on %s (%s/%s, %d CPUs, GOMAXPROCS=2, %s) with `go run ./bench`.\n\n%s%s\n%s",
+		begin, time.Now().UTC().Format("2006-01-02"), host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(),
+		tableHeader, strings.Join(rows, "\n"), end)
+	s := string(old)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		s = s + "\n" + body + "\n"
+	} else {
+		s = s[:i] + body + s[j+len(end):]
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// timeIt returns the duration of fn.
+func timeIt(fn func()) time.Duration {
+	t := time.Now()
+	fn()
+	return time.Since(t)
+}
