@@ -72,6 +72,33 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for queued persists (default 30s).
 	CloseTimeout time.Duration
 
+	// SyncInterval says when metadata is re-synced with the UFS (Alluxio's
+	// alluxio.user.file.metadata.sync.interval): SyncNever (the zero value; Alluxio's -1)
+	// loads metadata once and never again; SyncAlways (Alluxio's 0) syncs on every
+	// operation; d > 0 syncs a path when its last sync is older than d.
+	SyncInterval time.Duration
+	// PathSyncIntervals override SyncInterval for subtrees (path configuration); the
+	// longest matching prefix wins. Keys are namespace paths in either form.
+	PathSyncIntervals map[string]time.Duration
+	// SyncLimit bounds a recursive sync (alluxio.user.file.metadata.sync.limit): zero means
+	// 1,000,000; negative means no limit.
+	SyncLimit int
+	// SyncTraversal is the order of recursive syncs: BFS (the default) or DFS.
+	SyncTraversal Traversal
+	// SyncConcurrency is the number of UFS listings a sync runs in parallel (default 32).
+	SyncConcurrency int
+	// ActiveSyncInterval is how often sync points are checked (default 30s);
+	// ActiveSyncMaxActivities (default 10) and ActiveSyncMaxAge (default 10 intervals) are
+	// Alluxio's quiet-period rule.
+	ActiveSyncInterval      time.Duration
+	ActiveSyncMaxActivities int
+	ActiveSyncMaxAge        int
+
+	// JournalDir makes namespace state durable: mounts (with their options, secrets
+	// included: the files are created 0600), unpersisted files, persist states, the
+	// async-persist queue and sync points survive a restart. Empty: state lives in memory.
+	JournalDir string
+
 	// Registry resolves UFS URIs; nil means ufs.Default (drivers' init registrations).
 	Registry *ufs.Registry
 	// Logger receives warnings (failed background persists, ...); nil discards them.
