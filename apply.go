@@ -20,6 +20,8 @@ const (
 	opRename                      // move an entry
 	opDelete                      // remove an entry and its subtree
 	opLoad                        // add entries found in the UFS (metadata only)
+	opAddSyncPoint                // register an active-sync point
+	opRemoveSyncPoint             // remove an active-sync point
 )
 
 // entry is one namespace mutation. It is a plain value so that the journal can write it
@@ -91,6 +93,8 @@ func (f *FS) applyLocked(e *entry, opened ufs.UFS) error {
 		return f.applyDelete(e)
 	case opLoad:
 		return f.applyLoad(e)
+	case opAddSyncPoint, opRemoveSyncPoint:
+		return f.applySyncPoint(e)
 	}
 	return pathErr("apply", e.Path, errorf(fs.ErrInvalid, "unknown entry op %d", e.Op))
 }

@@ -17,7 +17,7 @@ func (f *FS) Load(ctx context.Context, path string) error {
 		return err
 	}
 	return f.walkFiles(ctx, "load", p, func(fp string, r *resolved) error {
-		fl, err := f.open(ctx, fp, OpenOptions{ReadType: Cache})
+		fl, err := f.open(ctx, fp, OpenOptions{ReadType: Cache}, lookupOpts{})
 		if err != nil {
 			return err
 		}

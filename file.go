@@ -41,19 +41,19 @@ func (f *FS) OpenFile(ctx context.Context, path string, opts OpenOptions) (fs.Fi
 	if err != nil {
 		return nil, err
 	}
-	return f.open(ctx, p, opts)
+	return f.open(ctx, p, opts, lookupOpts{})
 }
 
-func (f *FS) open(ctx context.Context, p string, opts OpenOptions) (fs.File, error) {
+func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts) (fs.File, error) {
 	if err := f.check(ctx, "open", p); err != nil {
 		return nil, err
 	}
-	r, err := f.resolve(ctx, "open", p, lookupOpts{})
+	r, err := f.resolve(ctx, "open", p, lo)
 	if err != nil {
 		return nil, err
 	}
 	if r.node.IsDir() {
-		if err := f.loadDir(ctx, "open", &r); err != nil {
+		if err := f.syncDirIfDue(ctx, "open", &r, lo); err != nil {
 			return nil, err
 		}
 		return &dirFile{info: f.info(&r), entries: f.entries(&r)}, nil

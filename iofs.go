@@ -55,6 +55,7 @@ func (f *FS) WithContext(ctx context.Context) *View { return &View{f: f, ctx: ct
 type View struct {
 	f   *FS
 	ctx context.Context
+	lo  lookupOpts
 }
 
 // Open implements fs.FS.
@@ -63,7 +64,7 @@ func (v *View) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.f.open(v.ctx, p, OpenOptions{})
+	return v.f.open(v.ctx, p, OpenOptions{}, v.lo)
 }
 
 // Stat implements fs.StatFS; Sys() of the result is a *FileStatus.
@@ -72,7 +73,7 @@ func (v *View) Stat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.f.stat(v.ctx, p)
+	return v.f.stat(v.ctx, p, v.lo)
 }
 
 // ReadDir implements fs.ReadDirFS.
@@ -81,7 +82,7 @@ func (v *View) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.f.readDir(v.ctx, p)
+	return v.f.readDir(v.ctx, p, v.lo)
 }
 
 // ReadFile implements fs.ReadFileFS.
@@ -90,7 +91,7 @@ func (v *View) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.f.readFile(v.ctx, p)
+	return v.f.readFile(v.ctx, p, v.lo)
 }
 
 // Sub implements fs.SubFS.
@@ -112,36 +113,36 @@ func (o viewOnly) Stat(name string) (fs.FileInfo, error)      { return o.v.Stat(
 func (o viewOnly) ReadDir(name string) ([]fs.DirEntry, error) { return o.v.ReadDir(name) }
 func (o viewOnly) ReadFile(name string) ([]byte, error)       { return o.v.ReadFile(name) }
 
-func (f *FS) stat(ctx context.Context, p string) (fs.FileInfo, error) {
+func (f *FS) stat(ctx context.Context, p string, lo lookupOpts) (fs.FileInfo, error) {
 	if err := f.check(ctx, "stat", p); err != nil {
 		return nil, err
 	}
-	r, err := f.resolve(ctx, "stat", p, lookupOpts{})
+	r, err := f.resolve(ctx, "stat", p, lo)
 	if err != nil {
 		return nil, err
 	}
 	return f.info(&r), nil
 }
 
-func (f *FS) readDir(ctx context.Context, p string) ([]fs.DirEntry, error) {
+func (f *FS) readDir(ctx context.Context, p string, lo lookupOpts) ([]fs.DirEntry, error) {
 	if err := f.check(ctx, "readdir", p); err != nil {
 		return nil, err
 	}
-	r, err := f.resolve(ctx, "readdir", p, lookupOpts{})
+	r, err := f.resolve(ctx, "readdir", p, lo)
 	if err != nil {
 		return nil, err
 	}
 	if !r.node.IsDir() {
 		return nil, pathErr("readdir", p, ErrNotDir)
 	}
-	if err := f.loadDir(ctx, "readdir", &r); err != nil {
+	if err := f.syncDirIfDue(ctx, "readdir", &r, lo); err != nil {
 		return nil, err
 	}
 	return f.entries(&r), nil
 }
 
-func (f *FS) readFile(ctx context.Context, p string) ([]byte, error) {
-	fl, err := f.open(ctx, p, OpenOptions{})
+func (f *FS) readFile(ctx context.Context, p string, lo lookupOpts) ([]byte, error) {
+	fl, err := f.open(ctx, p, OpenOptions{}, lo)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (f *FS) GetStatus(ctx context.Context, path string) (*FileStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.stat(ctx, p)
+	fi, err := f.stat(ctx, p, lookupOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -178,5 +179,5 @@ func (f *FS) ListStatus(ctx context.Context, path string) ([]fs.DirEntry, error)
 	if err != nil {
 		return nil, err
 	}
-	return f.readDir(ctx, p)
+	return f.readDir(ctx, p, lookupOpts{})
 }

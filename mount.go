@@ -196,6 +196,9 @@ func (f *FS) unmountLocked(p string) error {
 	if f.persist != nil {
 		f.persist.cancelUnder(p)
 	}
+	for _, sp := range f.syncPointsUnder(p) {
+		_ = f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil)
+	}
 	if err := f.apply(&entry{Op: opUnmount, Path: p}, nil); err != nil {
 		return err
 	}

@@ -94,6 +94,11 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 	if f.persist != nil {
 		f.persist.renamed(s, d)
 	}
+	for _, sp := range f.syncPointsUnder(s) {
+		if f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil) == nil {
+			_ = f.apply(&entry{Op: opAddSyncPoint, Path: ufs.Join(d, ufs.Rel(s, sp))}, nil)
+		}
+	}
 	if from.persisted() {
 		return f.markAncestorsPersisted(ctx, dstDir)
 	}
@@ -182,6 +187,9 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error 
 	}
 	if err := f.apply(&entry{Op: opDelete, Path: p}, nil); err != nil {
 		return err
+	}
+	for _, sp := range f.syncPointsUnder(p) {
+		_ = f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil)
 	}
 	if r.persisted() && opts.NamespaceOnly {
 		// Kept in the UFS: the next lookup may load it again.

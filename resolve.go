@@ -2,9 +2,9 @@ package unifiedfs
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/ufs"
@@ -24,7 +24,10 @@ func (r *resolved) persisted() bool { return r.node.Persist() == inode.Persisted
 
 // lookupOpts tune resolve.
 type lookupOpts struct {
-	noLoad bool // never ask the UFS (only what the namespace holds)
+	noLoad      bool          // never ask the UFS (only what the namespace holds)
+	force       bool          // sync the path whatever the interval
+	hasInterval bool          // interval overrides the configured sync interval
+	interval    time.Duration //
 }
 
 // resolve walks p from the root, loading metadata of entries the namespace has not seen
@@ -48,13 +51,10 @@ func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved,
 			return resolved{}, pathErr(op, p, errorf(fs.ErrNotExist, "%s: %v", ufs.Rooted(p[:max(start-1, 0)]), ErrNotDir))
 		}
 		child := d.Lookup(name)
-		if child == nil && !o.noLoad {
-			parentPath := ufs.Root
-			if start > 0 {
-				parentPath = p[:start-1]
-			}
+		last := end == len(p)
+		if !o.noLoad && cur.Persist() == inode.Persisted && (child == nil || last && !f.sync.quiet(&o)) {
 			var err error
-			if child, err = f.loadChild(ctx, op, cur, m, parentPath, p[:end]); err != nil {
+			if child, err = f.loadChild(ctx, op, cur, child, m, p[:end], &o); err != nil {
 				return resolved{}, err
 			}
 		}
@@ -75,83 +75,62 @@ func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved,
 	}
 }
 
-// loadChild looks up childPath in the UFS when its parent may hold entries the namespace
-// has not loaded; nil (and no error) when it is absent.
-func (f *FS) loadChild(ctx context.Context, op string, parent *inode.Inode, m *mount, parentPath, childPath string) (*inode.Inode, error) {
-	if parent.Persist() != inode.Persisted || parent.Dir().SyncedAt.Load() != 0 || f.absent.has(childPath) {
-		return nil, nil
+// loadChild brings the child at childPath of the persisted directory parent in line with
+// the UFS when that is needed: a child the namespace lacks is looked up (one UFS Stat)
+// unless the parent's listing or a remembered miss still covers it; a child it has is
+// re-synced when its sync interval says so. It returns the child now in the namespace.
+func (f *FS) loadChild(ctx context.Context, op string, parent, child *inode.Inode, m *mount, childPath string, o *lookupOpts) (*inode.Inode, error) {
+	listed := parent.Dir().SyncedAt.Load()
+	quiet := f.sync.quiet(o)
+	if child == nil {
+		if quiet && listed != 0 {
+			return nil, nil // fully listed and never re-synced
+		}
+		if at, ok := f.absent.get(childPath); ok && (quiet || !f.sync.due(childPath, max(at, listed), f.now().UnixNano(), o)) {
+			return nil, nil
+		}
+		if listed != 0 && !quiet && !f.sync.due(childPath, f.sync.lastSync(childPath, listed), f.now().UnixNano(), o) {
+			return nil, nil
+		}
+		return f.syncPath(ctx, op, parent, m, childPath)
 	}
-	if ufs.IsTempName(ufs.Base(childPath)) {
-		return nil, nil
+	if child.IsMount() || !f.sync.due(childPath, f.sync.lastSync(childPath, listed), f.now().UnixNano(), o) {
+		return child, nil
 	}
-	st, err := m.ufs.Stat(ctx, ufs.Rel(m.path, childPath))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotDir) {
-		f.absent.add(childPath)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, pathErr(op, childPath, err)
-	}
-	st.Name = ufs.Base(childPath)
-	if err := f.apply(&entry{Op: opLoad, Path: parentPath, Loaded: []ufs.Status{st}}, nil); err != nil {
-		return nil, err
-	}
-	return parent.Dir().Lookup(st.Name), nil
+	return f.syncPath(ctx, op, parent, m, childPath)
 }
 
-// loadDir lists a persisted directory that was never fully loaded and adds its entries,
-// page by page. Only a listing that reached its last page marks the directory loaded, so
-// a failed listing is retried on the next access.
+// loadDir lists a persisted directory that was never fully loaded, or whose listing is
+// due for a sync, and reconciles its entries. Only a listing that reached its last page
+// marks the directory loaded, so a failed listing is retried on the next access.
 func (f *FS) loadDir(ctx context.Context, op string, r *resolved) error {
-	d := r.node.Dir()
-	if d == nil || r.node.Persist() != inode.Persisted || d.SyncedAt.Load() != 0 {
-		return nil
-	}
-	opts := ufs.ListOptions{}
-	for {
-		page, err := r.mount.ufs.List(ctx, r.ufsPath, opts)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				// Gone from the UFS (or an object-store prefix that emptied): nothing to load.
-				return nil
-			}
-			return pathErr(op, r.path, err)
-		}
-		last := page.NextPageToken == ""
-		e := &entry{Op: opLoad, Path: r.path, Loaded: page.Entries, Complete: last, SyncedAt: f.now().UnixNano()}
-		if err := f.apply(e, nil); err != nil {
-			return err
-		}
-		if last {
-			return nil
-		}
-		opts.PageToken = page.NextPageToken
-	}
+	return f.syncDirIfDue(ctx, op, r, lookupOpts{})
 }
 
-// absentCache remembers namespace paths the UFS did not have, so repeated misses do not
-// reach the UFS. It is bounded: when full it starts over.
+// absentCache remembers namespace paths the UFS did not have, and when, so repeated
+// misses do not reach the UFS until a sync is due. It is bounded: when full it starts
+// over.
 type absentCache struct {
 	mu sync.Mutex
-	m  map[string]struct{}
+	m  map[string]int64
 }
 
 const absentCacheMax = 100_000
 
-func (a *absentCache) has(p string) bool {
+func (a *absentCache) get(p string) (int64, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_, ok := a.m[p]
-	return ok
+	t, ok := a.m[p]
+	return t, ok
 }
 
-func (a *absentCache) add(p string) {
+func (a *absentCache) add(p string, at int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil || len(a.m) >= absentCacheMax {
-		a.m = map[string]struct{}{}
+		a.m = map[string]int64{}
 	}
-	a.m[p] = struct{}{}
+	a.m[p] = at
 }
 
 func (a *absentCache) forget(p string) {

@@ -3,7 +3,14 @@ package unifiedfs
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // Sync intervals with a meaning of their own (see Config.SyncInterval).
@@ -69,26 +76,212 @@ type SyncPoint struct {
 	LastSync time.Time // zero until the first full sync finished
 }
 
-// LoadMetadata syncs path (and, with opts.Recursive, its subtree) with the UFS.
+// syncPolicy decides when a path is synced. Its hot path (SyncNever, no path intervals,
+// no invalidation) is one atomic load.
+type syncPolicy struct {
+	def      time.Duration
+	prefixes []pathInterval // longest first
+	trivial  bool           // def == SyncNever and no prefixes
+
+	mu      sync.Mutex
+	paths   map[string]int64 // last individual sync of a path (Unix ns)
+	trees   map[string]int64 // last complete recursive sync of a subtree
+	invalid map[string]int64 // InvalidateSync times
+	nInvalid atomic.Int64
+}
+
+type pathInterval struct {
+	path string
+	d    time.Duration
+}
+
+// syncTimesMax bounds the per-path sync-time map; when full it starts over (paths then
+// look due once more, which costs a UFS call, never correctness).
+const syncTimesMax = 1 << 20
+
+func newSyncPolicy(cfg Config) (*syncPolicy, error) {
+	p := &syncPolicy{def: cfg.SyncInterval, paths: map[string]int64{}, trees: map[string]int64{}, invalid: map[string]int64{}}
+	if cfg.SyncInterval < SyncAlways {
+		return nil, errorf(fs.ErrInvalid, "unifiedfs: SyncInterval %v (want SyncNever, SyncAlways or > 0)", cfg.SyncInterval)
+	}
+	for k, d := range cfg.PathSyncIntervals {
+		c, err := ufs.CleanPath(k)
+		if err != nil {
+			return nil, fmt.Errorf("unifiedfs: PathSyncIntervals: %w", err)
+		}
+		if d < SyncAlways {
+			return nil, errorf(fs.ErrInvalid, "unifiedfs: PathSyncIntervals[%q] = %v", k, d)
+		}
+		p.prefixes = append(p.prefixes, pathInterval{c, d})
+	}
+	sort.Slice(p.prefixes, func(i, j int) bool { return len(p.prefixes[i].path) > len(p.prefixes[j].path) })
+	p.trivial = p.def == SyncNever && len(p.prefixes) == 0
+	return p, nil
+}
+
+// interval returns the effective interval of p: the override, else the longest matching
+// path configuration, else the default.
+func (s *syncPolicy) interval(p string, o *lookupOpts) time.Duration {
+	if o.hasInterval {
+		return o.interval
+	}
+	for _, pi := range s.prefixes {
+		if ufs.IsWithin(p, pi.path) {
+			return pi.d
+		}
+	}
+	return s.def
+}
+
+// quiet reports that no path can be due: nothing to check on this lookup.
+func (s *syncPolicy) quiet(o *lookupOpts) bool {
+	return !o.hasInterval && !o.force && s.trivial && s.nInvalid.Load() == 0
+}
+
+// due reports whether p, last synced at last (Unix ns, 0 unknown), must be synced now.
+func (s *syncPolicy) due(p string, last, now int64, o *lookupOpts) bool {
+	if o.force {
+		return true
+	}
+	if s.nInvalid.Load() > 0 && s.invalidAfter(p) > last {
+		return true
+	}
+	switch d := s.interval(p, o); {
+	case d == SyncNever:
+		return false
+	case d == SyncAlways:
+		return true
+	default:
+		return now-last >= int64(d)
+	}
+}
+
+// lastSync returns when p was last synced: by itself, by a listing of its parent
+// (listedAt), or by a recursive sync of an ancestor.
+func (s *syncPolicy) lastSync(p string, listedAt int64) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last := max(listedAt, s.paths[p])
+	for a := p; ; a, _ = ufs.Split(a) {
+		last = max(last, s.trees[a])
+		if a == ufs.Root {
+			return last
+		}
+	}
+}
+
+func (s *syncPolicy) invalidAfter(p string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t int64
+	for a := p; ; a, _ = ufs.Split(a) {
+		t = max(t, s.invalid[a])
+		if a == ufs.Root {
+			return t
+		}
+	}
+}
+
+func (s *syncPolicy) synced(p string, at int64) {
+	if s.trivial {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.paths) >= syncTimesMax {
+		s.paths = map[string]int64{}
+	}
+	s.paths[p] = at
+}
+
+func (s *syncPolicy) treeSynced(p string, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trees[p] = at
+}
+
+func (s *syncPolicy) invalidate(p string, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.invalid[p]; !ok {
+		s.nInvalid.Add(1)
+	}
+	s.invalid[p] = at
+}
+
+// InvalidateSync makes the next access of path, or of anything below it, re-sync with
+// the UFS, whatever the interval (Alluxio's needsSync). Invalid paths are ignored.
+func (f *FS) InvalidateSync(path string) {
+	p, err := ufs.CleanPath(path)
+	if err != nil {
+		return
+	}
+	f.sync.invalidate(p, f.now().UnixNano())
+}
+
+// WithSyncInterval returns an io/fs view whose operations use the sync interval d
+// (SyncNever, SyncAlways or d > 0) instead of the configured ones.
+func (f *FS) WithSyncInterval(d time.Duration) *View {
+	return f.WithContext(f.ctx).WithSyncInterval(d)
+}
+
+// WithSyncInterval returns a copy of the view that uses the sync interval d.
+func (v *View) WithSyncInterval(d time.Duration) *View {
+	c := *v
+	c.lo.hasInterval, c.lo.interval = true, d
+	return &c
+}
+
+// LoadMetadata syncs path with the UFS now when its interval says so, or always with
+// opts.Force (Alluxio's loadMetadata [-F]): new UFS entries are added (metadata only),
+// changed ones updated (a content change frees cached blocks), vanished persisted ones
+// removed. With opts.Recursive the whole subtree is synced, in Config.SyncTraversal order
+// with Config.SyncConcurrency listings in flight; when the number of entries synced
+// passes the limit it stops and returns a *SyncLimitError, keeping what it loaded.
 func (f *FS) LoadMetadata(ctx context.Context, path string, opts LoadMetadataOptions) error {
-	return pathErr("loadMetadata", path, ErrNotSupported) // replaced by the sync engine
+	p, err := clean("loadMetadata", path)
+	if err != nil {
+		return err
+	}
+	if err := f.check(ctx, "loadMetadata", p); err != nil {
+		return err
+	}
+	lo := lookupOpts{force: opts.Force}
+	if !opts.Force {
+		// Without -F, loadMetadata loads what was never loaded and syncs what is due.
+		lo.hasInterval, lo.interval = true, f.sync.interval(p, &lookupOpts{})
+	}
+	r, err := f.resolve(ctx, "loadMetadata", p, lo)
+	if err != nil {
+		return err
+	}
+	if !r.node.IsDir() {
+		return nil
+	}
+	if !opts.Recursive {
+		return f.syncDirIfDue(ctx, "loadMetadata", &r, lo)
+	}
+	limit := opts.Limit
+	if limit == 0 {
+		limit = f.cfg.SyncLimit
+	}
+	return f.syncTree(ctx, &r, limit, lo)
 }
 
-// StartSync registers path as an active-sync point.
-func (f *FS) StartSync(ctx context.Context, path string) error {
-	return pathErr("startSync", path, ErrNotSupported)
+// syncDirIfDue lists the directory r and reconciles its children when it was never
+// listed or its listing is due.
+func (f *FS) syncDirIfDue(ctx context.Context, op string, r *resolved, lo lookupOpts) error {
+	d := r.node.Dir()
+	if d == nil || r.node.Persist() != inode.Persisted {
+		return nil
+	}
+	listed := d.SyncedAt.Load()
+	if listed != 0 && (f.sync.quiet(&lo) || !f.sync.due(r.path, f.sync.lastSync(r.path, listed), f.now().UnixNano(), &lo)) {
+		return nil
+	}
+	err := f.syncListing(ctx, r, f.pagesOf(ctx, r), nil, nil)
+	if err != nil {
+		return pathErr(op, r.path, err)
+	}
+	return nil
 }
-
-// StopSync removes the active-sync point at path.
-func (f *FS) StopSync(ctx context.Context, path string) error {
-	return pathErr("stopSync", path, ErrNotSupported)
-}
-
-// SyncPoints returns the active-sync points.
-func (f *FS) SyncPoints() []SyncPoint { return nil }
-
-// InvalidateSync makes the next access of path re-sync it, even with SyncNever.
-func (f *FS) InvalidateSync(path string) {}
-
-// WithSyncInterval returns an io/fs view whose operations use interval d.
-func (f *FS) WithSyncInterval(d time.Duration) *View { return f.WithContext(f.ctx) }

@@ -134,9 +134,12 @@ type FS struct {
 	absent      absentCache
 	openWriters openSet
 
-	persist *persister
-	closed  atomic.Bool
-	closeMu sync.Mutex
+	persist    *persister
+	sync       *syncPolicy
+	active     activeSync
+	activeOnce sync.Once
+	closed     atomic.Bool
+	closeMu    sync.Mutex
 }
 
 // New opens the root UFS and returns a ready FS. ctx is the FS's base context: cancelling
@@ -163,7 +166,26 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 30 * time.Second
 	}
-	f := &FS{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, now: cfg.Clock}
+	if cfg.SyncLimit == 0 {
+		cfg.SyncLimit = DefaultSyncLimit
+	}
+	if cfg.SyncConcurrency <= 0 {
+		cfg.SyncConcurrency = 32
+	}
+	if cfg.ActiveSyncInterval <= 0 {
+		cfg.ActiveSyncInterval = 30 * time.Second
+	}
+	if cfg.ActiveSyncMaxActivities <= 0 {
+		cfg.ActiveSyncMaxActivities = 10
+	}
+	if cfg.ActiveSyncMaxAge <= 0 {
+		cfg.ActiveSyncMaxAge = 10
+	}
+	policy, err := newSyncPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f := &FS{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, now: cfg.Clock, sync: policy}
 	if f.reg == nil {
 		f.reg = ufs.Default
 	}

@@ -234,3 +234,12 @@ func WriteFile(ctx context.Context, u UFS, path string, data []byte) error {
 	}
 	return w.Close()
 }
+
+// ChangeCounter is implemented by stores that report changes made below a directory,
+// as HDFS's inotify does. Active sync uses it to measure activity; without it, every
+// interval counts as quiet.
+type ChangeCounter interface {
+	// ChangesSince returns how many changes happened at or below dir after cursor (0:
+	// since the store was opened) and the cursor of now.
+	ChangesSince(ctx context.Context, dir string, cursor uint64) (n int, now uint64, err error)
+}

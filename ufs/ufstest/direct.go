@@ -86,6 +86,7 @@ func (d Direct) Chown(p, owner, group string, mode fs.FileMode) bool {
 		cp := *o
 		cp.owner, cp.group, cp.mode = owner, group, mode.Perm()
 		m.objs[key] = &cp
+		m.noteChange(key)
 	}
 	return ok
 }

@@ -114,6 +114,42 @@ type MemFS struct {
 	closed bool
 
 	calls sync.Map // Op -> *atomic.Int64
+
+	changeSeq uint64
+	changes   []change // newest last; bounded
+}
+
+type change struct {
+	seq  uint64
+	path string
+}
+
+const maxChanges = 100_000
+
+// noteChange records a change at key k for ChangesSince; m.mu must be held.
+func (m *MemFS) noteChange(k string) {
+	m.changeSeq++
+	if len(m.changes) >= maxChanges {
+		m.changes = append(m.changes[:0], m.changes[maxChanges/2:]...)
+	}
+	m.changes = append(m.changes, change{m.changeSeq, strings.TrimSuffix(k, "/")})
+}
+
+// ChangesSince implements ufs.ChangeCounter: every key written or deleted counts.
+func (m *MemFS) ChangesSince(ctx context.Context, dir string, cursor uint64) (int, uint64, error) {
+	c, err := m.begin(ctx, "changes", dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for i := len(m.changes) - 1; i >= 0 && m.changes[i].seq > cursor; i-- {
+		if ufs.IsWithin(m.changes[i].path, c) {
+			n++
+		}
+	}
+	return n, m.changeSeq, nil
 }
 
 // New returns an empty MemFS of the given flavor. Its default page size is 1000.
@@ -268,12 +304,14 @@ func (m *MemFS) put(key string, o *object) {
 		m.sorted = nil
 	}
 	m.objs[key] = o
+	m.noteChange(key)
 }
 
 func (m *MemFS) del(key string) {
 	if _, ok := m.objs[key]; ok {
 		delete(m.objs, key)
 		m.sorted = nil
+		m.noteChange(key)
 	}
 }
 

@@ -196,3 +196,12 @@ func (p *Prefixed) Capabilities() ufs.Capabilities { return p.M.Capabilities() }
 
 // Close implements ufs.UFS; the store stays open for other mounts.
 func (p *Prefixed) Close() error { return nil }
+
+// ChangesSince implements ufs.ChangeCounter.
+func (p *Prefixed) ChangesSince(ctx context.Context, dir string, cursor uint64) (int, uint64, error) {
+	full, err := p.path("changes", dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.M.ChangesSince(ctx, full, cursor)
+}

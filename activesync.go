@@ -1,0 +1,194 @@
+package unifiedfs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// syncPoint is the state of one active-sync point. The set of points is namespace
+// state (changed only by apply); the activity counters are soft state.
+type syncPoint struct {
+	path     string
+	activity int    // Alluxio's heuristic: each interval, activity/10 + new events
+	age      int    // intervals since the last sync
+	cursor   uint64 // ChangeCounter position
+	lastSync time.Time
+	lastErr  error
+}
+
+// activeSync owns the sync points and the background loop.
+type activeSync struct {
+	mu     sync.Mutex
+	points map[string]*syncPoint
+	tick   sync.Mutex // one tick at a time
+}
+
+func (a *activeSync) snapshot() []*syncPoint {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*syncPoint, 0, len(a.points))
+	for _, p := range a.points {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
+}
+
+// StartSync makes path (a directory) an active-sync point, as Alluxio's startSync: it
+// syncs the whole subtree now (no limit), then, every Config.ActiveSyncInterval, syncs it
+// again when the UFS is quiet (activity below ActiveSyncMaxActivities) or when
+// ActiveSyncMaxAge intervals passed since the last sync. It returns the first full
+// sync's error; the point stays registered and is retried.
+func (f *FS) StartSync(ctx context.Context, path string) error {
+	p, err := clean("startSync", path)
+	if err != nil {
+		return err
+	}
+	if err := f.check(ctx, "startSync", p); err != nil {
+		return err
+	}
+	r, err := f.resolve(ctx, "startSync", p, lookupOpts{})
+	if err != nil {
+		return err
+	}
+	if !r.node.IsDir() {
+		return pathErr("startSync", p, ErrNotDir)
+	}
+	if err := f.apply(&entry{Op: opAddSyncPoint, Path: p}, nil); err != nil {
+		return err
+	}
+	f.startActiveLoop()
+	return f.syncPointNow(ctx, p)
+}
+
+// StopSync removes the active-sync point at path (fs.ErrNotExist when there is none).
+func (f *FS) StopSync(ctx context.Context, path string) error {
+	p, err := clean("stopSync", path)
+	if err != nil {
+		return err
+	}
+	if err := f.check(ctx, "stopSync", p); err != nil {
+		return err
+	}
+	return f.apply(&entry{Op: opRemoveSyncPoint, Path: p}, nil)
+}
+
+// SyncPoints returns the active-sync points sorted by path (Alluxio's getSyncPathList).
+func (f *FS) SyncPoints() []SyncPoint {
+	var out []SyncPoint
+	for _, sp := range f.active.snapshot() {
+		f.active.mu.Lock()
+		out = append(out, SyncPoint{Path: ufs.Rooted(sp.path), LastSync: sp.lastSync})
+		f.active.mu.Unlock()
+	}
+	return out
+}
+
+func (f *FS) applySyncPoint(e *entry) error {
+	a := &f.active
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.points == nil {
+		a.points = map[string]*syncPoint{}
+	}
+	_, exists := a.points[e.Path]
+	switch {
+	case e.Op == opAddSyncPoint && exists:
+		return pathErr("startSync", e.Path, errorf(fs.ErrExist, "%s is already a sync point", ufs.Rooted(e.Path)))
+	case e.Op == opAddSyncPoint:
+		a.points[e.Path] = &syncPoint{path: e.Path}
+	case !exists:
+		return pathErr("stopSync", e.Path, errorf(fs.ErrNotExist, "%s is not a sync point", ufs.Rooted(e.Path)))
+	default:
+		delete(a.points, e.Path)
+	}
+	return nil
+}
+
+// syncPointsUnder returns the sync points at or below p.
+func (f *FS) syncPointsUnder(p string) []string {
+	var out []string
+	for _, sp := range f.active.snapshot() {
+		if ufs.IsWithin(sp.path, p) {
+			out = append(out, sp.path)
+		}
+	}
+	return out
+}
+
+// syncPointNow runs a full, forced, unlimited sync of the point.
+func (f *FS) syncPointNow(ctx context.Context, p string) error {
+	err := f.LoadMetadata(ctx, p, LoadMetadataOptions{Recursive: true, Force: true, Limit: -1})
+	f.active.mu.Lock()
+	if sp := f.active.points[p]; sp != nil {
+		sp.lastErr = err
+		if err == nil {
+			sp.lastSync = f.now()
+		}
+		sp.age = 0
+	}
+	f.active.mu.Unlock()
+	return err
+}
+
+// startActiveLoop starts the background loop once.
+func (f *FS) startActiveLoop() {
+	f.activeOnce.Do(func() {
+		go func() {
+			t := time.NewTicker(f.cfg.ActiveSyncInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-f.ctx.Done():
+					return
+				case <-t.C:
+					f.activeSyncTick(f.ctx)
+				}
+			}
+		}()
+	})
+}
+
+// activeSyncTick is one interval of active sync: it measures each point's activity and
+// syncs the quiet (or overdue) ones. Errors are logged and kept on the point.
+func (f *FS) activeSyncTick(ctx context.Context) {
+	f.active.tick.Lock()
+	defer f.active.tick.Unlock()
+	for _, sp := range f.active.snapshot() {
+		if ctx.Err() != nil {
+			return
+		}
+		events := 0
+		if r, err := f.resolve(ctx, "activeSync", sp.path, lookupOpts{noLoad: true}); err == nil {
+			if cc, ok := r.mount.ufs.(ufs.ChangeCounter); ok {
+				f.active.mu.Lock()
+				cursor := sp.cursor
+				f.active.mu.Unlock()
+				n, now, err := cc.ChangesSince(ctx, r.ufsPath, cursor)
+				if err == nil {
+					events = n
+					f.active.mu.Lock()
+					sp.cursor = now
+					f.active.mu.Unlock()
+				}
+			}
+		}
+		f.active.mu.Lock()
+		sp.activity = sp.activity/10 + events
+		sp.age++
+		run := sp.activity < f.cfg.ActiveSyncMaxActivities || sp.age >= f.cfg.ActiveSyncMaxAge
+		f.active.mu.Unlock()
+		if !run {
+			continue
+		}
+		if err := f.syncPointNow(ctx, sp.path); err != nil && !errors.Is(err, context.Canceled) {
+			f.log.Warn("unifiedfs: active sync failed", "path", ufs.Rooted(sp.path), "err", err)
+		}
+	}
+}

@@ -1,0 +1,373 @@
+package unifiedfs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sort"
+	"sync"
+
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// errLimitReached stops a listing when the sync limit is reached.
+var errLimitReached = errors.New("sync limit reached")
+
+// syncCounter counts the entries a recursive sync has synced against its limit.
+type syncCounter struct {
+	limit     int // < 0: none
+	succeeded int
+	failed    int
+}
+
+// take counts one entry; false when the limit is reached.
+func (c *syncCounter) take() bool {
+	if c == nil {
+		return true
+	}
+	if c.limit >= 0 && c.succeeded >= c.limit {
+		return false
+	}
+	c.succeeded++
+	return true
+}
+
+// pageSource yields a listing page by page; more is false after the last page.
+type pageSource func() (page ufs.ListPage, more bool, err error)
+
+// pagesOf lists the directory r page by page, synchronously.
+func (f *FS) pagesOf(ctx context.Context, r *resolved) pageSource {
+	opts := ufs.ListOptions{}
+	done := false
+	return func() (ufs.ListPage, bool, error) {
+		if done {
+			return ufs.ListPage{}, false, nil
+		}
+		page, err := r.mount.ufs.List(ctx, r.ufsPath, opts)
+		if err != nil {
+			return ufs.ListPage{}, false, err
+		}
+		opts.PageToken = page.NextPageToken
+		done = page.NextPageToken == ""
+		return page, !done, nil
+	}
+}
+
+// syncListing reconciles the children of the directory r with a UFS listing: new entries
+// are added, changed ones updated, and, once the whole listing was read, persisted
+// children the UFS no longer has are removed and the directory is marked synced. A failed
+// or aborted listing changes nothing but what it already added or updated (so the next
+// access lists again). cnt (may be nil) counts entries against a limit; onDir (may be
+// nil) receives the paths of child directories, including nested mount points.
+func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt *syncCounter, onDir func(string)) error {
+	d := r.node.Dir()
+	snap := d.Children()
+	seen := make([]uint64, (len(snap)+63)/64)
+	listedAt := f.now().UnixNano()
+	var add []ufs.Status
+	for {
+		page, more, err := pages()
+		if errors.Is(err, fs.ErrNotExist) && r.path != r.mount.path {
+			// The directory itself is gone from the UFS.
+			f.syncGone(r.path)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		add = add[:0]
+		for _, st := range page.Entries {
+			if ufs.IsTempName(st.Name) {
+				continue
+			}
+			if !cnt.take() {
+				f.applyLoaded(r.path, add)
+				return errLimitReached
+			}
+			i := sort.Search(len(snap), func(i int) bool { return snap[i].Name >= st.Name })
+			if i < len(snap) && snap[i].Name == st.Name {
+				if seen[i/64]&(1<<(i%64)) != 0 {
+					continue // a file and a directory share the name: the file came first and wins
+				}
+				seen[i/64] |= 1 << (i % 64)
+				child := ufs.Join(r.path, st.Name)
+				if cur := d.Lookup(st.Name); cur != nil {
+					f.reconcile(child, cur, st)
+				} else {
+					add = append(add, st)
+				}
+				if st.IsDir && onDir != nil {
+					onDir(child)
+				}
+				continue
+			}
+			add = append(add, st)
+			if st.IsDir && onDir != nil {
+				onDir(ufs.Join(r.path, st.Name))
+			}
+		}
+		f.applyLoaded(r.path, add)
+		if !more {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	for i, c := range snap {
+		if c.IsMount() {
+			if onDir != nil {
+				onDir(ufs.Join(r.path, c.Name))
+			}
+			continue
+		}
+		if seen[i/64]&(1<<(i%64)) == 0 {
+			f.syncGone(ufs.Join(r.path, c.Name))
+		}
+	}
+	d.SyncedAt.Store(listedAt)
+	f.sync.synced(r.path, listedAt)
+	return nil
+}
+
+// applyLoaded adds UFS statuses below dir (entries the namespace has are left alone).
+func (f *FS) applyLoaded(dir string, sts []ufs.Status) {
+	if len(sts) > 0 {
+		_ = f.apply(&entry{Op: opLoad, Path: dir, Loaded: sts}, nil)
+	}
+}
+
+// statusOwner returns the owner triple a status implies, and whether it carries one.
+func statusOwner(st ufs.Status) (inode.Owner, bool) {
+	if st.Owner == "" && st.Group == "" && st.Mode == 0 {
+		return inode.Owner{}, false
+	}
+	return inode.Owner{Owner: st.Owner, Group: st.Group, Mode: st.Mode.Perm()}, true
+}
+
+// reconcile brings the namespace entry cur at p in line with the UFS status st. Entries
+// the namespace owns (unpersisted, being written, mount points) are left alone. An
+// unchanged entry costs no allocation.
+func (f *FS) reconcile(p string, cur *inode.Inode, st ufs.Status) {
+	if cur.IsMount() || cur.Flags&inode.FlagOpen != 0 || cur.Persist() != inode.Persisted {
+		return
+	}
+	if cur.IsDir() != st.IsDir {
+		if cur.IsDir() && firstNotPersisted(p, cur) != "" {
+			return // the namespace holds files only it has
+		}
+		dir, _ := ufs.Split(p)
+		if f.apply(&entry{Op: opDelete, Path: p}, nil) == nil {
+			f.applyLoaded(dir, []ufs.Status{st})
+		}
+		return
+	}
+	owner, hasOwner := statusOwner(st)
+	metaChanged := hasOwner && owner != *cur.Owner
+	if st.IsDir {
+		if metaChanged {
+			_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
+		}
+		return
+	}
+	contentChanged := st.Size != cur.Size || cur.Hash != "" && st.ContentHash != cur.Hash
+	adopt := cur.Hash == "" && st.ContentHash != ""
+	if !contentChanged && !adopt && !metaChanged {
+		return
+	}
+	rec := &nodeRecord{ID: cur.ID, Size: st.Size, Hash: st.ContentHash, Persist: inode.Persisted}
+	if contentChanged {
+		rec.ID = f.newID() // new content identity: the old blocks are dropped
+	}
+	if !st.ModTime.IsZero() {
+		rec.MTime = st.ModTime.UnixNano()
+	}
+	if hasOwner {
+		rec.Owner, rec.Group, rec.Mode = owner.Owner, owner.Group, owner.Mode
+	} else {
+		rec.Owner, rec.Group, rec.Mode = cur.Owner.Owner, cur.Owner.Group, cur.Owner.Mode
+	}
+	_ = f.apply(&entry{Op: opUpdate, Path: p, Node: rec}, nil)
+}
+
+// syncGone handles an entry the UFS no longer has: persisted entries leave the
+// namespace; files only the namespace has (unpersisted, being written) stay, and so do
+// the directories holding them (marked not persisted); mount points are never touched.
+func (f *FS) syncGone(p string) {
+	cur := f.lookupLoaded(p)
+	if cur == nil || cur.IsMount() || f.hasMountBelow(p) {
+		return
+	}
+	if cur.Flags&inode.FlagOpen != 0 || !cur.IsDir() && cur.Persist() != inode.Persisted {
+		return
+	}
+	if !cur.IsDir() || firstNotPersisted(p, cur) == "" {
+		_ = f.apply(&entry{Op: opDelete, Path: p}, nil)
+		return
+	}
+	for _, c := range cur.Dir().Children() {
+		f.syncGone(ufs.Join(p, c.Name))
+	}
+	if cur.Persist() == inode.Persisted {
+		_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.NotPersisted}}, nil)
+	}
+}
+
+func (f *FS) hasMountBelow(p string) bool { return len(f.mountsBelow(p, false)) > 0 }
+
+// syncPath stats p (whose parent directory is parent, in mount m) in the UFS and brings
+// the namespace in line; it returns the entry now at p (nil when absent).
+func (f *FS) syncPath(ctx context.Context, op string, parent *inode.Inode, m *mount, p string) (*inode.Inode, error) {
+	name := ufs.Base(p)
+	if ufs.IsTempName(name) {
+		return parent.Dir().Lookup(name), nil
+	}
+	st, err := m.ufs.Stat(ctx, ufs.Rel(m.path, p))
+	now := f.now().UnixNano()
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotDir) {
+		f.absent.add(p, now)
+		f.sync.synced(p, now)
+		f.syncGone(p)
+		return parent.Dir().Lookup(name), nil
+	}
+	if err != nil {
+		return nil, pathErr(op, p, err)
+	}
+	f.sync.synced(p, now)
+	st.Name = name
+	if cur := parent.Dir().Lookup(name); cur != nil {
+		f.reconcile(p, cur, st)
+	} else if err := f.apply(&entry{Op: opLoad, Path: parentPath(p), Loaded: []ufs.Status{st}}, nil); err != nil {
+		return nil, err
+	}
+	return parent.Dir().Lookup(name), nil
+}
+
+func parentPath(p string) string { d, _ := ufs.Split(p); return d }
+
+// prefetched is a listing running ahead of the traversal.
+type prefetched struct {
+	pages  chan pageResult
+	cancel context.CancelFunc
+}
+
+type pageResult struct {
+	page ufs.ListPage
+	more bool
+	err  error
+}
+
+// syncTree syncs the subtree at r (a directory) in the configured traversal order,
+// keeping up to Config.SyncConcurrency listings in flight, within limit (< 0: none).
+func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := f.now().UnixNano()
+	cnt := &syncCounter{limit: limit}
+	window := f.cfg.SyncConcurrency
+	dfs := f.cfg.SyncTraversal == DFS
+	todo := []string{r.path} // BFS: a queue from the front; DFS: a stack from the back
+	inflight := map[string]*prefetched{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, pf := range inflight {
+			pf.cancel()
+		}
+		wg.Wait()
+	}()
+	startListing := func(p string) *prefetched {
+		if pf := inflight[p]; pf != nil {
+			return pf
+		}
+		res, err := f.resolve(ctx, "loadMetadata", p, lookupOpts{noLoad: true})
+		lctx, lcancel := context.WithCancel(ctx)
+		pf := &prefetched{pages: make(chan pageResult, 2), cancel: lcancel}
+		inflight[p] = pf
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(pf.pages)
+			if err != nil {
+				pf.pages <- pageResult{err: err}
+				return
+			}
+			if !res.node.IsDir() || res.node.Persist() != inode.Persisted {
+				pf.pages <- pageResult{}
+				return
+			}
+			next := f.pagesOf(lctx, &res)
+			for {
+				page, more, err := next()
+				select {
+				case pf.pages <- pageResult{page, more, err}:
+				case <-lctx.Done():
+					return
+				}
+				if !more || err != nil {
+					return
+				}
+			}
+		}()
+		return pf
+	}
+	var firstErr error
+	for len(todo) > 0 {
+		var p string
+		if dfs {
+			p, todo = todo[len(todo)-1], todo[:len(todo)-1]
+		} else {
+			p, todo = todo[0], todo[1:]
+		}
+		pf := startListing(p)
+		// Prefetch the next directories in traversal order.
+		for i := 0; i < window-1 && i < len(todo) && len(inflight) < window; i++ {
+			if dfs {
+				startListing(todo[len(todo)-1-i])
+			} else {
+				startListing(todo[i])
+			}
+		}
+		res, err := f.resolve(ctx, "loadMetadata", p, lookupOpts{noLoad: true})
+		if err != nil || !res.node.IsDir() || res.node.Persist() != inode.Persisted {
+			pf.cancel()
+			delete(inflight, p)
+			continue
+		}
+		var children []string
+		pages := func() (ufs.ListPage, bool, error) {
+			pr, ok := <-pf.pages
+			if !ok {
+				return ufs.ListPage{}, false, ctx.Err()
+			}
+			return pr.page, pr.more, pr.err
+		}
+		err = f.syncListing(ctx, &res, pages, cnt, func(c string) { children = append(children, c) })
+		pf.cancel()
+		delete(inflight, p)
+		if errors.Is(err, errLimitReached) {
+			return &SyncLimitError{Path: ufs.Rooted(r.path), Succeeded: cnt.succeeded, Failed: cnt.failed, Limit: limit}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return pathErr("loadMetadata", r.path, ctx.Err())
+			}
+			cnt.failed++
+			if firstErr == nil {
+				firstErr = pathErr("loadMetadata", p, err)
+			}
+			continue
+		}
+		if dfs {
+			for i := len(children) - 1; i >= 0; i-- {
+				todo = append(todo, children[i])
+			}
+		} else {
+			todo = append(todo, children...)
+		}
+	}
+	if firstErr == nil {
+		f.sync.treeSynced(r.path, start)
+	}
+	return firstErr
+}
