@@ -12,16 +12,16 @@ import (
 type entryOp uint8
 
 const (
-	opMount    entryOp = iota + 1 // add a mount (and its mount-point directory)
-	opUnmount                     // remove a mount and its subtree
-	opCreate                      // add a file or directory
-	opComplete                    // finish a file being written
-	opUpdate                      // replace a file's or directory's attributes
-	opRename                      // move an entry
-	opDelete                      // remove an entry and its subtree
-	opLoad                        // add entries found in the UFS (metadata only)
-	opAddSyncPoint                // register an active-sync point
-	opRemoveSyncPoint             // remove an active-sync point
+	opMount           entryOp = iota + 1 // add a mount (and its mount-point directory)
+	opUnmount                            // remove a mount and its subtree
+	opCreate                             // add a file or directory
+	opComplete                           // finish a file being written
+	opUpdate                             // replace a file's or directory's attributes
+	opRename                             // move an entry
+	opDelete                             // remove an entry and its subtree
+	opLoad                               // add entries found in the UFS (metadata only)
+	opAddSyncPoint                       // register an active-sync point
+	opRemoveSyncPoint                    // remove an active-sync point
 )
 
 // entry is one namespace mutation. It is a plain value so that the journal can write it

@@ -83,10 +83,10 @@ type syncPolicy struct {
 	prefixes []pathInterval // longest first
 	trivial  bool           // def == SyncNever and no prefixes
 
-	mu      sync.Mutex
-	paths   map[string]int64 // last individual sync of a path (Unix ns)
-	trees   map[string]int64 // last complete recursive sync of a subtree
-	invalid map[string]int64 // InvalidateSync times
+	mu       sync.Mutex
+	paths    map[string]int64 // last individual sync of a path (Unix ns)
+	trees    map[string]int64 // last complete recursive sync of a subtree
+	invalid  map[string]int64 // InvalidateSync times
 	nInvalid atomic.Int64
 }
 
