@@ -1,0 +1,316 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+)
+
+// ErrClosed is returned by operations on a closed Journal.
+var ErrClosed = errors.New("journal: closed")
+
+// Options tune a Journal. The zero value is usable.
+type Options struct {
+	// Logf receives recovery events, e.g. "journal: cut torn tail of log-...: dropped N
+	// bytes after seq S". nil means silent. Lines never contain entry data.
+	Logf func(format string, args ...any)
+	// MaxBatch is the most entries written by one group commit (default 1024).
+	MaxBatch int
+	// SegmentSize is the size after which the journal starts a new segment (default
+	// 64 MiB). Checkpoint also starts one, so compaction never waits for it.
+	SegmentSize int64
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+// Journal is an open, locked journal. Its methods are safe for concurrent use.
+type Journal struct {
+	st     Storage
+	opts   Options
+	unlock func() error
+	done   chan struct{} // closed when the flusher exits
+
+	mu        sync.Mutex
+	flushCond sync.Cond // wakes the flusher: work queued or closing
+	doneCond  sync.Cond // wakes waiters: durable or err changed
+	last      uint64    // last assigned seq
+	durable   uint64    // last fsynced seq
+	pending   []byte    // encoded records last-len(ends)+1 .. last
+	ends      []int     // end offset in pending of each record
+	spare     []byte    // recycled batch buffer
+	err       error     // sticky write/sync failure
+	closed    bool
+	ckptSeq   uint64
+	sizes     sizeTracker
+
+	wmu      sync.Mutex // guards the open segment and segs
+	seg      AppendFile
+	segFirst uint64
+	segBytes int64
+	written  uint64   // last seq written to seg and synced
+	segs     []uint64 // first seqs of the live segments, ascending
+
+	ckMu  sync.Mutex // serializes Checkpoint, compaction and Close
+	ckpts []uint64   // live checkpoint seqs, ascending
+}
+
+// Open locks the journal in st, recovers it and returns it ready to append after the last
+// good entry, with what it recovered. A torn tail is cut (logged, and counted in
+// Recovered.DroppedBytes). The error wraps ErrLocked when another holder has the lock and
+// ErrCorrupt when the history is damaged before its tail.
+func Open(st Storage, opts Options) (*Journal, *Recovered, error) {
+	if st == nil {
+		return nil, nil, errors.New("journal: nil storage")
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 64 << 20
+	}
+	unlock, err := st.Lock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("journal: open: %w", err)
+	}
+	j, rec, err := open(st, opts, unlock)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return j, rec, nil
+}
+
+func open(st Storage, opts Options, unlock func() error) (*Journal, *Recovered, error) {
+	r, err := recoverState(st, opts.logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.rec.DroppedBytes > 0 {
+		name := segmentName(r.tail)
+		if err := st.Truncate(name, r.tailGood); err != nil {
+			return nil, nil, fmt.Errorf("journal: cut torn tail of %s: %w", name, err)
+		}
+		opts.logf("journal: cut torn tail of %s: dropped %d bytes after seq %d", name, r.rec.DroppedBytes, r.lastSeq)
+	}
+	for _, seq := range r.bad {
+		if err := st.Remove(checkpointName(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("journal: remove invalid checkpoint: %w", err)
+		}
+		opts.logf("journal: removed invalid checkpoint %s", checkpointName(seq))
+	}
+	j := &Journal{
+		st: st, opts: opts, unlock: unlock, done: make(chan struct{}),
+		last: r.lastSeq, durable: r.lastSeq, written: r.lastSeq,
+		ckptSeq: r.rec.CheckpointSeq, segs: r.segs, ckpts: r.ckpts,
+	}
+	j.flushCond.L, j.doneCond.L = &j.mu, &j.mu
+	j.sizes.init(r.lastSeq, r.bytes)
+	if r.reuse && r.tail != 0 {
+		j.segFirst, j.segBytes = r.tail, r.tailGood
+	} else {
+		j.segFirst = r.lastSeq + 1
+		j.segs = append(j.segs, j.segFirst)
+	}
+	if j.seg, err = st.Append(segmentName(j.segFirst)); err != nil {
+		return nil, nil, fmt.Errorf("journal: open segment: %w", err)
+	}
+	j.ckMu.Lock()
+	j.compact() // finishes a compaction a crash interrupted
+	j.ckMu.Unlock()
+	go j.flushLoop()
+	return j, r.rec, nil
+}
+
+// Ticket is the receipt of an Append.
+type Ticket interface {
+	// Seq is the entry's sequence number (0 if Append failed).
+	Seq() uint64
+	// Wait blocks until the entry, and every entry before it, is durable, and returns the
+	// journal's failure if that can no longer happen. Concurrent waiters share one fsync.
+	Wait() error
+}
+
+type ticket struct {
+	j   *Journal
+	seq uint64
+}
+
+func (t *ticket) Seq() uint64 { return t.seq }
+func (t *ticket) Wait() error { return t.j.waitDurable(t.seq) }
+
+type errTicket struct{ err error }
+
+func (t errTicket) Seq() uint64 { return 0 }
+func (t errTicket) Wait() error { return t.err }
+
+// Append gives data the next sequence number and queues it; it does not wait for disk
+// (call Wait on the Ticket). The caller calls Append while holding its own apply lock,
+// so the sequence order is the apply order. data is copied. An entry larger than
+// MaxRecordSize, or an Append on a closed or failed journal, gets a Ticket whose Wait
+// returns the error.
+func (j *Journal) Append(data []byte) Ticket {
+	if len(data) > MaxRecordSize {
+		return errTicket{fmt.Errorf("journal: entry of %d bytes exceeds MaxRecordSize", len(data))}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return errTicket{j.err}
+	}
+	if j.closed {
+		return errTicket{ErrClosed}
+	}
+	j.last++
+	j.pending = appendRecord(j.pending, j.last, data)
+	j.ends = append(j.ends, len(j.pending))
+	j.sizes.add(j.last, recordSize(data))
+	j.flushCond.Signal()
+	return &ticket{j: j, seq: j.last}
+}
+
+// LastSeq returns the sequence number of the last entry appended (queued, not
+// necessarily durable yet), or the last recovered one.
+func (j *Journal) LastSeq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.last
+}
+
+// DurableSeq returns the sequence number up to which entries are known to be durable.
+func (j *Journal) DurableSeq() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.durable
+}
+
+func (j *Journal) waitDurable(seq uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.durable < seq {
+		if j.err != nil {
+			return j.err
+		}
+		j.doneCond.Wait()
+	}
+	return nil
+}
+
+// flushLoop is the group commit: it writes everything queued (up to MaxBatch entries)
+// with one write and one fsync, while later Appends queue up for the next round.
+func (j *Journal) flushLoop() {
+	defer close(j.done)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for {
+		for len(j.ends) == 0 && !j.closed {
+			j.flushCond.Wait()
+		}
+		if len(j.ends) == 0 {
+			return // closed and drained
+		}
+		n := min(len(j.ends), j.opts.MaxBatch)
+		end := j.ends[n-1]
+		lastSeq := j.last - uint64(len(j.ends)) + uint64(n)
+		var batch []byte
+		if n == len(j.ends) {
+			batch, j.pending, j.ends = j.pending, j.spare[:0], j.ends[:0]
+		} else {
+			batch = append(j.spare[:0], j.pending[:end]...)
+			j.pending = j.pending[:copy(j.pending, j.pending[end:])]
+			j.ends = j.ends[:copy(j.ends, j.ends[n:])]
+			for i := range j.ends {
+				j.ends[i] -= end
+			}
+		}
+		j.spare = nil
+		j.mu.Unlock()
+		synced, err := j.writeBatch(batch, lastSeq)
+		j.mu.Lock()
+		if cap(batch) <= 4<<20 {
+			j.spare = batch[:0]
+		}
+		if synced {
+			j.durable = lastSeq
+		}
+		if err != nil {
+			j.err = err
+			j.pending, j.ends = nil, nil
+		}
+		j.doneCond.Broadcast()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writeBatch writes and syncs b, whose last record is lastSeq, then starts a new segment
+// if the current one is full. synced reports whether b is durable even if err is set.
+func (j *Journal) writeBatch(b []byte, lastSeq uint64) (synced bool, err error) {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	name := segmentName(j.segFirst)
+	if _, err := j.seg.Write(b); err != nil {
+		return false, fmt.Errorf("journal: write %s: %w", name, err)
+	}
+	if err := j.seg.Sync(); err != nil {
+		return false, fmt.Errorf("journal: sync %s: %w", name, err)
+	}
+	j.segBytes += int64(len(b))
+	j.written = lastSeq
+	if j.segBytes >= j.opts.SegmentSize {
+		if err := j.roll(); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// roll starts a new segment after the last written entry, unless the current segment is
+// empty. Everything written is already synced. Caller holds wmu.
+func (j *Journal) roll() error {
+	if j.segBytes == 0 {
+		return nil
+	}
+	first := j.written + 1
+	f, err := j.st.Append(segmentName(first))
+	if err != nil {
+		return fmt.Errorf("journal: start segment %s: %w", segmentName(first), err)
+	}
+	old, oldName := j.seg, segmentName(j.segFirst)
+	j.seg, j.segFirst, j.segBytes = f, first, 0
+	j.segs = append(j.segs, first)
+	if err := old.Close(); err != nil {
+		j.opts.logf("journal: close %s: %v", oldName, err)
+	}
+	return nil
+}
+
+// Close writes and syncs every queued entry, waits for a running Checkpoint, closes the
+// segment and releases the lock. It returns the journal's failure, if any. Calling Close
+// again returns ErrClosed.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return ErrClosed
+	}
+	j.closed = true
+	j.flushCond.Signal()
+	j.mu.Unlock()
+	<-j.done
+
+	j.ckMu.Lock()
+	defer j.ckMu.Unlock()
+	j.wmu.Lock()
+	cerr := j.seg.Close()
+	j.wmu.Unlock()
+	j.mu.Lock()
+	ferr := j.err
+	j.mu.Unlock()
+	return errors.Join(ferr, cerr, j.unlock())
+}
