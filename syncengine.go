@@ -65,6 +65,7 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 	snap := d.Children()
 	seen := make([]uint64, (len(snap)+63)/64)
 	listedAt := f.now().UnixNano()
+	pos := 0
 	var add []ufs.Status
 	for {
 		page, more, err := pages()
@@ -85,20 +86,24 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 				f.applyLoaded(r.path, add)
 				return errLimitReached
 			}
-			i := sort.Search(len(snap), func(i int) bool { return snap[i].Name >= st.Name })
+			// Listings come in (nearly) the snapshot's order: try the next slot first.
+			i := pos
+			if i >= len(snap) || snap[i].Name != st.Name {
+				i = sort.Search(len(snap), func(i int) bool { return snap[i].Name >= st.Name })
+			}
 			if i < len(snap) && snap[i].Name == st.Name {
+				pos = i + 1
 				if seen[i/64]&(1<<(i%64)) != 0 {
 					continue // a file and a directory share the name: the file came first and wins
 				}
 				seen[i/64] |= 1 << (i % 64)
-				child := ufs.Join(r.path, st.Name)
 				if cur := d.Lookup(st.Name); cur != nil {
-					f.reconcile(child, cur, st)
+					f.reconcile(r.path, cur, st)
 				} else {
 					add = append(add, st)
 				}
 				if st.IsDir && onDir != nil {
-					onDir(child)
+					onDir(ufs.Join(r.path, st.Name))
 				}
 				continue
 			}
@@ -146,25 +151,28 @@ func statusOwner(st ufs.Status) (inode.Owner, bool) {
 	return inode.Owner{Owner: st.Owner, Group: st.Group, Mode: st.Mode.Perm()}, true
 }
 
-// reconcile brings the namespace entry cur at p in line with the UFS status st. Entries
-// the namespace owns (unpersisted, being written, mount points) are left alone. An
-// unchanged entry costs no allocation.
-func (f *FS) reconcile(p string, cur *inode.Inode, st ufs.Status) {
+// reconcile brings the namespace entry cur (named cur.Name in the directory dir) in line
+// with the UFS status st. Entries the namespace owns (unpersisted, being written, mount
+// points) are left alone. An unchanged entry costs no allocation.
+func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	if cur.IsMount() || cur.Flags&inode.FlagOpen != 0 || cur.Persist() != inode.Persisted {
 		return
 	}
+	owner, hasOwner := statusOwner(st)
+	metaChanged := hasOwner && owner != *cur.Owner
+	if cur.IsDir() == st.IsDir && !metaChanged && (st.IsDir || st.Size == cur.Size && st.ContentHash == cur.Hash) {
+		return
+	}
+	p := ufs.Join(dir, cur.Name)
 	if cur.IsDir() != st.IsDir {
 		if cur.IsDir() && firstNotPersisted(p, cur) != "" {
 			return // the namespace holds files only it has
 		}
-		dir, _ := ufs.Split(p)
 		if f.apply(&entry{Op: opDelete, Path: p}, nil) == nil {
 			f.applyLoaded(dir, []ufs.Status{st})
 		}
 		return
 	}
-	owner, hasOwner := statusOwner(st)
-	metaChanged := hasOwner && owner != *cur.Owner
 	if st.IsDir {
 		if metaChanged {
 			_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
@@ -237,7 +245,7 @@ func (f *FS) syncPath(ctx context.Context, op string, parent *inode.Inode, m *mo
 	f.sync.synced(p, now)
 	st.Name = name
 	if cur := parent.Dir().Lookup(name); cur != nil {
-		f.reconcile(p, cur, st)
+		f.reconcile(parentPath(p), cur, st)
 	} else if err := f.apply(&entry{Op: opLoad, Path: parentPath(p), Loaded: []ufs.Status{st}}, nil); err != nil {
 		return nil, err
 	}
