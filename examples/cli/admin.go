@@ -1,0 +1,257 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/unifiedfs/unifiedfs"
+)
+
+func cmdMount(c *cli, fl *flags) error {
+	if len(fl.args) == 0 {
+		if len(fl.vals["option"]) > 0 || fl.has("readonly", "shared") {
+			return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+		}
+		printMounts(c, c.fsys.Mounts())
+		return nil
+	}
+	if len(fl.args) != 2 {
+		return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+	}
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	uri := fl.args[1]
+	opts := map[string]string{}
+	for k, v := range c.ufsDefaults { // site-wide driver properties, as Alluxio applies them
+		opts[k] = v
+	}
+	for _, kv := range fl.vals["option"] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usagef("--option wants key=value, e.g. --option fs.oss.endpoint=oss-cn-hangzhou.aliyuncs.com")
+		}
+		opts[k] = v
+	}
+	err = c.fsys.Mount(c.ctx, p, uri, unifiedfs.MountOptions{ReadOnly: fl.has("readonly"), Shared: fl.has("shared"), Options: opts})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Mounted %s at %s\n", uri, p)
+	return nil
+}
+
+// printMounts prints the mount table as Alluxio's mount command does:
+// "<ufs>  on  <path>  (<kind>, read-only|not read-only, shared|not shared, properties={...})".
+func printMounts(c *cli, mounts []unifiedfs.MountInfo) {
+	wu, wp := 0, 0
+	for _, m := range mounts {
+		wu, wp = max(wu, len(m.UFS)), max(wp, len(m.Path))
+	}
+	for _, m := range mounts {
+		ro, sh := "not read-only", "not shared"
+		if m.ReadOnly {
+			ro = "read-only"
+		}
+		if m.Shared {
+			sh = "shared"
+		}
+		keys := make([]string, 0, len(m.Options))
+		for k := range m.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		props := make([]string, len(keys))
+		for i, k := range keys {
+			props[i] = k + "=" + m.Options[k] // MountInfo options are already redacted
+		}
+		fmt.Fprintf(c.stdout, "%-*s  on  %-*s  (%s, %s, %s, properties={%s})\n", wu, m.UFS, wp, m.Path, m.Kind, ro, sh, strings.Join(props, ", "))
+	}
+}
+
+func cmdUnmount(c *cli, fl *flags) error {
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.fsys.Unmount(c.ctx, p); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Unmounted %s\n", p)
+	return nil
+}
+
+func cmdPersist(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	var todo []*unifiedfs.FileStatus
+	var dirs []string
+	for _, p := range paths {
+		all, err := c.tree(p)
+		if err != nil {
+			return err
+		}
+		if all[0].IsDir {
+			dirs = append(dirs, p)
+		}
+		for _, st := range all {
+			if !st.IsDir && st.PersistState != unifiedfs.Persisted {
+				todo = append(todo, st)
+			}
+		}
+	}
+	prog := c.newProgress("persist", len(todo), sumSizes(todo))
+	defer prog.done()
+	prog.printf("Found %d files to persist.\n", len(todo))
+	for i, st := range todo {
+		if err := c.fsys.Persist(c.ctx, st.Path); err != nil {
+			return err
+		}
+		prog.add(1, st.Size)
+		prog.printf("(%d/%d) Successfully persisted file: %s\n", i+1, len(todo), st.Path)
+	}
+	for _, d := range dirs { // directories made only in the namespace
+		if err := c.fsys.Persist(c.ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdLoad(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	var files []*unifiedfs.FileStatus
+	for _, p := range paths {
+		all, err := c.tree(p)
+		if err != nil {
+			return err
+		}
+		for _, st := range all {
+			if !st.IsDir {
+				files = append(files, st)
+			}
+		}
+	}
+	prog := c.newProgress("load", len(files), sumSizes(files))
+	defer prog.done()
+	for _, st := range files {
+		if st.CachedBytes >= st.Size {
+			prog.add(1, st.Size)
+			prog.printf("%s already in Alluxio fully\n", st.Path)
+			continue
+		}
+		if err := c.fsys.Load(c.ctx, st.Path); err != nil {
+			return err
+		}
+		prog.add(1, st.Size)
+		prog.printf("%s loaded\n", st.Path)
+	}
+	return nil
+}
+
+func cmdFree(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := c.fsys.Free(c.ctx, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s was successfully freed from Alluxio space.\n", p)
+	}
+	return nil
+}
+
+func cmdLoadMetadata(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	opts := unifiedfs.LoadMetadataOptions{Recursive: fl.has("R"), Force: fl.has("F", "f")}
+	if fl.has("n") {
+		opts.Limit = -1
+	}
+	for _, p := range paths {
+		prog := c.newProgress("loadMetadata "+p, 0, 0)
+		prog.tick()
+		err := c.fsys.LoadMetadata(c.ctx, p, opts)
+		prog.done()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdStartSync(c *cli, fl *flags) error {
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.fsys.StartSync(c.ctx, p); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Started automatic syncing of '%s'.\n", p)
+	return nil
+}
+
+func cmdStopSync(c *cli, fl *flags) error {
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.fsys.StopSync(c.ctx, p); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Stopped automatic syncing of '%s'.\n", p)
+	return nil
+}
+
+func cmdGetSyncPathList(c *cli, _ *flags) error {
+	fmt.Fprintln(c.stdout, "The following paths are under active syncing")
+	for _, sp := range c.fsys.SyncPoints() {
+		last := "initial sync pending"
+		if !sp.LastSync.IsZero() {
+			last = "last synced " + alluxioTime(sp.LastSync)
+		}
+		fmt.Fprintf(c.stdout, "%s\t(%s)\n", sp.Path, last)
+	}
+	return nil
+}
+
+// cmdFormat erases the journal and the disk cache: what the namespace remembers, never UFS
+// data (the default root UFS, <state>/root, is kept).
+func cmdFormat(c *cli, fl *flags) error {
+	if err := c.loadConfig(); err != nil {
+		return err
+	}
+	if !fl.has("yes", "y") {
+		return usagef("format erases the journal %s and the cache %s (mounts, unpersisted files, sync points): rerun with --yes to confirm",
+			c.cfg.JournalDir, c.cfg.CacheDir)
+	}
+	home, _ := os.UserHomeDir()
+	for _, d := range []string{c.cfg.JournalDir, c.cfg.CacheDir} {
+		d = filepath.Clean(d)
+		if d == "/" || d == filepath.Clean(home) || d == c.stateDir || !filepath.IsAbs(d) {
+			return fmt.Errorf("refusing to erase %s: point the journal and cache at their own directories", d)
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.stdout, "Formatted journal %s and cache %s\n", c.cfg.JournalDir, c.cfg.CacheDir)
+	return nil
+}

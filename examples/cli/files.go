@@ -1,0 +1,455 @@
+package main
+
+import (
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/ufs"
+)
+
+// openFile opens a namespace file for reading (not a directory).
+func (c *cli) openFile(p string) (*unifiedfs.File, error) {
+	f, err := c.fsys.OpenFile(c.ctx, p, unifiedfs.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	file, ok := f.(*unifiedfs.File)
+	if !ok {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: p, Err: unifiedfs.ErrIsDir}
+	}
+	return file, nil
+}
+
+func cmdCat(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		f, err := c.openFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(c.stdout, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func byteCount(fl *flags) (int64, error) {
+	n, err := ufs.ParseSize(fl.value("c", "1KB"))
+	if err != nil {
+		return 0, usagef("-c wants a byte count such as 100, 1KB, 2MB")
+	}
+	return n, nil
+}
+
+func cmdHead(c *cli, fl *flags) error {
+	n, err := byteCount(fl)
+	if err != nil {
+		return err
+	}
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	f, err := c.openFile(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(c.stdout, io.LimitReader(f, n))
+	return err
+}
+
+func cmdTail(c *cli, fl *flags) error {
+	n, err := byteCount(fl)
+	if err != nil {
+		return err
+	}
+	p, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	f, err := c.openFile(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	off := max(fi.Size()-n, 0)
+	_, err = io.Copy(c.stdout, io.NewSectionReader(f, off, fi.Size()-off))
+	return err
+}
+
+func cmdChecksum(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		f, err := c.openFile(p)
+		if err != nil {
+			return err
+		}
+		h := md5.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if len(paths) > 1 {
+			fmt.Fprintf(c.stdout, "%s: ", p)
+		}
+		fmt.Fprintf(c.stdout, "md5sum: %x\n", h.Sum(nil))
+	}
+	return nil
+}
+
+func cmdMkdir(c *cli, fl *flags) error {
+	for _, a := range fl.args {
+		p, err := nsPath(a)
+		if err != nil {
+			return err
+		}
+		if st, err := c.fsys.GetStatus(c.ctx, p); err == nil {
+			kind := "file"
+			if st.IsDir {
+				kind = "directory"
+			}
+			return &fs.PathError{Op: "mkdir", Path: p, Err: fmt.Errorf("%w: a %s is already there", fs.ErrExist, kind)}
+		}
+		if err := c.fsys.MkdirAll(c.ctx, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Successfully created directory %s\n", p)
+	}
+	return nil
+}
+
+func cmdTouch(c *cli, fl *flags) error {
+	// The seed's walkthrough: a touched file lives only in the namespace until persisted.
+	wt := unifiedfs.MustCache
+	if c.writeTypeSet() {
+		wt = unifiedfs.WriteDefault
+	}
+	for _, a := range fl.args {
+		p, err := nsPath(a)
+		if err != nil {
+			return err
+		}
+		if err := c.fsys.WriteFile(c.ctx, p, nil, unifiedfs.CreateOptions{WriteType: wt}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s has been created\n", p)
+	}
+	return nil
+}
+
+func cmdRm(c *cli, fl *flags) error {
+	paths, err := c.expand(fl.args)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		st, err := c.fsys.GetStatus(c.ctx, p)
+		if err != nil {
+			return err
+		}
+		if st.IsDir && !fl.has("R") {
+			return &fs.PathError{Op: "rm", Path: p, Err: fmt.Errorf("%w: cannot remove a directory without -R", unifiedfs.ErrIsDir)}
+		}
+		opts := unifiedfs.DeleteOptions{Recursive: fl.has("R"), NamespaceOnly: fl.has("alluxioOnly")}
+		if err := c.fsys.Delete(c.ctx, p, opts); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s has been removed\n", p)
+	}
+	return nil
+}
+
+// into returns dst, or dst/base(src) when dst is an existing directory.
+func (c *cli) into(src, dst string) string {
+	if st, err := c.fsys.GetStatus(c.ctx, dst); err == nil && st.IsDir {
+		return path.Join(dst, path.Base(src))
+	}
+	return dst
+}
+
+func cmdMv(c *cli, fl *flags) error {
+	src, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	dst, err := nsPath(fl.args[1])
+	if err != nil {
+		return err
+	}
+	dst = c.into(src, dst)
+	if err := c.fsys.Rename(c.ctx, src, dst); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Renamed %s to %s\n", src, dst)
+	return nil
+}
+
+// localPath strips a file:// prefix; ok says whether there was one.
+func localPath(arg string) (string, bool) {
+	if rest, ok := strings.CutPrefix(arg, "file://"); ok {
+		return rest, true
+	}
+	return arg, false
+}
+
+func cmdCp(c *cli, fl *flags) error {
+	srcLocal, fromLocal := localPath(fl.args[0])
+	dstLocal, toLocal := localPath(fl.args[1])
+	switch {
+	case fromLocal && toLocal:
+		return usagef("one side must be a namespace path (use your shell's cp for local copies)")
+	case fromLocal:
+		return c.copyFromLocal(srcLocal, fl.args[1])
+	case toLocal:
+		return c.copyToLocal(fl.args[0], dstLocal, fl.has("R"))
+	}
+	src, err := nsPath(fl.args[0])
+	if err != nil {
+		return err
+	}
+	dst, err := nsPath(fl.args[1])
+	if err != nil {
+		return err
+	}
+	all, err := c.tree(src)
+	if err != nil {
+		return err
+	}
+	if all[0].IsDir && !fl.has("R") {
+		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
+	}
+	dst = c.into(src, dst)
+	if ufs.IsWithin(strings.TrimPrefix(dst, "/"), strings.TrimPrefix(src, "/")) && src != "/" {
+		return usagef("cannot copy %s into itself (%s)", src, dst)
+	}
+	prog := c.newProgress("cp", countFiles(all), sumSizes(all))
+	defer prog.done()
+	for _, st := range all {
+		target := dst
+		if rel := strings.TrimPrefix(st.Path, src); rel != "" {
+			target = path.Join(dst, rel)
+		}
+		if st.IsDir {
+			if err := c.fsys.MkdirAll(c.ctx, target); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.copyWithin(st.Path, target, prog); err != nil {
+			return err
+		}
+		prog.add(1, 0)
+	}
+	prog.printf("Copied %s to %s\n", src, dst)
+	return nil
+}
+
+func countFiles(all []*unifiedfs.FileStatus) int {
+	n := 0
+	for _, st := range all {
+		if !st.IsDir {
+			n++
+		}
+	}
+	return n
+}
+
+func sumSizes(all []*unifiedfs.FileStatus) int64 {
+	var n int64
+	for _, st := range all {
+		if !st.IsDir {
+			n += st.Size
+		}
+	}
+	return n
+}
+
+// create starts writing dst with the configured write type; Close completes it.
+func (c *cli) create(dst string) (*unifiedfs.Writer, error) {
+	return c.fsys.Create(c.ctx, dst, unifiedfs.CreateOptions{})
+}
+
+// writeFrom copies r into a new namespace file dst.
+func (c *cli) writeFrom(dst string, r io.Reader, prog *progress) error {
+	w, err := c.create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(countingWriter{w, prog}, r); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+func (c *cli) copyWithin(src, dst string, prog *progress) error {
+	f, err := c.openFile(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.writeFrom(dst, f, prog)
+}
+
+func cmdCopyFromLocal(c *cli, fl *flags) error {
+	src, _ := localPath(fl.args[0])
+	return c.copyFromLocal(src, fl.args[1])
+}
+
+func (c *cli) copyFromLocal(src, dstArg string) error {
+	dst, err := nsPath(dstArg)
+	if err != nil {
+		return err
+	}
+	src, err = filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	var files int
+	var total int64
+	err = filepath.WalkDir(src, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files++
+			total += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	dst = c.into(filepath.ToSlash(src), dst)
+	prog := c.newProgress("copyFromLocal", files, total)
+	defer prog.done()
+	err = filepath.WalkDir(src, func(lp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, lp)
+		target := dst
+		if rel != "." {
+			target = path.Join(dst, filepath.ToSlash(rel))
+		}
+		switch {
+		case d.IsDir():
+			return c.fsys.MkdirAll(c.ctx, target)
+		case d.Type().IsRegular():
+			f, err := os.Open(lp)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := c.writeFrom(target, f, prog); err != nil {
+				return err
+			}
+			prog.add(1, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	prog.printf("Copied file://%s to %s\n", filepath.ToSlash(src), dst)
+	return nil
+}
+
+func cmdCopyToLocal(c *cli, fl *flags) error {
+	dst, _ := localPath(fl.args[1])
+	return c.copyToLocal(fl.args[0], dst, true)
+}
+
+func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
+	src, err := nsPath(srcArg)
+	if err != nil {
+		return err
+	}
+	all, err := c.tree(src)
+	if err != nil {
+		return err
+	}
+	if all[0].IsDir && !recursive {
+		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
+	}
+	if dst, err = filepath.Abs(dst); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
+		dst = filepath.Join(dst, path.Base(src))
+	}
+	prog := c.newProgress("copyToLocal", countFiles(all), sumSizes(all))
+	defer prog.done()
+	for _, st := range all {
+		target := dst
+		if rel := strings.TrimPrefix(st.Path, src); rel != "" {
+			target = filepath.Join(dst, filepath.FromSlash(rel))
+		}
+		if st.IsDir {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.readTo(st.Path, target, prog); err != nil {
+			return err
+		}
+		prog.add(1, 0)
+	}
+	prog.printf("Copied %s to file://%s\n", src, filepath.ToSlash(dst))
+	return nil
+}
+
+// readTo copies a namespace file to a new local file, removing it on failure.
+func (c *cli) readTo(src, dst string, prog *progress) (err error) {
+	f, err := c.openFile(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
+	}()
+	_, err = io.Copy(countingWriter{out, prog}, f)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return err
+}
