@@ -179,13 +179,13 @@ func TestConfigFromPropertiesIntervals(t *testing.T) {
 
 func TestConfigFromPropertiesErrors(t *testing.T) {
 	props := map[string]string{
-		"alluxio.user.file.metadata.sync.interval":     "soon",
-		"alluxio.user.file.metadata.sync.limit":        "many",
-		"alluxio.master.metadata.sync.traversal.order": "RANDOM",
-		"alluxio.user.file.writetype.default":          "CACHE",
-		"alluxio.master.journal.folder":                "hdfs://nn:8020/journal",
-		"alluxio.user.block.size.bytes.default":        "big",
-		"alluxio.master.mount.table.root.ufs":          "not a uri",
+		"alluxio.user.file.metadata.sync.interval":                      "soon",
+		"alluxio.user.file.metadata.sync.limit":                         "many",
+		"alluxio.master.metadata.sync.traversal.order":                  "RANDOM",
+		"alluxio.user.file.writetype.default":                           "CACHE",
+		"alluxio.master.journal.folder":                                 "hdfs://nn:8020/journal",
+		"alluxio.user.block.size.bytes.default":                         "big",
+		"alluxio.master.mount.table.root.ufs":                           "not a uri",
 		"alluxio.master.mount.table.root.option.fs.oss.accessKeySecret": "s3cr3t",
 	}
 	_, _, err := unifiedfs.ConfigFromProperties(props)
