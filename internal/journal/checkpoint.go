@@ -37,6 +37,12 @@ func (j *Journal) Checkpoint(snapshot []byte, seq uint64) error {
 	err := j.roll()
 	j.wmu.Unlock()
 	if err != nil {
+		j.mu.Lock()
+		if j.err == nil {
+			j.err = err
+		}
+		j.doneCond.Broadcast()
+		j.mu.Unlock()
 		return err
 	}
 	name := checkpointName(seq)

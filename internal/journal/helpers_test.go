@@ -13,7 +13,9 @@ import (
 )
 
 // payload is the deterministic data of entry seq.
-func payload(seq uint64) []byte { return []byte(fmt.Sprintf("entry-%06d-%s", seq, strings.Repeat("x", int(seq%7)))) }
+func payload(seq uint64) []byte {
+	return []byte(fmt.Sprintf("entry-%06d-%s", seq, strings.Repeat("x", int(seq%7))))
+}
 
 func newStorage(t *testing.T) (string, Storage) {
 	t.Helper()
@@ -118,6 +120,8 @@ type wrapStorage struct {
 	writes    atomic.Int64
 	syncDelay time.Duration
 	failSync  atomic.Bool
+	// failCreate makes Append create the file and then fail, the worst case for a roll.
+	failCreate atomic.Bool
 
 	mu      sync.Mutex
 	limited bool
@@ -147,6 +151,10 @@ func (w *wrapStorage) Append(name string) (AppendFile, error) {
 	f, err := w.Storage.Append(name)
 	if err != nil {
 		return nil, err
+	}
+	if w.failCreate.Load() {
+		f.Close()
+		return nil, errors.New("injected append failure")
 	}
 	return &wrapFile{AppendFile: f, w: w}, nil
 }

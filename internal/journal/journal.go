@@ -54,6 +54,7 @@ type Journal struct {
 	segBytes int64
 	written  uint64   // last seq written to seg and synced
 	segs     []uint64 // first seqs of the live segments, ascending
+	werr     error    // a failed roll: seg must not be written any more
 
 	ckMu  sync.Mutex // serializes Checkpoint, compaction and Close
 	ckpts []uint64   // live checkpoint seqs, ascending
@@ -253,6 +254,9 @@ func (j *Journal) flushLoop() {
 func (j *Journal) writeBatch(b []byte, lastSeq uint64) (synced bool, err error) {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
+	if j.werr != nil {
+		return false, j.werr
+	}
 	name := segmentName(j.segFirst)
 	if _, err := j.seg.Write(b); err != nil {
 		return false, fmt.Errorf("journal: write %s: %w", name, err)
@@ -272,14 +276,21 @@ func (j *Journal) writeBatch(b []byte, lastSeq uint64) (synced bool, err error) 
 
 // roll starts a new segment after the last written entry, unless the current segment is
 // empty. Everything written is already synced. Caller holds wmu.
+//
+// A failed roll stops all writing: the new segment may exist although Append failed, and
+// entries written after it into the old segment would break the sequence.
 func (j *Journal) roll() error {
+	if j.werr != nil {
+		return j.werr
+	}
 	if j.segBytes == 0 {
 		return nil
 	}
 	first := j.written + 1
 	f, err := j.st.Append(segmentName(first))
 	if err != nil {
-		return fmt.Errorf("journal: start segment %s: %w", segmentName(first), err)
+		j.werr = fmt.Errorf("journal: start segment %s: %w", segmentName(first), err)
+		return j.werr
 	}
 	old, oldName := j.seg, segmentName(j.segFirst)
 	j.seg, j.segFirst, j.segBytes = f, first, 0
