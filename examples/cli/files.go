@@ -172,7 +172,7 @@ func cmdRm(c *cli, fl *flags) error {
 			return err
 		}
 		if st.IsDir && !fl.has("R") {
-			return &fs.PathError{Op: "rm", Path: p, Err: fmt.Errorf("%w: cannot remove a directory without -R", unifiedfs.ErrIsDir)}
+			return &fs.PathError{Op: "rm", Path: p, Err: fmt.Errorf("%w: use rm -R to remove a directory", unifiedfs.ErrIsDir)}
 		}
 		opts := unifiedfs.DeleteOptions{Recursive: fl.has("R"), NamespaceOnly: fl.has("alluxioOnly")}
 		if err := c.fsys.Delete(c.ctx, p, opts); err != nil {

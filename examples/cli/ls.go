@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,11 +33,15 @@ func humanSize(n int64) string {
 	for _, unit := range []string{"KB", "MB", "GB", "TB"} {
 		v /= 1024
 		if v <= 5*1024 {
-			return fmt.Sprintf("%.2f%s", v, unit)
+			return fmt.Sprintf("%.2f%s", halfUp(v), unit)
 		}
 	}
-	return fmt.Sprintf("%.2fPB", v/1024)
+	return fmt.Sprintf("%.2fPB", halfUp(v/1024))
 }
+
+// halfUp rounds to two decimals half away from zero, as Java's %.2f (Go's rounds half to
+// even: 15.625 would print 15.62 where Alluxio prints 15.63).
+func halfUp(v float64) float64 { return math.Round(v*100) / 100 }
 
 func sizeString(n int64, human bool) string {
 	if human {
