@@ -10,8 +10,9 @@ import (
 // then compacts: entries and checkpoints no longer needed are removed (the previous
 // checkpoint and the entries after it are kept as a fallback, see the package doc).
 // seq must be at least the last checkpoint's and at most LastSeq. Checkpoint first waits
-// until entries up to seq are durable; Appends may continue meanwhile. A crash at any
-// point leaves a recoverable journal.
+// until entries up to seq are durable; Appends may continue meanwhile, and concurrent
+// Checkpoints are serialized. A crash at any point leaves a recoverable journal. If a new
+// segment cannot be started the journal fails (see Failure in the package doc).
 func (j *Journal) Checkpoint(snapshot []byte, seq uint64) error {
 	j.ckMu.Lock()
 	defer j.ckMu.Unlock()

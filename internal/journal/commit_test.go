@@ -143,8 +143,8 @@ func TestGroupCommitThroughput(t *testing.T) {
 	d := 400 * time.Millisecond
 	r1, n1, s1 := appendRate(t, 1, d)
 	r8, n8, s8 := appendRate(t, 8, d)
-	t.Logf("Append+Wait: 1 writer %.0f/s (%d entries, %d fsyncs); 8 writers %.0f/s (%d entries, %d fsyncs); ratio 8:1 = %.2f",
-		r1, n1, s1, r8, n8, s8, r8/r1)
+	t.Logf("Append+Wait: 1 writer %.0f/s (%d entries, %d fsyncs); 8 writers %.0f/s (%d entries, %d fsyncs, %.1f entries/fsync); ratio 8:1 = %.2f",
+		r1, n1, s1, r8, n8, s8, float64(n8)/float64(max(s8, 1)), r8/r1)
 	if n8 > 16 && s8 >= n8 {
 		t.Fatalf("8 writers: %d fsyncs for %d entries: no group commit", s8, n8)
 	}

@@ -17,7 +17,13 @@ var ErrLocked = errors.New("journal: locked by another process")
 // Storage is where journal files live: a local directory now, a shared filesystem (HDFS,
 // NFS) for HA later. Names are plain file names: no slashes, not starting with a dot
 // (dot names are reserved for the storage's own temporary and lock files, which List
-// does not return).
+// does not return). A Journal calls the methods concurrently (the group-commit writer
+// appends while Checkpoint writes and removes other files).
+//
+// A shared-filesystem implementation for HA must keep these guarantees: Lock excludes
+// other writers on every machine and is released (or expires) when its holder dies, and
+// it should fence a deposed holder (e.g. HDFS lease recovery on the newest segment) before
+// returning; readers that do not lock (Replay) must tolerate files vanishing under them.
 type Storage interface {
 	// List returns the names of the complete files, in any order.
 	List() ([]string, error)
