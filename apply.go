@@ -1,6 +1,7 @@
 package unifiedfs
 
 import (
+	"fmt"
 	"io/fs"
 	"sort"
 
@@ -42,6 +43,8 @@ type entry struct {
 	Loaded   []ufs.Status `json:",omitempty"`
 	Complete bool         `json:",omitempty"`
 	SyncedAt int64        `json:",omitempty"`
+	// Volatile entries (derived from the UFS, or from configuration) are not journaled.
+	Volatile bool `json:"-"`
 }
 
 // nodeRecord is the serialisable form of an inode's attributes.
@@ -71,10 +74,22 @@ type mountRecord struct {
 // apply performs one mutation under applyMu. opened is the UFS of an opMount (opened by
 // the caller, outside the lock). It returns an error, without changing anything, when the
 // entry no longer fits the tree (a concurrent operation won a race).
+// The entry is appended to the journal first (when there is one and e is durable) and
+// the call returns once it is on disk: concurrent callers share one fsync.
 func (f *FS) apply(e *entry, opened ufs.UFS) error {
 	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
-	return f.applyLocked(e, opened)
+	ticket, err := f.appendEntry(e)
+	if err == nil {
+		err = f.applyLocked(e, opened)
+	}
+	f.applyMu.Unlock()
+	if ticket != nil {
+		if werr := ticket.Wait(); werr != nil {
+			return pathErr("journal", e.Path, fmt.Errorf("namespace change not durable: %w", werr))
+		}
+		f.maybeCheckpoint()
+	}
+	return err
 }
 
 func (f *FS) applyLocked(e *entry, opened ufs.UFS) error {
@@ -181,6 +196,7 @@ func (f *FS) nodeFrom(name string, r *nodeRecord) *inode.Inode {
 }
 
 func (f *FS) applyCreate(e *entry) error {
+	f.ensureParents(e.Path)
 	parent, name, err := f.parentDir("create", e.Path)
 	if err != nil {
 		return err
@@ -239,6 +255,7 @@ func (f *FS) applyRename(e *entry) error {
 	if e.Path == ufs.Root || ufs.IsWithin(e.Dst, e.Path) {
 		return pathErr("rename", e.Path, errorf(fs.ErrInvalid, "cannot move %s into itself", ufs.Rooted(e.Path)))
 	}
+	f.ensureParents(e.Dst)
 	dstParent, dstName, err := f.parentDir("rename", e.Dst)
 	if err != nil {
 		return err

@@ -115,7 +115,7 @@ func (fl *File) readErr(err error) error {
 		f := fl.fs
 		p := fl.r.path
 		if in := f.lookupLoaded(p); in != nil && in.ID == fl.r.node.ID && in.Persist() != inode.Persisted {
-			_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{ID: in.ID, Size: in.Size, MTime: in.MTime, Persist: inode.Lost}}, nil)
+			_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: &nodeRecord{ID: in.ID, Size: in.Size, MTime: in.MTime, Persist: inode.Lost}}, nil)
 		}
 		return pathErr("read", p, fmt.Errorf("%w: %w", ErrLost, err))
 	}

@@ -2,6 +2,8 @@ package unifiedfs_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"errors"
 	"io/fs"
 	"testing"
@@ -83,3 +85,5 @@ func wantErr(t *testing.T, what string, err, target error) {
 		t.Fatalf("%s: %v, want errors.Is %v", what, err, target)
 	}
 }
+
+func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

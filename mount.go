@@ -141,6 +141,7 @@ func (f *FS) applyMount(e *entry, opened ufs.UFS) error {
 		f.root.Load().Dir().MountID.Store(m.id)
 		f.rootMount.Store(m)
 	} else {
+		f.ensureParents(e.Path)
 		parent, name, err := f.parentDir("mount", e.Path)
 		if err != nil {
 			return err
@@ -241,7 +242,7 @@ func (f *FS) Mounts() []MountInfo {
 	var out []MountInfo
 	for _, m := range f.mountsBelow(ufs.Root, true) {
 		out = append(out, MountInfo{Path: ufs.Rooted(m.path), UFS: m.uri.String(), ReadOnly: m.readOnly, Shared: m.shared,
-			Options: ufs.RedactOptions(m.options), Kind: m.caps.Kind})
+			Options: ufs.RedactOptions(m.options), Kind: m.caps.Kind, Error: mountErr(m)})
 	}
 	return out
 }

@@ -168,14 +168,14 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 		if cur.IsDir() && firstNotPersisted(p, cur) != "" {
 			return // the namespace holds files only it has
 		}
-		if f.apply(&entry{Op: opDelete, Path: p}, nil) == nil {
+		if f.apply(&entry{Op: opDelete, Path: p, Volatile: true}, nil) == nil {
 			f.applyLoaded(dir, []ufs.Status{st})
 		}
 		return
 	}
 	if st.IsDir {
 		if metaChanged {
-			_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
+			_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: &nodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
 		}
 		return
 	}
@@ -196,7 +196,7 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	} else {
 		rec.Owner, rec.Group, rec.Mode = cur.Owner.Owner, cur.Owner.Group, cur.Owner.Mode
 	}
-	_ = f.apply(&entry{Op: opUpdate, Path: p, Node: rec}, nil)
+	_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: rec}, nil)
 }
 
 // syncGone handles an entry the UFS no longer has: persisted entries leave the
@@ -211,7 +211,7 @@ func (f *FS) syncGone(p string) {
 		return
 	}
 	if !cur.IsDir() || firstNotPersisted(p, cur) == "" {
-		_ = f.apply(&entry{Op: opDelete, Path: p}, nil)
+		_ = f.apply(&entry{Op: opDelete, Path: p, Volatile: true}, nil)
 		return
 	}
 	for _, c := range cur.Dir().Children() {

@@ -123,6 +123,9 @@ type MountInfo struct {
 	Shared   bool
 	Options  map[string]string
 	Kind     string // the UFS's kind ("local", "oss", ...)
+	// Error is why the mount is unusable, when its UFS could not be reached again after
+	// a restart (the mount is kept; every operation under it reports this).
+	Error string
 }
 
 // CreateOptions tune Create and WriteFile. The zero value uses the FS defaults.

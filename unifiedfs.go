@@ -36,6 +36,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/journal"
 	"github.com/unifiedfs/unifiedfs/internal/pathlock"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
@@ -98,6 +99,9 @@ type Config struct {
 	// included: the files are created 0600), unpersisted files, persist states, the
 	// async-persist queue and sync points survive a restart. Empty: state lives in memory.
 	JournalDir string
+	// JournalCheckpointBytes is how much the journal may grow before a checkpoint
+	// compacts it (default 16 MiB).
+	JournalCheckpointBytes int64
 
 	// Registry resolves UFS URIs; nil means ufs.Default (drivers' init registrations).
 	Registry *ufs.Registry
@@ -134,12 +138,16 @@ type FS struct {
 	absent      absentCache
 	openWriters openSet
 
-	persist    *persister
-	sync       *syncPolicy
-	active     activeSync
-	activeOnce sync.Once
-	closed     atomic.Bool
-	closeMu    sync.Mutex
+	persist         *persister
+	journal         *journal.Journal
+	replaying       bool // applying the journal at New: entries are not journaled again
+	checkpointBytes int64
+	checkpointing   atomic.Bool
+	sync            *syncPolicy
+	active          activeSync
+	activeOnce      sync.Once
+	closed          atomic.Bool
+	closeMu         sync.Mutex
 }
 
 // New opens the root UFS and returns a ready FS. ctx is the FS's base context: cancelling
@@ -216,25 +224,53 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		}
 	}()
 
+	f.nextID.Store(uint64(f.now().UnixNano())) // unique across restarts: cached blocks are keyed by id
+	f.checkpointBytes = cfg.JournalCheckpointBytes
+	if f.checkpointBytes <= 0 {
+		f.checkpointBytes = defaultCheckpointBytes
+	}
+	fail := func(err error) (*FS, error) {
+		f.stop()
+		if f.journal != nil {
+			_ = f.journal.Close()
+		}
+		for _, m := range f.mounts.Load().byID {
+			_ = m.ufs.Close()
+		}
+		_ = c.Close()
+		return nil, err
+	}
+	var rec *journal.Recovered
+	if cfg.JournalDir != "" {
+		if rec, err = f.openJournal(cfg.JournalDir); err != nil {
+			return fail(err)
+		}
+	}
 	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
 	if err != nil {
-		f.stop()
-		_ = c.Close()
-		return nil, &fs.PathError{Op: "mount", Path: "/", Err: err}
+		return fail(&fs.PathError{Op: "mount", Path: "/", Err: err})
 	}
 	uri, _ := ufs.ParseURI(cfg.RootUFS)
 	root := inode.NewDir("", f.defDir, f.now().UnixNano(), inode.Persisted)
 	root.Flags |= inode.FlagMount
 	f.root.Store(root)
-	if err := f.apply(&entry{Op: opMount, Path: ufs.Root, Mount: &mountRecord{
+	if err := f.apply(&entry{Op: opMount, Path: ufs.Root, Volatile: true, Mount: &mountRecord{
 		URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
 	}}, rootUFS); err != nil {
-		f.stop()
 		_ = rootUFS.Close()
-		_ = c.Close()
-		return nil, err
+		return fail(err)
 	}
 	f.persist = newPersister(f)
+	if rec != nil {
+		if err := f.replay(ctx, rec); err != nil {
+			f.persist.drain(0)
+			return fail(err)
+		}
+		f.recoverFiles()
+		if len(f.active.snapshot()) > 0 {
+			f.startActiveLoop()
+		}
+	}
 	return f, nil
 }
 
@@ -251,8 +287,16 @@ func (f *FS) Close() error {
 	if err := f.persist.drain(f.cfg.CloseTimeout); err != nil {
 		errs = append(errs, err)
 	}
+	if err := f.Checkpoint(); err != nil {
+		errs = append(errs, fmt.Errorf("final journal checkpoint: %w", err))
+	}
 	f.stop()
 	f.persist.wait()
+	if f.journal != nil {
+		if err := f.journal.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, m := range f.mounts.Load().byID {
 		if err := m.ufs.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", m.uri, err))
