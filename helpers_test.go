@@ -2,10 +2,10 @@ package unifiedfs_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"errors"
+	"io"
 	"io/fs"
+	"log/slog"
 	"testing"
 
 	"github.com/unifiedfs/unifiedfs"
