@@ -214,6 +214,17 @@ func (f *FS) applyCreate(e *entry) error {
 
 func (f *FS) applyUpdate(e *entry) error {
 	cur := f.lookupLoaded(e.Path)
+	if cur == nil && f.replaying && e.Op == opComplete {
+		// The file's (volatile) creation is not in the journal: its completion carries
+		// the whole record.
+		f.ensureParents(e.Path)
+		parent, name, err := f.parentDir("complete", e.Path)
+		if err != nil {
+			return err
+		}
+		parent.Dir().Put(f.nodeFrom(name, e.Node))
+		return nil
+	}
 	if cur == nil {
 		return pathErr("update", e.Path, fs.ErrNotExist)
 	}

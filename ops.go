@@ -210,11 +210,11 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (*Writ
 	if err == nil && f.persist != nil {
 		f.persist.cancel(existing.node.ID)
 	}
-	w := &Writer{f: f, ctx: ctx, path: p, wt: wt, mount: parent.mount, ufsPath: ufs.Join(parent.ufsPath, ufs.Base(p)), id: f.newID()}
 	mode := opts.Mode.Perm()
 	if mode == 0 {
 		mode = 0o644
 	}
+	w := &Writer{f: f, ctx: ctx, path: p, wt: wt, mount: parent.mount, ufsPath: ufs.Join(parent.ufsPath, ufs.Base(p)), id: f.newID(), mode: mode}
 	if wt == CacheThrough || wt == Through {
 		uw, err := parent.mount.ufs.Create(ctx, w.ufsPath, ufs.CreateOptions{Mode: mode})
 		if err != nil {
@@ -233,7 +233,10 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (*Writ
 		w.cw = f.cache.NewWriter(cache.File{ID: w.id}, pinned)
 	}
 	rec := &nodeRecord{ID: w.id, MTime: f.now().UnixNano(), Mode: mode, Owner: f.defOwner.Owner, Group: f.defOwner.Group, Open: true, Pinned: pinned}
-	if err := f.apply(&entry{Op: opCreate, Path: p, Node: rec, Overwrite: opts.Overwrite}, nil); err != nil {
+	// Only the completion of a file is journaled (with its whole record): a file still being
+	// written when the process dies is removed on recovery anyway. An overwrite is
+	// journaled, since it replaces what was there.
+	if err := f.apply(&entry{Op: opCreate, Path: p, Node: rec, Overwrite: opts.Overwrite, Volatile: !opts.Overwrite}, nil); err != nil {
 		w.discard()
 		return nil, err
 	}
@@ -251,6 +254,7 @@ type Writer struct {
 	mount   *mount
 	ufsPath string
 	id      uint64
+	mode    fs.FileMode
 	cw      *cache.Writer
 	uw      ufs.Writer
 	n       int64
@@ -354,7 +358,8 @@ func (w *Writer) Close() error {
 			return w.err
 		}
 	}
-	rec := &nodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted, Pinned: w.wt == MustCache || w.wt == AsyncThrough}
+	rec := &nodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted, Pinned: w.wt == MustCache || w.wt == AsyncThrough,
+		Owner: f.defOwner.Owner, Group: f.defOwner.Group, Mode: w.mode}
 	if w.uw != nil {
 		if err := w.uw.Close(); err != nil {
 			w.uw = nil
