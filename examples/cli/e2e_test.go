@@ -52,7 +52,9 @@ func newCLI(t *testing.T) *cliEnv {
 	t.Helper()
 	home := t.TempDir()
 	return &cliEnv{t: t, state: filepath.Join(home, "state"),
-		env: []string{"HOME=" + home, "TMPDIR=" + home, "PATH=" + os.Getenv("PATH")}}
+		env: []string{"HOME=" + home, "TMPDIR=" + home, "PATH=" + os.Getenv("PATH"),
+			// A race-enabled binary otherwise sleeps 1s at exit; a race exits with 66.
+			"GORACE=atexit_sleep_ms=0 exitcode=66"}}
 }
 
 // run runs the binary with --state and args; it never fails the test by itself.

@@ -2,5 +2,6 @@
 
 package main
 
-// The CLI binary the end-to-end tests run is built with the race detector too.
+// Under "go test -race" the binary the end-to-end tests run is race-enabled too; a race
+// in it makes the invocation exit 66 and the test fail.
 var raceBuildFlags = []string{"-race"}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs"
+)
+
+func TestParseFlags(t *testing.T) {
+	spec := flagSpec{bools: []string{"R", "f", "alluxioOnly"}, values: []string{"option", "c"}}
+	fl, err := parseFlags("x", "x", []string{"-Rf", "/a", "--alluxioOnly", "--option", "k=v", "--option=k2=v2", "-c", "10", "--", "-notaflag"}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fl.has("R") || !fl.has("f") || !fl.has("alluxioOnly") {
+		t.Errorf("bools: %v", fl.set)
+	}
+	if got := fl.vals["option"]; !slices.Equal(got, []string{"k=v", "k2=v2"}) {
+		t.Errorf("options: %q", got)
+	}
+	if fl.value("c", "") != "10" || !slices.Equal(fl.args, []string{"/a", "-notaflag"}) {
+		t.Errorf("c=%q args=%q", fl.value("c", ""), fl.args)
+	}
+	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}} {
+		if _, err := parseFlags("x", "x", bad, spec); err == nil {
+			t.Errorf("%q: no error", bad)
+		} else if _, ok := err.(*usageError); !ok {
+			t.Errorf("%q: %T, want a usage error", bad, err)
+		}
+	}
+}
+
+func TestSplitGlobal(t *testing.T) {
+	g, err := splitGlobal([]string{"--state", "/s", "ls", "-R", "-Dalluxio.user.file.metadata.sync.interval=0", "-D", "a.b=c=d", "--conf=/c", "/path"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.state != "/s" || g.conf != "/c" || !slices.Equal(g.rest, []string{"ls", "-R", "/path"}) {
+		t.Errorf("%+v", g)
+	}
+	if g.props["alluxio.user.file.metadata.sync.interval"] != "0" || g.props["a.b"] != "c=d" {
+		t.Errorf("props %v", g.props)
+	}
+	if _, err := splitGlobal([]string{"-Dnoequals"}); err == nil {
+		t.Error("-Dnoequals: no error")
+	}
+}
+
+func TestNsPath(t *testing.T) {
+	for in, want := range map[string]string{"/": "/", "/a/b/": "/a/b", "alluxio://master:19998/x": "/x", "alluxio:///": "/"} {
+		if got, err := nsPath(in); err != nil || got != want {
+			t.Errorf("nsPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"rel", "/a/../b", ""} {
+		if _, err := nsPath(bad); err == nil {
+			t.Errorf("nsPath(%q): no error", bad)
+		}
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 5120: "5120B", 5121: "5.00KB", 16000: "15.63KB", 8 << 20: "8.00MB", 3 << 30: "3072.00MB", 6 << 30: "6.00GB"} {
+		if got := humanSize(n); got != want {
+			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestAlluxioTime(t *testing.T) {
+	tm := time.Date(2024, 3, 7, 9, 5, 2, 45_000_000, time.Local)
+	if got := alluxioTime(tm); got != "03-07-2024 09:05:02:045" {
+		t.Errorf("alluxioTime = %q", got)
+	}
+}
+
+func TestStatFormat(t *testing.T) {
+	st := &unifiedfs.FileStatus{Name: "f", Size: 12, Owner: "u", Group: "g", ModTime: time.UnixMilli(1500)}
+	if got := statFormat("%N %z %u:%g %Y %% %q", st); got != "f 12 u:g 1500 % %q" {
+		t.Errorf("statFormat = %q", got)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(100, 0)
+	p := &progress{w: &buf, on: true, label: "cp", now: func() time.Time { return now }, every: time.Second, start: now.Add(-2 * time.Second), nf: 4, nb: 8 << 20}
+	p.add(1, 4<<20)
+	if got := buf.String(); got != "\r\x1b[Kcp: 1/4 files, 4096.00KB/8.00MB, 2048.00KB/s (2s)" {
+		t.Errorf("progress line %q", got)
+	}
+	p.add(1, 0) // within every: not redrawn
+	if strings.Count(buf.String(), "\r") != 1 {
+		t.Errorf("redrawn too often: %q", buf.String())
+	}
+	buf.Reset()
+	p.printf("line\n")
+	if got := buf.String(); got != "\r\x1b[Kline\n" {
+		t.Errorf("printf over a progress line: %q", got)
+	}
+	p.done()
+
+	// Not a terminal: only the normal lines.
+	buf.Reset()
+	q := &progress{w: &buf, on: false, label: "cp", now: time.Now, every: 0, start: time.Now()}
+	q.tick()
+	q.add(3, 100)
+	q.printf("Copied\n")
+	q.done()
+	if got := buf.String(); got != "Copied\n" {
+		t.Errorf("non-terminal output %q", got)
+	}
+
+	// The ticker draws elapsed time until done, and nothing after.
+	buf.Reset()
+	r := &progress{w: &buf, on: true, label: "loadMetadata /x", now: time.Now, every: time.Millisecond, start: time.Now()}
+	r.tick()
+	time.Sleep(20 * time.Millisecond)
+	r.done()
+	n := len(buf.String())
+	time.Sleep(10 * time.Millisecond)
+	if !strings.Contains(buf.String(), "loadMetadata /x:") || len(buf.String()) != n || !strings.HasSuffix(buf.String(), "\r\x1b[K") {
+		t.Errorf("ticker output %q", buf.String())
+	}
+}
+
+// The in-process run reports usage errors with exit code 2 without touching a state dir.
+func TestRunInProcess(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--state", t.TempDir(), "help"}, nil, &out, &errb, false); code != 0 || !strings.Contains(out.String(), "Usage:") {
+		t.Errorf("help: %d %q %q", code, out.String(), errb.String())
+	}
+	if code := run(context.Background(), []string{"--state"}, nil, &out, &errb, false); code != 2 {
+		t.Errorf("--state without value: exit %d", code)
+	}
+}
+
+// The demo and runTests also run inside the test process, with a terminal's progress lines.
+func TestInProcessDemoAndRunTests(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--state", t.TempDir(), "demo"}, nil, &out, &errb, true); code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "every step behaved as documented") {
+		t.Errorf("demo output:\n%s", out.String())
+	}
+	out.Reset()
+	state := t.TempDir()
+	if code := run(context.Background(), []string{"--state", state, "runTests"}, nil, &out, &errb, true); code != 0 {
+		t.Fatalf("runTests: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if n := strings.Count(out.String(), "Passed the test!"); n != 24 {
+		t.Errorf("%d passed, want 24", n)
+	}
+	// A terminal run of a copy draws and erases progress lines around the normal output.
+	out.Reset()
+	local := t.TempDir() + "/f"
+	if err := os.WriteFile(local, bytes.Repeat([]byte("x"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(context.Background(), []string{"--state", state, "copyFromLocal", local, "/f"}, nil, &out, &errb, true); code != 0 {
+		t.Fatalf("copyFromLocal: exit %d %s", code, errb.String())
+	}
+	if !strings.HasSuffix(out.String(), "Copied file://"+local+" to /f\n") {
+		t.Errorf("copyFromLocal on a terminal: %q", out.String())
+	}
+}
