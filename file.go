@@ -78,8 +78,9 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 			return n, err
 		}
 	}
-	cr := f.cache.NewReader(cache.File{ID: in.ID, Size: in.Size}, fetch, cacheMode(f.readType(opts.ReadType)))
-	return &File{fs: f, ctx: ctx, r: &r, cr: cr}, nil
+	rt := f.readType(opts.ReadType)
+	cr := f.cache.NewReader(cache.File{ID: in.ID, Size: in.Size}, fetch, cacheMode(rt))
+	return &File{fs: f, ctx: ctx, r: &r, cr: cr, stream: rt == NoCache && fetch != nil}, nil
 }
 
 // File is an open file: an fs.File, io.ReaderAt and io.Seeker. ReadAt is safe for
@@ -93,6 +94,37 @@ type File struct {
 	mu     sync.Mutex
 	off    int64
 	closed bool
+
+	// NO_CACHE reads of blocks that are not cached come straight from one UFS stream into
+	// the caller's buffer (no block copy, no request per block) while reads are sequential.
+	stream bool
+	smu    sync.Mutex
+	sr     io.ReadCloser
+	srOff  int64
+}
+
+// readStream reads p at off from the UFS stream, reopening it when off is not where the
+// stream is.
+func (fl *File) readStream(p []byte, off int64) (int, error) {
+	fl.smu.Lock()
+	defer fl.smu.Unlock()
+	if fl.sr == nil || fl.srOff != off {
+		if fl.sr != nil {
+			fl.sr.Close()
+		}
+		sr, err := fl.r.mount.ufs.OpenRange(fl.ctx, fl.r.ufsPath, off, -1)
+		if err != nil {
+			fl.sr = nil
+			return 0, err
+		}
+		fl.sr, fl.srOff = sr, off
+	}
+	n, err := io.ReadFull(fl.sr, p)
+	fl.srOff += int64(n)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return n, io.EOF
+	}
+	return n, err
 }
 
 // Stat describes the file as it was when opened.
@@ -103,7 +135,16 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, pathErr("read", fl.r.path, errorf(fs.ErrInvalid, "negative offset"))
 	}
-	n, err := fl.cr.ReadAt(fl.ctx, p, off)
+	if off >= fl.r.node.Size {
+		return 0, io.EOF
+	}
+	var n int
+	var err error
+	if fl.stream && !fl.fs.cache.Has(cache.File{ID: fl.r.node.ID, Size: fl.r.node.Size}, off/fl.fs.cache.BlockSize()) {
+		n, err = fl.readStream(p, off)
+	} else {
+		n, err = fl.cr.ReadAt(fl.ctx, p, off)
+	}
 	if err != nil && err != io.EOF {
 		err = fl.readErr(err)
 	}
@@ -168,6 +209,12 @@ func (fl *File) Close() error {
 		return pathErr("close", fl.r.path, fs.ErrClosed)
 	}
 	fl.closed = true
+	fl.smu.Lock()
+	if fl.sr != nil {
+		fl.sr.Close()
+		fl.sr = nil
+	}
+	fl.smu.Unlock()
 	return fl.cr.Close()
 }
 
