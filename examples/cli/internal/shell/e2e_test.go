@@ -1,4 +1,4 @@
-package main
+package shell
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	bin = filepath.Join(dir, "unifiedfs")
 	args := append([]string{"build", "-o", bin}, raceBuildFlags...)
-	cmd := exec.Command("go", append(args, ".")...)
+	cmd := exec.Command("go", append(args, "github.com/unifiedfs/unifiedfs/examples/cli/unifiedfs")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the CLI:", err)

@@ -1,6 +1,6 @@
 //go:build race
 
-package main
+package shell
 
 // Under "go test -race" the binary the end-to-end tests run is race-enabled too; a race
 // in it makes the invocation exit 66 and the test fail.
