@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
 	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
 	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
 )
@@ -93,6 +94,8 @@ func TestSeedUnifiedNamespace(t *testing.T) {
 	oss.PutObject("data-bucket", "logs/app.log", []byte("oss log\n"))
 	kodo := kodotest.NewServer(t, kodotest.WithBuckets("kodo-bucket"))
 	kodo.Put("kodo-bucket", "images/cat.jpg", []byte("kodo image"))
+	hdfs := hdfstest.NewCluster(t, hdfstest.Config{})
+	hdfsURI := hdfs.URI("/warehouse")
 
 	contains(t, "mkdir", e.ok("mkdir", "/mnt"), "Successfully created directory /mnt")
 	e.ok("mount", "/mnt/bucket1", "file://"+b1)
@@ -100,8 +103,11 @@ func TestSeedUnifiedNamespace(t *testing.T) {
 	e.ok(append(append([]string{"mount"}, optionArgs(oss.Options())...), "/mnt/oss", oss.URI("data-bucket", "logs"))...)
 	e.ok(append(append([]string{"mount"}, optionArgs(kodo.Options("kodo-bucket"))...), "/mnt/kodo", "kodo://kodo-bucket/images")...)
 
+	e.ok(append(append([]string{"mount"}, optionArgs(hdfs.Options())...), "/mnt/hdfs", hdfsURI)...)
+	e.ok("copyFromLocal", filepath.Join(b1, "part-0"), "/mnt/hdfs/part-0")
+
 	ls := parseLs(t, e.ok("ls", "-R", "/"))
-	want := "/mnt /mnt/bucket1 /mnt/bucket1/part-0 /mnt/bucket2 /mnt/bucket2/part-0 /mnt/kodo /mnt/kodo/cat.jpg /mnt/oss /mnt/oss/app.log"
+	want := "/mnt /mnt/bucket1 /mnt/bucket1/part-0 /mnt/bucket2 /mnt/bucket2/part-0 /mnt/hdfs /mnt/hdfs/part-0 /mnt/kodo /mnt/kodo/cat.jpg /mnt/oss /mnt/oss/app.log"
 	if got := strings.Join(keys(ls), " "); got != want {
 		t.Fatalf("ls -R /:\n got %s\nwant %s", got, want)
 	}
@@ -111,10 +117,13 @@ func TestSeedUnifiedNamespace(t *testing.T) {
 	if got := e.ok("cat", "/mnt/kodo/cat.jpg"); got != "kodo image" {
 		t.Errorf("cat kodo: %q", got)
 	}
+	if got := e.ok("cat", "/mnt/hdfs/part-0"); got != b1 {
+		t.Errorf("cat hdfs: %q", got)
+	}
 
 	// The mount table lists every mount, secrets redacted.
 	table := e.ok("mount")
-	contains(t, "mount table", table, "on  /mnt/bucket1", "on  /mnt/oss", "on  /mnt/kodo", "read-only", "<redacted>")
+	contains(t, "mount table", table, "on  /mnt/bucket1", "on  /mnt/oss", "on  /mnt/kodo", "on  /mnt/hdfs", "hdfs://", "read-only", "<redacted>")
 	for _, secret := range []string{oss.Options()["fs.oss.accessKeySecret"], kodo.SecretKey()} {
 		if strings.Contains(table, secret) {
 			t.Errorf("mount table prints a secret")

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -392,4 +393,27 @@ func TestRunTests(t *testing.T) {
 		t.Errorf("subset: %d cases, want 1:\n%s", n, out)
 	}
 	e.fails(2, "--writeType wants", "runTests", "--writeType", "SOMETIMES")
+}
+
+// Without --state the state lives in $UNIFIEDFS_HOME, else in ~/.unifiedfs.
+func TestDefaultStateDir(t *testing.T) {
+	e := newCLI(t)
+	home := filepath.Dir(e.state)
+	run := func(env ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, "mkdir", "/x")
+		cmd.Env = append(slices.Clone(e.env), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", env, err, out)
+		}
+	}
+	run()
+	if _, err := os.Stat(filepath.Join(home, ".unifiedfs", "root", "x")); err != nil {
+		t.Errorf("default state ~/.unifiedfs: %v", err)
+	}
+	custom := filepath.Join(home, "custom")
+	run("UNIFIEDFS_HOME=" + custom)
+	if _, err := os.Stat(filepath.Join(custom, "root", "x")); err != nil {
+		t.Errorf("UNIFIEDFS_HOME: %v", err)
+	}
 }

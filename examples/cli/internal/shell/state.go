@@ -70,11 +70,12 @@ func (c *cli) loadConfig() error {
 	if file == "" {
 		file = filepath.Join(c.stateDir, siteFile)
 	}
+	fromFile := false
 	if !c.ignoreSite {
 		loaded, err := unifiedfs.LoadProperties(file)
 		switch {
 		case err == nil:
-			props = loaded
+			props, fromFile = loaded, true
 		case explicit || !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("%w (fix or remove the properties file)", err)
 		}
@@ -88,7 +89,7 @@ func (c *cli) loadConfig() error {
 	}
 	if err != nil {
 		where := "the -D options"
-		if len(props) > len(c.overrides) {
+		if fromFile {
 			where = file + " or the -D options"
 		}
 		return fmt.Errorf("%s (fix it in %s)", oneLine(err), where)
