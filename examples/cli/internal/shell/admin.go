@@ -220,11 +220,12 @@ func cmdStopSync(c *cli, fl *flags) error {
 func cmdGetSyncPathList(c *cli, _ *flags) error {
 	fmt.Fprintln(c.stdout, "The following paths are under active syncing")
 	for _, sp := range c.fsys.SyncPoints() {
-		last := "initial sync pending"
-		if !sp.LastSync.IsZero() {
-			last = "last synced " + alluxioTime(sp.LastSync)
+		// LastSync is known only to the process that synced; a later invocation has none.
+		if sp.LastSync.IsZero() {
+			fmt.Fprintln(c.stdout, sp.Path)
+			continue
 		}
-		fmt.Fprintf(c.stdout, "%s\t(%s)\n", sp.Path, last)
+		fmt.Fprintf(c.stdout, "%s\t(last synced %s)\n", sp.Path, alluxioTime(sp.LastSync))
 	}
 	return nil
 }

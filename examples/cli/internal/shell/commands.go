@@ -26,7 +26,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "ls", usage: "ls [-R] [-d] [-f] [-h] [-p] [--sort=field] [-r] <path>...", desc: "Lists files and directories: permission, owner, group, size, persist state, modification time, % cached, path.",
+		{name: "ls", usage: "ls [-R] [-d] [-f] [-h] [-p] [--sort=field] [-r] <path>...", desc: "Lists files and directories: permission, owner, group, size, persist state, modification time, % cached, path. -R recursive, -d a directory itself, -f re-sync with the UFS first, -h human sizes, -p only files whose only copy is the cache, --sort field, -r reverse.",
 			flags: flagSpec{bools: []string{"R", "d", "f", "h", "p", "r"}, values: []string{"sort"}}, minArgs: 1, maxArgs: -1, needsFS: true, run: cmdLs},
 		{name: "stat", usage: "stat [-f format] <path>...", desc: "Shows the status of a file or directory (format: %N name, %z size, %u owner, %g group, %y mtime, %Y mtime in ms).",
 			flags: flagSpec{values: []string{"f"}}, minArgs: 1, maxArgs: -1, needsFS: true, run: cmdStat},
@@ -68,7 +68,7 @@ func init() {
 			minArgs: 1, maxArgs: -1, needsFS: true, run: cmdFree},
 		{name: "loadMetadata", usage: "loadMetadata [-R] [-F] [-n] <path>...", desc: "Syncs metadata from the UFS (-R recursive, -F now whatever the interval, -n no sync limit).",
 			flags: flagSpec{bools: []string{"R", "F", "f", "n"}}, minArgs: 1, maxArgs: -1, needsFS: true, run: cmdLoadMetadata},
-		{name: "startSync", usage: "startSync <path>", desc: "Makes a directory an active-sync point.",
+		{name: "startSync", usage: "startSync <path>", desc: "Makes a directory an active-sync point: syncs its subtree now; an embedding process that keeps the namespace open re-syncs it every alluxio.master.ufs.active.sync.interval.",
 			minArgs: 1, maxArgs: 1, needsFS: true, run: cmdStartSync},
 		{name: "stopSync", usage: "stopSync <path>", desc: "Removes an active-sync point.",
 			minArgs: 1, maxArgs: 1, needsFS: true, run: cmdStopSync},
