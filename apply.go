@@ -45,6 +45,9 @@ type entry struct {
 	SyncedAt int64        `json:",omitempty"`
 	// Volatile entries (derived from the UFS, or from configuration) are not journaled.
 	Volatile bool `json:"-"`
+	// built holds, parallel to Loaded, inodes already made from the statuses (by a sync's
+	// prefetch workers, off the apply lock); nil elements are made by apply.
+	built []*inode.Inode
 }
 
 // nodeRecord is the serialisable form of an inode's attributes.
@@ -313,10 +316,21 @@ func (f *FS) applyLoad(e *entry) error {
 		return pathErr("load", e.Path, fs.ErrNotExist)
 	}
 	d := dirIno.Dir()
-	sts := e.Loaded
+	sts, built := e.Loaded, e.built
+	if len(built) != len(sts) {
+		built = make([]*inode.Inode, len(sts))
+	}
 	if !sort.SliceIsSorted(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name }) {
-		sts = append([]ufs.Status(nil), sts...)
-		sort.SliceStable(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
+		idx := make([]int, len(sts))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return sts[idx[a]].Name < sts[idx[b]].Name })
+		s2, b2 := make([]ufs.Status, len(sts)), make([]*inode.Inode, len(sts))
+		for i, j := range idx {
+			s2[i], b2[i] = sts[j], built[j]
+		}
+		sts, built = s2, b2
 	}
 	add := make([]*inode.Inode, 0, len(sts))
 	for i, st := range sts {
@@ -329,7 +343,11 @@ func (f *FS) applyLoad(e *entry) error {
 		if d.Lookup(st.Name) != nil {
 			continue
 		}
-		add = append(add, f.inodeFromStatus(st))
+		if in := built[i]; in != nil {
+			add = append(add, in)
+		} else {
+			add = append(add, f.inodeFromStatus(st))
+		}
 	}
 	d.PutSorted(add)
 	if e.Complete {

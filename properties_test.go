@@ -301,3 +301,19 @@ func TestConfigFromPropertiesReadOnlyRoot(t *testing.T) {
 		t.Errorf("root mount %+v, want read-only and shared", m)
 	}
 }
+
+// Any text parses without a panic, and what parses yields a Config or an error
+// (go test -fuzz FuzzProperties).
+func FuzzProperties(f *testing.F) {
+	f.Add(siteTemplate)
+	f.Add("a=\\u00")
+	f.Add("k\\\n")
+	f.Add("alluxio.user.file.metadata.sync.interval=-9999999999999999999")
+	f.Fuzz(func(t *testing.T, text string) {
+		props, err := unifiedfs.ParseProperties(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		_, _, _ = unifiedfs.ConfigFromProperties(props)
+	})
+}

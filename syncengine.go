@@ -33,24 +33,26 @@ func (c *syncCounter) take() bool {
 	return true
 }
 
-// pageSource yields a listing page by page; more is false after the last page.
-type pageSource func() (page ufs.ListPage, more bool, err error)
+// pageSource yields a listing page by page; more is false after the last page. built,
+// when not nil, holds inodes made in advance for entries the namespace lacked (parallel
+// to page.Entries).
+type pageSource func() (page ufs.ListPage, built []*inode.Inode, more bool, err error)
 
 // pagesOf lists the directory r page by page, synchronously.
 func (f *FS) pagesOf(ctx context.Context, r *resolved) pageSource {
 	opts := ufs.ListOptions{}
 	done := false
-	return func() (ufs.ListPage, bool, error) {
+	return func() (ufs.ListPage, []*inode.Inode, bool, error) {
 		if done {
-			return ufs.ListPage{}, false, nil
+			return ufs.ListPage{}, nil, false, nil
 		}
 		page, err := r.mount.ufs.List(ctx, r.ufsPath, opts)
 		if err != nil {
-			return ufs.ListPage{}, false, err
+			return ufs.ListPage{}, nil, false, err
 		}
 		opts.PageToken = page.NextPageToken
 		done = page.NextPageToken == ""
-		return page, !done, nil
+		return page, nil, !done, nil
 	}
 }
 
@@ -67,8 +69,9 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 	listedAt := f.now().UnixNano()
 	pos := 0
 	var add []ufs.Status
+	var addBuilt []*inode.Inode
 	for {
-		page, more, err := pages()
+		page, built, more, err := pages()
 		if errors.Is(err, fs.ErrNotExist) && r.path != r.mount.path {
 			// The directory itself is gone from the UFS.
 			f.syncGone(r.path)
@@ -77,14 +80,18 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 		if err != nil {
 			return err
 		}
-		add = add[:0]
-		for _, st := range page.Entries {
+		add, addBuilt = add[:0], addBuilt[:0]
+		for j, st := range page.Entries {
 			if ufs.IsTempName(st.Name) {
 				continue
 			}
 			if !cnt.take() {
-				f.applyLoaded(r.path, add)
+				f.applyBuilt(r.path, add, addBuilt)
 				return errLimitReached
+			}
+			var prebuilt *inode.Inode
+			if built != nil {
+				prebuilt = built[j]
 			}
 			// Listings come in (nearly) the snapshot's order: try the next slot first.
 			i := pos
@@ -100,19 +107,19 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 				if cur := d.Lookup(st.Name); cur != nil {
 					f.reconcile(r.path, cur, st)
 				} else {
-					add = append(add, st)
+					add, addBuilt = append(add, st), append(addBuilt, prebuilt)
 				}
 				if st.IsDir && onDir != nil {
 					onDir(ufs.Join(r.path, st.Name))
 				}
 				continue
 			}
-			add = append(add, st)
+			add, addBuilt = append(add, st), append(addBuilt, prebuilt)
 			if st.IsDir && onDir != nil {
 				onDir(ufs.Join(r.path, st.Name))
 			}
 		}
-		f.applyLoaded(r.path, add)
+		f.applyBuilt(r.path, add, addBuilt)
 		if !more {
 			break
 		}
@@ -140,6 +147,13 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 func (f *FS) applyLoaded(dir string, sts []ufs.Status) {
 	if len(sts) > 0 {
 		_ = f.apply(&entry{Op: opLoad, Path: dir, Loaded: sts}, nil)
+	}
+}
+
+// applyBuilt adds UFS statuses below dir, with the inodes already made for them.
+func (f *FS) applyBuilt(dir string, sts []ufs.Status, built []*inode.Inode) {
+	if len(sts) > 0 {
+		_ = f.apply(&entry{Op: opLoad, Path: dir, Loaded: sts, built: built}, nil)
 	}
 }
 
@@ -261,9 +275,10 @@ type prefetched struct {
 }
 
 type pageResult struct {
-	page ufs.ListPage
-	more bool
-	err  error
+	page  ufs.ListPage
+	built []*inode.Inode
+	more  bool
+	err   error
 }
 
 // syncTree syncs the subtree at r (a directory) in the configured traversal order,
@@ -305,10 +320,23 @@ func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts
 				return
 			}
 			next := f.pagesOf(lctx, &res)
+			d := res.node.Dir()
 			for {
-				page, more, err := next()
+				page, _, more, err := next()
+				// Make the inodes of entries the namespace lacks here, in parallel with
+				// the traversal, rather than under the apply lock.
+				var built []*inode.Inode
+				for j, st := range page.Entries {
+					if d.Lookup(st.Name) != nil || ufs.IsTempName(st.Name) {
+						continue
+					}
+					if built == nil {
+						built = make([]*inode.Inode, len(page.Entries))
+					}
+					built[j] = f.inodeFromStatus(st)
+				}
 				select {
-				case pf.pages <- pageResult{page, more, err}:
+				case pf.pages <- pageResult{page, built, more, err}:
 				case <-lctx.Done():
 					return
 				}
@@ -343,12 +371,12 @@ func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts
 			continue
 		}
 		var children []string
-		pages := func() (ufs.ListPage, bool, error) {
+		pages := func() (ufs.ListPage, []*inode.Inode, bool, error) {
 			pr, ok := <-pf.pages
 			if !ok {
-				return ufs.ListPage{}, false, ctx.Err()
+				return ufs.ListPage{}, nil, false, ctx.Err()
 			}
-			return pr.page, pr.more, pr.err
+			return pr.page, pr.built, pr.more, pr.err
 		}
 		err = f.syncListing(ctx, &res, pages, cnt, func(c string) { children = append(children, c) })
 		pf.cancel()
