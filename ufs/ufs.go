@@ -59,7 +59,8 @@ type Status struct {
 	Group   string      // empty when the store has no groups
 	Mode    fs.FileMode // permission bits only; 0 when the store has none
 	// ContentHash changes whenever the content changes: an ETag, a Kodo hash, or
-	// "len:<size>,mtime:<ns>" on filesystems. Empty for directories.
+	// "len:<size>,mtime:<t>" on filesystems (nanoseconds on local disk, milliseconds on
+	// HDFS, as Alluxio). Empty for directories.
 	ContentHash string
 }
 

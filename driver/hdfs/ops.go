@@ -72,12 +72,9 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("rename", dst)
+	d, err := ufs.CheckRenameTarget(s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
-		return invalid("rename", src, "cannot rename %q to %q", src, dst)
 	}
 	if _, err := f.client.Stat(f.abs(s)); err != nil {
 		return mapErr("rename", src, err)

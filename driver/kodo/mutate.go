@@ -91,12 +91,9 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("rename", dst)
+	d, err := ufs.CheckRenameTarget(s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
-		return pathErr("rename", src, fmt.Errorf("%w: cannot rename %q to %q", fs.ErrInvalid, src, dst))
 	}
 	st, err := f.stat(ctx, s)
 	if err != nil {

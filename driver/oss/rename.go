@@ -21,12 +21,9 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("rename", dst)
+	d, err := ufs.CheckRenameTarget(s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
-		return &fs.PathError{Op: "rename", Path: src, Err: fmt.Errorf("%w: cannot rename %q to %q", fs.ErrInvalid, src, dst)}
 	}
 	st, isFile, err := f.statFile(ctx, s)
 	if err != nil {

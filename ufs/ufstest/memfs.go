@@ -732,12 +732,9 @@ func (m *MemFS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath(string(OpRename), dst)
+	d, err := ufs.CheckRenameTarget(s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
-		return pathErr(OpRename, src, fmt.Errorf("%w: cannot rename %q to %q", fs.ErrInvalid, src, dst))
 	}
 	m.mu.Lock()
 	st, ok := m.lookup(s)
