@@ -254,3 +254,24 @@ func TestDeleteRules(t *testing.T) {
 		t.Fatal("NamespaceOnly deleted the UFS copy")
 	}
 }
+
+func TestSharedMountGivesOthersTheOwnersBits(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{}, ufstest.FileSystem)
+	for _, name := range []string{"private", "shared"} {
+		s := e.stores.Add(name, ufstest.FileSystem)
+		s.Direct().Put("f", []byte("x"))
+		s.Direct().Chown("f", "alice", "staff", 0o640)
+	}
+	e.mount("/private", "mem://private/", unifiedfs.MountOptions{})
+	e.mount("/shared", "mem://shared/", unifiedfs.MountOptions{Shared: true})
+	if m := e.status("/private/f").Mode; m != 0o640 {
+		t.Fatalf("private mount mode %v", m)
+	}
+	if m := e.status("/shared/f").Mode; m != 0o666 {
+		t.Fatalf("shared mount mode %v, want the owner's rw for everyone", m)
+	}
+	fi, _ := e.fs.Stat("shared/f")
+	if fi.Mode().Perm() != 0o666 {
+		t.Fatalf("FileInfo mode %v", fi.Mode())
+	}
+}
