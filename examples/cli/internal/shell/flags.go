@@ -74,6 +74,8 @@ func parseFlags(verb, usage string, argv []string, spec flagSpec) (*flags, error
 			name, val, hasVal = name[:j], name[j+1:], true
 		}
 		switch {
+		case name == "":
+			return nil, usagef("unknown flag %s (usage: unifiedfs %s)", a, usage)
 		case isBool[name] && !hasVal:
 			f.set[name] = true
 		case isVal[name]:

@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 	if fl.value("c", "") != "10" || !slices.Equal(fl.args, []string{"/a", "-notaflag"}) {
 		t.Errorf("c=%q args=%q", fl.value("c", ""), fl.args)
 	}
-	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}} {
+	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}, {"---"}, {"-="}, {"--=x"}, {"-Rc"}} {
 		if _, err := parseFlags("x", "x", bad, spec); err == nil {
 			t.Errorf("%q: no error", bad)
 		} else if _, ok := err.(*usageError); !ok {
@@ -170,4 +170,21 @@ func TestInProcessDemoAndRunTests(t *testing.T) {
 	if !strings.HasSuffix(out.String(), "Copied file://"+local+" to /f\n") {
 		t.Errorf("copyFromLocal on a terminal: %q", out.String())
 	}
+}
+
+// Command lines never panic the parsers (go test -fuzz FuzzCommandLine).
+func FuzzCommandLine(f *testing.F) {
+	for _, s := range []string{"ls -R /", "-D", "--state", "mount --option k=v /a file:///b", "---", "-=", "-Rc", "-Dk=v -D k2=v2 -- -x"} {
+		f.Add(s)
+	}
+	spec := flagSpec{bools: []string{"R", "f"}, values: []string{"option", "c"}}
+	f.Fuzz(func(t *testing.T, line string) {
+		argv := strings.Fields(line)
+		if g, err := splitGlobal(argv); err == nil {
+			_, _ = parseFlags("x", "x", g.rest, spec)
+		}
+		for _, a := range argv {
+			_, _ = nsPath(a)
+		}
+	})
 }
