@@ -22,7 +22,7 @@ func cmdDemo(c *cli, fl *flags) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	d := &demo{parent: c, sub: &cli{ctx: c.ctx, stdin: c.stdin, stdout: c.stdout, stderr: c.stderr, tty: c.tty,
+	d := &demo{parent: c, sub: &cli{ctx: c.ctx, stdin: c.stdin, stdout: c.stdout, stderr: c.stderr, tty: false, // its output is buffered per step
 		stateDir: filepath.Join(tmp, "state"), overrides: map[string]string{}, ignoreSite: true, keepOpen: true}}
 	defer func() {
 		d.sub.keepOpen = false
