@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -27,7 +28,7 @@ func init() {
 		run: func(p int) ([]float64, string, error) { return runCachedRead(p, 2) }, ok: func(m float64) bool { return m >= 0.8 }})
 	register(metric{id: "R3", name: "warm read through the local driver (page-cached 256 MiB file, NO_CACHE)", baseline: "os.File.Read, same 1 MiB buffer", goal: "≥ 0.9",
 		run: runLocalRead, ok: func(m float64) bool { return m >= 0.9 }})
-	register(metric{id: "R4", name: "first read of a 256 MiB object from the OSS fake through the FS", baseline: "one GET of the whole object from the same fake (same signed client)", goal: "≥ 0.8",
+	register(metric{id: "R4", name: "first read of a 256 MiB object from the OSS fake through the FS", baseline: "one GET of the whole object from the same fake (the same signed client, no checksum)", goal: "≥ 0.8",
 		run: func(p int) ([]float64, string, error) { return runFirstRead(p, "oss") }, ok: func(m float64) bool { return m >= 0.8 }})
 	register(metric{id: "R4b", name: "same from the Kodo fake", baseline: "same", goal: "≥ 0.8",
 		run: func(p int) ([]float64, string, error) { return runFirstRead(p, "kodo") }, ok: func(m float64) bool { return m >= 0.8 }})
@@ -198,8 +199,11 @@ func firstRead(tb testing.TB, pairs int, kind string) ([]float64, error) {
 	var ratios []float64
 	buf := make([]byte, mib)
 	for i := 0; i < pairs; i++ {
+		runtime.GC() // the previous FS's cache is garbage now: collect it outside the timings
 		base := timeIt(func() {
-			r, err := direct.OpenRange(ctx, "big", 0, -1)
+			// One GET of the whole object, as a range so that the driver does not add
+			// the whole-object CRC check a plain GET would not do.
+			r, err := direct.OpenRange(ctx, "big", 0, int64(len(data)))
 			if err != nil {
 				panic(err)
 			}
@@ -212,6 +216,7 @@ func firstRead(tb testing.TB, pairs int, kind string) ([]float64, error) {
 		if err != nil {
 			return nil, err
 		}
+		runtime.GC()
 		ours := timeIt(func() {
 			f, err := fsys.Open("big")
 			if err != nil {

@@ -48,8 +48,8 @@ const (
 	// whole block. 1 MiB is also the page size of Alluxio's paging store.
 	DefaultBlockSize        = 1 << 20
 	DefaultMemCapacity      = 256 << 20
-	DefaultReadAheadBlocks  = 4
-	DefaultReadAheadWorkers = 4
+	DefaultReadAheadBlocks  = 8
+	DefaultReadAheadWorkers = 8
 	maxBlockSize            = 1 << 30
 )
 
