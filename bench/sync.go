@@ -103,6 +103,7 @@ func runLoadMetadata(pairs int, lat time.Duration) ([]float64, string, error) {
 	var ratios []float64
 	var pages int
 	for i := 0; i < pairs; i++ {
+		runtime.GC()
 		bound, n := lowerBound(m, lat)
 		pages = n
 		remove := m.Inject(ufstest.Fault{Op: ufstest.OpList, Latency: lat, LatencyOnly: true})
@@ -110,6 +111,7 @@ func runLoadMetadata(pairs int, lat time.Duration) ([]float64, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
+		runtime.GC()
 		var lerr error
 		ours := timeIt(func() {
 			lerr = fsys.LoadMetadata(context.Background(), "/data", unifiedfs.LoadMetadataOptions{Recursive: true, Force: true, Limit: -1})
@@ -142,8 +144,10 @@ func runResync(pairs int) ([]float64, string, error) {
 	var ratios []float64
 	var allocs []float64
 	for i := 0; i < pairs; i++ {
+		runtime.GC()
 		bound, _ := lowerBound(m, lat)
 		remove := m.Inject(ufstest.Fault{Op: ufstest.OpList, Latency: lat, LatencyOnly: true})
+		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		ours := timeIt(func() { err = fsys.LoadMetadata(ctx, "/data", opts) })
