@@ -68,17 +68,14 @@ func main() {
 		var row string
 		if err != nil {
 			failed++
-			row = fmt.Sprintf("| %s | %s | %s | %s | error: %v | | ✘ |", m.id, m.name, m.baseline, m.goal, err)
+			row = fmt.Sprintf("| %s | %s | %s | %s | error: %v | | ✘ | |", m.id, m.name, m.baseline, m.goal, err)
 		} else {
 			med, lo, hi := stats(vals)
 			verdict := "✔"
 			if !m.ok(med) {
 				verdict = "✘"
 			}
-			row = fmt.Sprintf("| %s | %s | %s | %s | %.3g | %.3g – %.3g | %s |", m.id, m.name, m.baseline, m.goal, med, lo, hi, verdict)
-			if note != "" {
-				row += " " + note
-			}
+			row = fmt.Sprintf("| %s | %s | %s | %s | %.3g | %.3g – %.3g | %s | %s |", m.id, m.name, m.baseline, m.goal, med, lo, hi, verdict, note)
 		}
 		fmt.Fprintf(os.Stderr, "%s done in %v\n", m.id, time.Since(t0).Round(time.Millisecond))
 		fmt.Println(row)
@@ -117,7 +114,7 @@ func stats(v []float64) (med, lo, hi float64) {
 	return med, s[0], s[n-1]
 }
 
-const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met |\n|---|---|---|---|---|---|---|\n"
+const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met | notes |\n|---|---|---|---|---|---|---|---|\n"
 
 // writeTable replaces the text between the results markers of path with the rows.
 func writeTable(path string, rows []string) error {
