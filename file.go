@@ -350,7 +350,10 @@ func (fi *fileInfo) Sys() any {
 		Path: ufs.Rooted(p), Name: fi.Name(), IsDir: in.IsDir(), Size: fi.Size(), ModTime: fi.ModTime(),
 		Mode: fi.perm(), Owner: in.Owner.Owner, Group: in.Owner.Group, PersistState: in.Persist(),
 		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.path), IsMountPoint: in.IsMount(),
-		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.readOnly,
+		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.readOnly, Pinned: in.Flags&inode.FlagPinned != 0,
+	}
+	if d := in.Dir(); d != nil {
+		st.Children = d.Len()
 	}
 	if !in.IsDir() {
 		st.CachedBytes = fi.f.cache.CachedBytes(cache.File{ID: in.ID, Size: in.Size})

@@ -178,6 +178,12 @@ type FileStatus struct {
 	Fingerprint string
 	// Incomplete is true while the file is being written.
 	Incomplete bool
+	// Pinned is true while the cache holds the only copy of the file's content
+	// (MUST_CACHE, or ASYNC_THROUGH before its persist): its blocks are never evicted.
+	Pinned bool
+	// Children is the number of entries the namespace holds for a directory (those
+	// loaded so far), as Alluxio's ls shows for directories.
+	Children int
 	// ReadOnly is true under a read-only mount.
 	ReadOnly bool
 }

@@ -68,7 +68,9 @@ func permString(st *unifiedfs.FileStatus) string {
 
 func lsLine(w io.Writer, st *unifiedfs.FileStatus, human bool) {
 	size, state := sizeString(st.Size, human && !st.IsDir), "DIR"
-	if !st.IsDir {
+	if st.IsDir {
+		size = strconv.Itoa(st.Children) // Alluxio shows a directory's child count
+	} else {
 		state = strconv.Itoa(cachedPercent(st)) + "%"
 	}
 	fmt.Fprintf(w, lsFormat, permString(st), st.Owner, st.Group, size, st.PersistState.String(),
@@ -156,8 +158,7 @@ func cmdLs(c *cli, fl *flags) error {
 			return less(statuses[i], statuses[j])
 		})
 		for _, s := range statuses {
-			// Pinned: the cache holds the only copy (MUST_CACHE, ASYNC_THROUGH not yet persisted).
-			if pinnedOnly && (s.IsDir || s.PersistState == unifiedfs.Persisted) {
+			if pinnedOnly && !s.Pinned {
 				continue
 			}
 			lsLine(c.stdout, s, human)
