@@ -6,7 +6,8 @@
 // evicted, and a write that would make pinned bytes exceed the capacity fails
 // with an error wrapping ErrNoSpace. Misses are filled through a caller's
 // Fetcher, one fetch per block however many readers wait for it
-// (singleflight), and sequential readers prefetch the next blocks.
+// (singleflight), and sequential readers prefetch the next blocks, several
+// consecutive ones per fetch (Config.ReadAheadSpan).
 //
 // Locking: one mutex guards the indexes; it is held only for map and list
 // operations, never across a fetch, a disk read or a disk write.
@@ -50,7 +51,10 @@ const (
 	DefaultMemCapacity      = 256 << 20
 	DefaultReadAheadBlocks  = 8
 	DefaultReadAheadWorkers = 8
-	maxBlockSize            = 1 << 30
+	// DefaultReadAheadSpan is 4 blocks: a cold sequential read makes one
+	// Fetcher call per 4 MiB instead of one per 1 MiB (TestSpanRatio).
+	DefaultReadAheadSpan = 4
+	maxBlockSize         = 1 << 30
 )
 
 // File identifies one version of a file's content. ID is stable for the
@@ -69,8 +73,15 @@ type Config struct {
 	MemCapacity      int64  // bytes held in memory; default 256 MiB
 	DiskDir          string // optional disk tier directory
 	DiskCapacity     int64  // bytes held in DiskDir; required (> 0) with DiskDir
-	ReadAheadBlocks  int    // read-ahead window in blocks; default 4, < 0 disables
-	ReadAheadWorkers int    // concurrent read-ahead fetches; default 4
+	ReadAheadBlocks  int    // read-ahead window in blocks; default DefaultReadAheadBlocks, < 0 disables
+	ReadAheadWorkers int    // concurrent read-ahead fetches; default DefaultReadAheadWorkers
+	// ReadAheadSpan is the most consecutive missing blocks a read-ahead
+	// fetches with one Fetcher call (then stored as separate blocks); default
+	// DefaultReadAheadSpan, < 0 or 1 fetches block by block. It is capped at
+	// ReadAheadBlocks and at 1 GiB. The window is extended to whole spans, so
+	// a sequential reader has ReadAheadBlocks to ReadAheadBlocks+span-1
+	// blocks read ahead. Demand misses always fetch one block.
+	ReadAheadSpan int
 }
 
 // Stats are counters and gauges of a Cache.
@@ -78,8 +89,8 @@ type Stats struct {
 	Hits          int64 // block reads served without a fetch (memory or disk)
 	DiskHits      int64 // of Hits, those served from the disk tier
 	Misses        int64 // block reads that waited for a fetch
-	Fetches       int64 // calls of a Fetcher that filled a block (shared by waiters)
-	ReadAheads    int64 // fills started by read-ahead
+	Fetches       int64 // fills through a Fetcher of one block, or of a read-ahead span of blocks (shared by waiters)
+	ReadAheads    int64 // block fills started by read-ahead
 	Evictions     int64 // blocks evicted from memory by the byte bound
 	DiskEvictions int64 // blocks evicted from the disk tier
 	Corrupt       int64 // disk block files found corrupt or truncated and removed
@@ -116,6 +127,7 @@ type Cache struct {
 	bs      int64
 	memCap  int64
 	raWin   int
+	raSpan  int             // blocks per read-ahead fetch, 1..raWin
 	ctx     context.Context // cancelled by Close; detached fills run on it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // background goroutines
@@ -134,6 +146,7 @@ type Cache struct {
 	writers  map[*Writer]struct{}
 	disk     *diskTier // nil without a disk tier
 	pool     bufPool
+	spanBufs sync.Pool // *[]byte of raSpan blocks, for read-ahead span fetches
 
 	hits, diskHits, misses, fetches, readAheads atomic.Int64
 	evictions, diskEvictions, corrupt           atomic.Int64
@@ -162,10 +175,14 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.ReadAheadWorkers <= 0 {
 		cfg.ReadAheadWorkers = DefaultReadAheadWorkers
 	}
+	if cfg.ReadAheadSpan == 0 {
+		cfg.ReadAheadSpan = DefaultReadAheadSpan
+	}
 	c := &Cache{
 		bs:       cfg.BlockSize,
 		memCap:   cfg.MemCapacity,
 		raWin:    max(cfg.ReadAheadBlocks, 0),
+		raSpan:   int(max(1, min(int64(cfg.ReadAheadSpan), int64(cfg.ReadAheadBlocks), maxBlockSize/cfg.BlockSize))),
 		pinned:   make(map[key]*block),
 		files:    make(map[uint64]*fileIndex),
 		inflight: make(map[key]*call),

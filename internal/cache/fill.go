@@ -91,15 +91,24 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 // and stores the data as the waiters asked. fctx is detached from every
 // waiter: the Cache's context, or a read-ahead reader's.
 func (c *Cache) fill(fctx context.Context, k key, n int64, fetch Fetcher, cl *call) {
-	var data []byte
-	var err error
 	if c.disk != nil {
-		data, cl.fromDisk = c.readDisk(k, n)
+		if data, ok := c.readDisk(k, n); ok {
+			c.mu.Lock()
+			cl.fromDisk = true
+			c.complete(k, n, cl, data, nil, false)
+			c.mu.Unlock()
+			close(cl.done)
+			return
+		}
 	}
-	if !cl.fromDisk {
-		data, err = c.fetchBlock(fctx, k, n, fetch)
-	}
-	c.mu.Lock()
+	c.fetchBlocks(fctx, k, []int64{n}, []*call{cl}, fetch)
+}
+
+// complete records the outcome of fill cl of block k (n bytes long) and, on
+// success, hands data to its waiters and, as they asked, to the memory tier.
+// aborted says the fill's own context ended. c.mu must be held; the caller
+// closes cl.done once it is released.
+func (c *Cache) complete(k key, n int64, cl *call, data []byte, err error, aborted bool) {
 	if c.inflight[k] == cl {
 		delete(c.inflight, k)
 	}
@@ -107,23 +116,25 @@ func (c *Cache) fill(fctx context.Context, k key, n int64, fetch Fetcher, cl *ca
 		err = fmt.Errorf("cache: block %d of file %d holds %d bytes, want %d: %w", k.idx, k.id, len(data), n, io.ErrUnexpectedEOF)
 	}
 	cl.err = err
-	cl.aborted = err != nil && fctx.Err() != nil
+	cl.aborted = err != nil && aborted
 	cl.finished = true
-	if err == nil {
-		store := !cl.noStore && (cl.promote || cl.store && !cl.fromDisk)
-		refs := cl.waiters
-		if store {
-			refs++
-		}
-		cl.blk = newBlock(data, refs)
-		if store {
-			c.memAdd(k, cl.blk)
-		} else if refs == 0 {
+	if err != nil {
+		if data != nil {
 			c.putBuf(data)
 		}
+		return
 	}
-	c.mu.Unlock()
-	close(cl.done)
+	store := !cl.noStore && (cl.promote || cl.store && !cl.fromDisk)
+	refs := cl.waiters
+	if store {
+		refs++
+	}
+	cl.blk = newBlock(data, refs)
+	if store {
+		c.memAdd(k, cl.blk)
+	} else if refs == 0 {
+		c.putBuf(data)
+	}
 }
 
 // readDisk returns block k from the disk tier; a corrupt file is removed and
@@ -153,49 +164,24 @@ func (c *Cache) readDisk(k key, n int64) ([]byte, bool) {
 	return nil, false
 }
 
-// fetchBlock reads block k through fetch.
-func (c *Cache) fetchBlock(ctx context.Context, k key, n int64, fetch Fetcher) ([]byte, error) {
-	if fetch == nil {
-		return nil, fmt.Errorf("block %d of file %d: %w", k.idx, k.id, ErrBlockLost)
-	}
+// fetchRange fills buf with the file's bytes at off through fetch, counting
+// one fetch. It returns fewer than len(buf) bytes only with an error, or with
+// nil at EOF.
+func (c *Cache) fetchRange(ctx context.Context, off int64, buf []byte, fetch Fetcher) (int, error) {
 	c.fetches.Add(1)
-	buf := c.getBuf(n)
-	off := k.idx * c.bs
 	var got int
 	for got < len(buf) {
 		m, err := fetch(ctx, off+int64(got), buf[got:])
 		if m < 0 || m > len(buf)-got {
-			c.putBuf(buf)
-			return nil, fmt.Errorf("cache: fetch returned invalid count %d", m)
+			return got, fmt.Errorf("cache: fetch returned invalid count %d", m)
 		}
 		got += m
 		if errors.Is(err, io.EOF) || err == nil && m == 0 {
 			break
 		}
 		if err != nil {
-			c.putBuf(buf)
-			return nil, err
+			return got, err
 		}
 	}
-	if got < len(buf) {
-		c.putBuf(buf)
-		return nil, fmt.Errorf("cache: block %d of file %d: fetched %d of %d bytes: %w", k.idx, k.id, got, n, io.ErrUnexpectedEOF)
-	}
-	return buf, nil
-}
-
-// prefetch starts a fill of block k for read-ahead unless it is cached or
-// already being filled, and waits for it. It runs on a read-ahead worker.
-func (c *Cache) prefetch(r *Reader, k key, n int64) {
-	c.mu.Lock()
-	if c.closed || c.inflight[k] != nil || c.memPeek(k) != nil ||
-		c.disk != nil && r.mode != ReadPromote && c.disk.has(k) {
-		c.mu.Unlock()
-		return
-	}
-	cl := &call{done: make(chan struct{}), store: true, promote: r.mode == ReadPromote}
-	c.inflight[k] = cl
-	c.mu.Unlock()
-	c.readAheads.Add(1)
-	c.fill(r.ctx, k, n, r.fetch, cl)
+	return got, nil
 }

@@ -151,8 +151,10 @@ func TestDropDuringFillStoresNothing(t *testing.T) {
 	}
 }
 
+// TestReadAheadSequential checks the block-by-block read-ahead (span 1);
+// span.go's tests cover spans.
 func TestReadAheadSequential(t *testing.T) {
-	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: 3, ReadAheadWorkers: 2})
+	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: 3, ReadAheadWorkers: 2, ReadAheadSpan: 1})
 	s := newSource(16*20, 15)
 	f := File{ID: 1, Gen: 1, Size: int64(len(s.data))}
 	r := c.NewReader(f, s.fetch, ReadCache)
@@ -197,7 +199,7 @@ func TestNoReadAheadOnRandomAccess(t *testing.T) {
 }
 
 func TestReaderCloseStopsReadAhead(t *testing.T) {
-	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: 4, ReadAheadWorkers: 1})
+	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: 4, ReadAheadWorkers: 1, ReadAheadSpan: 1})
 	s := newSource(16*20, 17)
 	f := File{ID: 1, Gen: 1, Size: int64(len(s.data))}
 	r := c.NewReader(f, s.fetch, ReadCache)

@@ -26,7 +26,9 @@ const (
 
 // Reader reads one open file. It tracks the access pattern: a read that
 // starts where the previous one ended is sequential and queues asynchronous
-// fills of the next ReadAheadBlocks blocks; other reads prefetch nothing.
+// fills of the next ReadAheadBlocks blocks, fetched a span (ReadAheadSpan
+// blocks) per Fetcher call; other reads prefetch nothing and fetch a missing
+// block with one Fetcher call of its own.
 // ReadAt is safe for concurrent use.
 type Reader struct {
 	c      *Cache
@@ -112,43 +114,52 @@ func (r *Reader) track(off, end int64) {
 		r.mu.Unlock()
 		return
 	}
-	last := (end - 1) / c.bs
+	last, lastIdx := (end-1)/c.bs, (r.f.Size-1)/c.bs
 	first := max(r.raNext, last+1)
-	stop := min(last+int64(c.raWin), (r.f.Size-1)/c.bs)
-	if first > stop {
+	if first > last+int64(c.raWin) || first > lastIdx {
 		r.mu.Unlock()
 		return
 	}
+	// The window extends to a whole span, so a span is never split by the
+	// window's edge: one Fetcher call per span.
+	stop := min(max(last+int64(c.raWin), first+int64(c.raSpan)-1), lastIdx)
 	r.raNext = stop + 1
 	r.mu.Unlock()
 
 	// Skip cached blocks here: one lock for the window instead of one queued
-	// task per block of an already cached file.
-	todo := make([]int64, 0, stop-first+1)
+	// task per block of an already cached file. Missing blocks are grouped
+	// into runs of up to raSpan consecutive blocks, one task each.
+	tasks := make([]raTask, 0, stop-first+1)
 	c.mu.Lock()
 	for i := first; i <= stop; i++ {
 		k := key{r.f.ID, r.f.Gen, i}
-		if c.memPeek(k) == nil && c.inflight[k] == nil && (c.disk == nil || r.mode == ReadPromote || !c.disk.has(k)) {
-			todo = append(todo, i)
+		if c.memPeek(k) != nil || c.inflight[k] != nil || c.disk != nil && r.mode != ReadPromote && c.disk.has(k) {
+			continue
+		}
+		if t := len(tasks) - 1; t >= 0 && tasks[t].idx+int64(tasks[t].n) == i && tasks[t].n < c.raSpan {
+			tasks[t].n++
+		} else {
+			tasks = append(tasks, raTask{r: r, idx: i, n: 1})
 		}
 	}
 	c.mu.Unlock()
-	for j, i := range todo {
+	for _, t := range tasks {
 		select {
-		case c.raQueue <- raTask{r: r, idx: i}:
+		case c.raQueue <- t:
 		default: // queue full: forget the rest, a later read asks again
 			r.mu.Lock()
-			r.raNext = min(r.raNext, todo[j])
+			r.raNext = min(r.raNext, t.idx)
 			r.mu.Unlock()
 			return
 		}
 	}
 }
 
-// raTask asks a read-ahead worker to fill block idx of r's file.
+// raTask asks a read-ahead worker to fill the n blocks from idx of r's file.
 type raTask struct {
 	r   *Reader
 	idx int64
+	n   int
 }
 
 // readAheadWorker runs queued read-ahead fills until the Cache closes.
@@ -162,7 +173,7 @@ func (c *Cache) readAheadWorker() {
 			if t.r.ctx.Err() != nil {
 				continue
 			}
-			c.prefetch(t.r, key{t.r.f.ID, t.r.f.Gen, t.idx}, c.blockLen(t.r.f.Size, t.idx))
+			c.prefetch(t.r, t.idx, t.n)
 		}
 	}
 }
