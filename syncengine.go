@@ -325,16 +325,10 @@ func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts
 				page, _, more, err := next()
 				// Make the inodes of entries the namespace lacks here, in parallel with
 				// the traversal, rather than under the apply lock.
-				var built []*inode.Inode
-				for j, st := range page.Entries {
-					if d.Lookup(st.Name) != nil || ufs.IsTempName(st.Name) {
-						continue
-					}
-					if built == nil {
-						built = make([]*inode.Inode, len(page.Entries))
-					}
-					built[j] = f.inodeFromStatus(st)
-				}
+				built := f.inodesFromStatuses(page.Entries, func(j int) bool {
+					name := page.Entries[j].Name
+					return d.Lookup(name) == nil && !ufs.IsTempName(name)
+				})
 				select {
 				case pf.pages <- pageResult{page, built, more, err}:
 				case <-lctx.Done():
