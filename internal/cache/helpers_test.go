@@ -22,6 +22,7 @@ type source struct {
 	mu   sync.Mutex
 	err  error
 	offs []int64
+	lens []int // len(p) of each call
 }
 
 func newSource(n int, seed uint64) *source {
@@ -37,6 +38,7 @@ func (s *source) fetch(ctx context.Context, off int64, p []byte) (int, error) {
 	s.calls.Add(1)
 	s.mu.Lock()
 	s.offs = append(s.offs, off)
+	s.lens = append(s.lens, len(p))
 	err := s.err
 	s.mu.Unlock()
 	if s.gate != nil {
@@ -63,6 +65,13 @@ func (s *source) setErr(err error) {
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()
+}
+
+// lengths returns len(p) of each call, in call order.
+func (s *source) lengths() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.lens...)
 }
 
 func (s *source) offsets() []int64 {

@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
 
 // Many readers of two files through a cache far smaller than the files, with
-// read-ahead and a disk tier: recycled block buffers must never show a reader
-// another block's bytes.
+// read-ahead (block by block and by spans) and a disk tier: recycled block
+// buffers must never show a reader another block's bytes.
 func TestConcurrentReadersUnderEviction(t *testing.T) {
-	for _, disk := range []bool{false, true} {
-		cfg := Config{BlockSize: 64, MemCapacity: 4 * 64, ReadAheadBlocks: 2, ReadAheadWorkers: 2}
+	for _, v := range []struct {
+		disk     bool
+		ra, span int
+	}{{false, 2, 1}, {true, 2, 1}, {false, 4, 4}, {true, 4, 3}} {
+		disk := v.disk
+		cfg := Config{BlockSize: 64, MemCapacity: 4 * 64, ReadAheadBlocks: v.ra, ReadAheadWorkers: 2, ReadAheadSpan: v.span}
 		if disk {
 			cfg.DiskDir, cfg.DiskCapacity = t.TempDir(), 8*64
 		}
@@ -50,8 +55,12 @@ func TestConcurrentReadersUnderEviction(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		longest := slices.Max(append(srcs[0].lengths(), srcs[1].lengths()...))
+		if v.span > 1 && longest <= 64 || v.span == 1 && longest > 64 {
+			t.Fatalf("%+v: longest fetch %d bytes", v, longest)
+		}
 		if st := c.Stats(); st.MemBytes > cfg.MemCapacity || st.Evictions == 0 {
-			t.Fatalf("disk=%v: %+v", disk, st)
+			t.Fatalf("%+v: %+v", v, st)
 		}
 	}
 }
