@@ -401,3 +401,29 @@ func TestActiveSyncQuietPeriod(t *testing.T) {
 		t.Fatalf("sync points after unmount: %+v", e.fs.SyncPoints())
 	}
 }
+
+func TestCloseStopsARunningSync(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{SyncConcurrency: 2}, ufstest.ObjectStore)
+	for i := 0; i < 50; i++ {
+		e.root.Direct().Put(fmt.Sprintf("big/d%02d/f", i), []byte("x"))
+	}
+	e.root.Inject(ufstest.Fault{Op: ufstest.OpList, Latency: 20 * time.Millisecond, LatencyOnly: true})
+	done := make(chan error, 1)
+	go func() {
+		done <- e.fs.LoadMetadata(ctx, "/big", unifiedfs.LoadMetadataOptions{Recursive: true, Force: true})
+	}()
+	time.Sleep(60 * time.Millisecond)
+	start := time.Now()
+	e.fs.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("sync finished without error although Close came first")
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("sync took %v to stop", time.Since(start))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the sync")
+	}
+}

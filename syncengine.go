@@ -286,6 +286,7 @@ type pageResult struct {
 func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer context.AfterFunc(f.ctx, cancel)() // Close stops a running sync too
 	start := f.now().UnixNano()
 	cnt := &syncCounter{limit: limit}
 	window := f.cfg.SyncConcurrency
