@@ -125,11 +125,15 @@ func (f *FS) recoverFiles() {
 	var incomplete, lost []string
 	var queue []*inode.Inode
 	var queuePaths []string
+	owned := map[uint64]bool{} // pinned ids some file still needs
 	var walk func(p string, in *inode.Inode)
 	walk = func(p string, in *inode.Inode) {
 		if in.IsDir() {
 			in.Dir().Range(func(c *inode.Inode) bool { walk(ufs.Join(p, c.Name), c); return true })
 			return
+		}
+		if _, ok := pinned[in.ID]; ok && in.Persist() != inode.Persisted && in.Flags&inode.FlagOpen == 0 {
+			owned[in.ID] = true
 		}
 		switch {
 		case in.Flags&inode.FlagOpen != 0:
@@ -145,6 +149,13 @@ func (f *FS) recoverFiles() {
 		}
 	}
 	walk(ufs.Root, f.root.Load())
+	// Pinned blocks nobody needs: a file persisted before the crash (its unpin was lost)
+	// or one whose completion never reached the journal.
+	for id := range pinned {
+		if !owned[id] {
+			f.cache.Drop(id)
+		}
+	}
 	for _, p := range incomplete {
 		f.log.Warn("unifiedfs: removing a file whose write did not complete before the restart", "path", ufs.Rooted(p))
 		_ = f.apply(&entry{Op: opDelete, Path: p}, nil)
