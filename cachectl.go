@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 
-	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
@@ -94,9 +93,4 @@ func (f *FS) walkFiles(ctx context.Context, op, p string, fn func(string, *resol
 		}
 	}
 	return nil
-}
-
-// cachedBytes is the cache's count for one inode version.
-func (f *FS) cachedBytes(in *inode.Inode) int64 {
-	return f.cache.CachedBytes(cache.File{ID: in.ID, Size: in.Size})
 }

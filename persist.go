@@ -322,13 +322,6 @@ func (p *persister) renamed(src, dst string) {
 	p.cond.Broadcast()
 }
 
-// pending returns the number of jobs queued or running.
-func (p *persister) pending() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.jobs)
-}
-
 // drain waits until no job is left or timeout passes; it reports the jobs left.
 func (p *persister) drain(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

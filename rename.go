@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 
-	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -196,14 +195,4 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error 
 		f.absent.forget(p)
 	}
 	return nil
-}
-
-// notPersistedUnder reports whether any file at or below in is not persisted.
-func notPersistedUnder(in *inode.Inode) bool {
-	if !in.IsDir() {
-		return in.Persist() != inode.Persisted
-	}
-	found := false
-	in.Dir().Range(func(c *inode.Inode) bool { found = notPersistedUnder(c); return !found })
-	return found
 }
