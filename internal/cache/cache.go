@@ -131,7 +131,7 @@ type Cache struct {
 	ctx     context.Context // cancelled by Close; detached fills run on it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // background goroutines
-	raQueue chan raTask
+	raQueue chan *span     // read-ahead spans, sent only under mu while open
 
 	mu       sync.Mutex
 	closed   bool
@@ -208,7 +208,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if c.raWin > 0 {
-		c.raQueue = make(chan raTask, cfg.ReadAheadWorkers*c.raWin*4)
+		c.raQueue = make(chan *span, cfg.ReadAheadWorkers*c.raWin*4)
 		for range cfg.ReadAheadWorkers {
 			c.wg.Add(1)
 			go c.readAheadWorker()
@@ -240,6 +240,7 @@ func (c *Cache) Close() error {
 		c.disk.wake()
 	}
 	c.wg.Wait()
+	c.drainReadAhead()
 	c.mu.Lock()
 	c.lru.Purge()
 	c.pinned = map[key]*block{}

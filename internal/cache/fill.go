@@ -22,7 +22,8 @@ type call struct {
 	promote  bool  // keep data read from disk in memory
 	noStore  bool  // the file was dropped meanwhile
 	fromDisk bool
-	aborted  bool // the fill's own context was cancelled (not a waiter's)
+	aborted  bool  // the fill's own context was cancelled (not a waiter's)
+	sp       *span // the read-ahead span filling the block, if any
 	blk      *block
 	err      error
 }
@@ -46,6 +47,8 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 			cl = &call{done: make(chan struct{})}
 			c.inflight[k] = cl
 			go c.fill(c.ctx, k, n, fetch, cl)
+		} else if cl.sp != nil && cl.sp.claim() {
+			go c.runSpan(cl.sp) // read-ahead queued but not started: run it now
 		}
 		cl.waiters++
 		if mode != ReadNoCache {

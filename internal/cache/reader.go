@@ -126,54 +126,40 @@ func (r *Reader) track(off, end int64) {
 	r.raNext = stop + 1
 	r.mu.Unlock()
 
-	// Skip cached blocks here: one lock for the window instead of one queued
-	// task per block of an already cached file. Missing blocks are grouped
-	// into runs of up to raSpan consecutive blocks, one task each.
-	tasks := make([]raTask, 0, stop-first+1)
+	// Register a call for every missing block now, so that a reader missing
+	// one waits for its span instead of fetching it alone. Consecutive
+	// missing blocks form spans of up to raSpan blocks, one queued task each.
+	var cur *span
+	started, queueFull := 0, int64(-1)
 	c.mu.Lock()
-	for i := first; i <= stop; i++ {
+	for i := first; i <= stop && !c.closed; i++ {
 		k := key{r.f.ID, r.f.Gen, i}
-		if c.memPeek(k) != nil || c.inflight[k] != nil || c.disk != nil && r.mode != ReadPromote && c.disk.has(k) {
+		disk := c.disk != nil && c.disk.has(k)
+		if c.memPeek(k) != nil || c.inflight[k] != nil || disk && r.mode != ReadPromote {
+			cur = nil
 			continue
 		}
-		if t := len(tasks) - 1; t >= 0 && tasks[t].idx+int64(tasks[t].n) == i && tasks[t].n < c.raSpan {
-			tasks[t].n++
-		} else {
-			tasks = append(tasks, raTask{r: r, idx: i, n: 1})
+		if cur == nil || cur.disk || disk || len(cur.calls) == c.raSpan {
+			cur = &span{r: r, first: i, disk: disk}
+			select {
+			case c.raQueue <- cur:
+			default: // queue full: forget the rest, a later read asks again
+				queueFull = i
+			}
+			if queueFull >= 0 {
+				break
+			}
 		}
+		cl := &call{done: make(chan struct{}), store: true, promote: r.mode == ReadPromote, sp: cur}
+		cur.calls = append(cur.calls, cl)
+		c.inflight[k] = cl
+		started++
 	}
 	c.mu.Unlock()
-	for _, t := range tasks {
-		select {
-		case c.raQueue <- t:
-		default: // queue full: forget the rest, a later read asks again
-			r.mu.Lock()
-			r.raNext = min(r.raNext, t.idx)
-			r.mu.Unlock()
-			return
-		}
-	}
-}
-
-// raTask asks a read-ahead worker to fill the n blocks from idx of r's file.
-type raTask struct {
-	r   *Reader
-	idx int64
-	n   int
-}
-
-// readAheadWorker runs queued read-ahead fills until the Cache closes.
-func (c *Cache) readAheadWorker() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case t := <-c.raQueue:
-			if t.r.ctx.Err() != nil {
-				continue
-			}
-			c.prefetch(t.r, t.idx, t.n)
-		}
+	c.readAheads.Add(int64(started))
+	if queueFull >= 0 {
+		r.mu.Lock()
+		r.raNext = min(r.raNext, queueFull)
+		r.mu.Unlock()
 	}
 }

@@ -81,50 +81,77 @@ func (c *Cache) getSpanBuf() *[]byte {
 	return &b
 }
 
-// prefetch fills, for read-ahead, the blocks first..first+n-1 of r's file that
-// are neither cached nor being filled, and waits for them. It runs on a
-// read-ahead worker. Each run of consecutive missing blocks is fetched with one
-// Fetcher call; every block of the run is registered in c.inflight before the
-// fetch, so a reader missing any of them waits for that fetch.
-func (c *Cache) prefetch(r *Reader, first int64, n int) {
-	calls := make([]*call, n)
-	onDisk := make([]bool, n) // a ReadPromote reader's disk hits: read from disk one by one
-	started := 0
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+// span is a read-ahead fill of consecutive blocks of one file: one Fetcher
+// call, or one disk read for a ReadPromote reader's disk-tier block. Its
+// calls are registered in c.inflight as soon as the read-ahead is decided
+// (Reader.track), so a reader missing any of its blocks waits for it; a
+// read-ahead worker runs it, or the first reader needing one of its blocks if
+// no worker has yet.
+type span struct {
+	r       *Reader
+	first   int64
+	disk    bool // one block held by the disk tier: fill reads it from there
+	calls   []*call
+	started bool // guarded by Cache.mu: claimed by a worker or a reader
+}
+
+// claim marks sp started and reports whether it was not already. c.mu must
+// be held.
+func (sp *span) claim() bool {
+	if sp.started {
+		return false
+	}
+	sp.started = true
+	return true
+}
+
+// runSpan runs the span sp, which the caller claimed.
+func (c *Cache) runSpan(sp *span) {
+	r := sp.r
+	k := key{r.f.ID, r.f.Gen, sp.first}
+	if sp.disk {
+		c.fill(r.ctx, k, c.blockLen(r.f.Size, k.idx), r.fetch, sp.calls[0])
 		return
 	}
-	for i := range calls {
-		k := key{r.f.ID, r.f.Gen, first + int64(i)}
-		disk := c.disk != nil && c.disk.has(k)
-		if c.inflight[k] != nil || c.memPeek(k) != nil || disk && r.mode != ReadPromote {
-			continue
+	lens := make([]int64, len(sp.calls))
+	for i := range lens {
+		lens[i] = c.blockLen(r.f.Size, sp.first+int64(i))
+	}
+	c.fetchBlocks(r.ctx, k, lens, sp.calls, r.fetch)
+}
+
+// readAheadWorker runs queued read-ahead spans until the Cache closes. Spans
+// of a closed reader complete without a fetch (their context is cancelled).
+func (c *Cache) readAheadWorker() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case sp := <-c.raQueue:
+			c.mu.Lock()
+			run := sp.claim()
+			c.mu.Unlock()
+			if run {
+				c.runSpan(sp)
+			}
 		}
-		calls[i] = &call{done: make(chan struct{}), store: true, promote: r.mode == ReadPromote}
-		c.inflight[k] = calls[i]
-		onDisk[i] = disk
-		started++
+	}
+}
+
+// drainReadAhead completes the spans left in the queue once the workers have
+// stopped: their fills fail with the cancelled context, so no waiter is left
+// hanging. Spans are queued under c.mu and only while the Cache is open.
+func (c *Cache) drainReadAhead() {
+	var left []*span
+	c.mu.Lock()
+	for len(c.raQueue) > 0 {
+		if sp := <-c.raQueue; sp.claim() {
+			left = append(left, sp)
+		}
 	}
 	c.mu.Unlock()
-	c.readAheads.Add(int64(started))
-	for i := 0; i < n; {
-		if calls[i] == nil {
-			i++
-			continue
-		}
-		k := key{r.f.ID, r.f.Gen, first + int64(i)}
-		if onDisk[i] {
-			c.fill(r.ctx, k, c.blockLen(r.f.Size, k.idx), r.fetch, calls[i])
-			i++
-			continue
-		}
-		var lens []int64
-		j := i
-		for ; j < n && calls[j] != nil && !onDisk[j]; j++ {
-			lens = append(lens, c.blockLen(r.f.Size, first+int64(j)))
-		}
-		c.fetchBlocks(r.ctx, k, lens, calls[i:j], r.fetch)
-		i = j
+	for _, sp := range left {
+		c.runSpan(sp)
 	}
 }
