@@ -90,7 +90,7 @@ type Stats struct {
 	DiskHits      int64 // of Hits, those served from the disk tier
 	Misses        int64 // block reads that waited for a fetch
 	Fetches       int64 // fills through a Fetcher of one block, or of a read-ahead span of blocks (shared by waiters)
-	ReadAheads    int64 // block fills started by read-ahead
+	ReadAheads    int64 // block fills queued by read-ahead
 	Evictions     int64 // blocks evicted from memory by the byte bound
 	DiskEvictions int64 // blocks evicted from the disk tier
 	Corrupt       int64 // disk block files found corrupt or truncated and removed

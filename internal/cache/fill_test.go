@@ -212,7 +212,7 @@ func TestReaderCloseStopsReadAhead(t *testing.T) {
 		_, err := r.ReadAt(context.Background(), make([]byte, 16), 16)
 		demand <- err
 	}()
-	waitFor(t, "a prefetch to start", func() bool { return c.Stats().ReadAheads == 1 && s.calls.Load() == 3 })
+	waitFor(t, "a prefetch to start", func() bool { return c.Stats().ReadAheads == 4 && s.calls.Load() == 3 })
 	r.Close()
 	close(s.gate)
 	if err := <-demand; err != nil {

@@ -334,3 +334,59 @@ func TestSpanNotUsedByRandomOrNoCacheReads(t *testing.T) {
 		t.Fatalf("ReadNoCache stored %d bytes", n)
 	}
 }
+
+// A reader missing a block of a span that is queued but not started (every
+// worker busy) runs the span itself rather than waiting for a worker.
+func TestSpanQueuedIsRunByItsFirstReader(t *testing.T) {
+	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: 8, ReadAheadWorkers: 1, ReadAheadSpan: 4})
+	s := newSource(16*20, 48)
+	f := File{ID: 1, Gen: 1, Size: int64(len(s.data))}
+	r, demand := startSpan(t, c, s, f, nil) // the worker waits in span 2..5; 6..9 is queued
+	defer r.Close()
+	if n := len(c.raQueue); n != 1 {
+		t.Fatalf("%d spans queued, want 1 (6..9)", n)
+	}
+	waiter := readAsync(context.Background(), c, f, s.fetch, 7)
+	waitFor(t, "span 6..9 to be fetched", func() bool { return s.calls.Load() == 4 })
+	if got := fetches(s); !slices.Equal(got, [][2]int64{{0, 16}, {16, 16}, {32, 64}, {96, 64}}) {
+		t.Fatalf("fetches (offset, length) %v, want blocks 0 and 1, spans 2..5 and 6..9", got)
+	}
+	close(s.gate)
+	if res := <-waiter; res.err != nil || !bytes.Equal(res.data, s.data[112:128]) {
+		t.Fatalf("waiter on block 7: err %v or wrong data", res.err)
+	}
+	if err := <-demand; err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, c)
+	for i := int64(0); i < 10; i++ {
+		if !c.Has(f, i) {
+			t.Fatalf("block %d not cached", i)
+		}
+	}
+	if st := c.Stats(); st.Fetches != 4 || st.ReadAheads != 8 {
+		t.Fatalf("stats %+v: want 4 fetches, 8 read-aheads", st)
+	}
+}
+
+// Close completes the spans still queued, without fetching them.
+func TestSpanCloseCompletesQueuedSpans(t *testing.T) {
+	c, err := New(Config{BlockSize: 16, ReadAheadBlocks: 8, ReadAheadWorkers: 1, ReadAheadSpan: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(16*20, 49)
+	f := File{ID: 1, Gen: 1, Size: int64(len(s.data))}
+	_, demand := startSpan(t, c, s, f, nil) // the gate never opens
+	c.Close()
+	if err := <-demand; !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+		t.Fatalf("demand read across Close: %v", err)
+	}
+	waitIdle(t, c)
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3 (the queued span 6..9 not fetched)", n)
+	}
+	if _, err := c.NewReader(f, s.fetch, ReadCache).ReadAt(context.Background(), make([]byte, 16), 7*16); !errors.Is(err, ErrClosed) {
+		t.Fatalf("read of a drained span's block after Close: %v, want ErrClosed", err)
+	}
+}
