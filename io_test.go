@@ -352,3 +352,26 @@ func TestConcurrentOperationsOnDifferentSubtrees(t *testing.T) {
 		t.Fatalf("gc: %d entries, %v", len(entries), err)
 	}
 }
+
+func TestCacheThroughWriteNeedsNoStat(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{}, ufstest.ObjectStore)
+	if _, err := e.fs.ReadDir("."); err != nil { // listed once: creating a new name needs no lookup
+		t.Fatal(err)
+	}
+	e.root.ResetCalls()
+	e.write("/f", "payload", unifiedfs.CacheThrough)
+	if n := e.root.Calls(ufstest.OpStat); n != 0 {
+		t.Fatalf("a CACHE_THROUGH write made %d UFS Stat calls; the writer reports what it stored", n)
+	}
+	// The recorded fingerprint is the UFS's: a sync sees no change and keeps the blocks.
+	st := e.status("/f")
+	if st.Fingerprint == "" || st.CachedBytes != 7 {
+		t.Fatalf("status %+v", st)
+	}
+	if err := e.fs.LoadMetadata(ctx, "/", unifiedfs.LoadMetadataOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st2 := e.status("/f"); st2.Fingerprint != st.Fingerprint || st2.CachedBytes != 7 {
+		t.Fatalf("sync treated our own write as a change: %+v", st2)
+	}
+}

@@ -366,12 +366,15 @@ func (w *Writer) Close() error {
 			w.fail(pathErr("close", w.path, err))
 			return w.err
 		}
-		st, err := w.mount.ufs.Stat(w.ctx, w.ufsPath)
+		st, err := f.uploaded(w.ctx, w.mount, w.ufsPath, w.uw)
 		if err != nil {
 			w.fail(pathErr("close", w.path, err))
 			return w.err
 		}
 		rec.Persist, rec.Hash = inode.Persisted, st.ContentHash
+		if o, ok := statusOwner(st); ok { // as the UFS will report it: a sync sees no change
+			rec.Owner, rec.Group, rec.Mode = o.Owner, o.Group, o.Mode
+		}
 		if !st.ModTime.IsZero() {
 			rec.MTime = st.ModTime.UnixNano()
 		}
@@ -447,4 +450,15 @@ func (o *openSet) under(p string) bool {
 		}
 	}
 	return false
+}
+
+// uploaded returns the status of what a completed upload stored: from the writer when it
+// knows (ufs.StatWriter), else with one Stat.
+func (f *FS) uploaded(ctx context.Context, m *mount, ufsPath string, uw ufs.Writer) (ufs.Status, error) {
+	if sw, ok := uw.(ufs.StatWriter); ok {
+		if st, ok := sw.Written(); ok {
+			return st, nil
+		}
+	}
+	return m.ufs.Stat(ctx, ufsPath)
 }

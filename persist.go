@@ -119,11 +119,14 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 	if err := w.Close(); err != nil {
 		return pathErr("persist", p, err)
 	}
-	st, err := r.mount.ufs.Stat(ctx, r.ufsPath)
+	st, err := f.uploaded(ctx, r.mount, r.ufsPath, w)
 	if err != nil {
 		return pathErr("persist", p, err)
 	}
 	rec := &nodeRecord{ID: in.ID, Size: in.Size, Hash: st.ContentHash, Persist: inode.Persisted}
+	if o, ok := statusOwner(st); ok {
+		rec.Owner, rec.Group, rec.Mode = o.Owner, o.Group, o.Mode
+	}
 	if !st.ModTime.IsZero() {
 		rec.MTime = st.ModTime.UnixNano()
 	}

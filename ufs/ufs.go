@@ -244,3 +244,12 @@ type ChangeCounter interface {
 	// since the store was opened) and the cursor of now.
 	ChangesSince(ctx context.Context, dir string, cursor uint64) (n int, now uint64, err error)
 }
+
+// StatWriter is implemented by writers that know, once Close returned nil, the status of
+// what they stored (from the upload's response), sparing the caller a Stat round trip.
+type StatWriter interface {
+	// Written returns the stored file's status (Name, Size and ContentHash as Stat would
+	// report them; ModTime may be zero) and true, or false when Close has not succeeded
+	// or the store did not say.
+	Written() (Status, bool)
+}

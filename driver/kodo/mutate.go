@@ -23,7 +23,8 @@ func (f *FS) Mkdir(ctx context.Context, p string) error {
 	if c == ufs.Root {
 		return nil
 	}
-	return mapErr(ctx, "mkdir", p, f.formUpload(ctx, f.dirPrefix(c), nil))
+	_, err = f.formUpload(ctx, f.dirPrefix(c), nil)
+	return mapErr(ctx, "mkdir", p, err)
 }
 
 // Remove implements ufs.UFS: it deletes the key, or else the directory marker of an empty

@@ -57,11 +57,11 @@ func (f *FS) upToken(key string) (uptoken.Provider, error) {
 	return uptoken.NewSigner(policy, f.c.creds), nil
 }
 
-// formUpload uploads data to key in one request.
-func (f *FS) formUpload(ctx context.Context, key string, data []byte) error {
+// formUpload uploads data to key in one request and returns the stored object's hash.
+func (f *FS) formUpload(ctx context.Context, key string, data []byte) (string, error) {
 	tok, err := f.upToken(key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var ret struct {
 		Hash string `json:"hash"`
@@ -78,7 +78,7 @@ func (f *FS) formUpload(ctx context.Context, key string, data []byte) error {
 		},
 		ResponseBody: &ret,
 	}, nil)
-	return err
+	return ret.Hash, err
 }
 
 type nopCloser struct{ *bytes.Reader }
@@ -98,6 +98,19 @@ type writer struct {
 	mp       *multipart
 	done     bool
 	failed   error
+
+	size    int64      // bytes written
+	written ufs.Status // after a successful Close
+	ok      bool
+}
+
+// Written implements ufs.StatWriter: Kodo's upload response carries the object's hash.
+func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
+
+func (w *writer) record(hash string) {
+	if hash != "" {
+		w.written, w.ok = ufs.Status{Name: ufs.Base(w.path), Size: w.size, ContentHash: hash}, true
+	}
 }
 
 // multipart is a resumable upload v2 in progress.
@@ -126,6 +139,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, w.fail(pathErr("write", w.path, err))
 	}
 	n := len(p)
+	w.size += int64(n)
 	cfg := w.f.cfg
 	for len(p) > 0 {
 		if w.mp == nil && int64(len(w.buf)+len(p)) <= cfg.threshold {
@@ -267,9 +281,11 @@ func (w *writer) Close() error {
 		return pathErr("close", w.path, err)
 	}
 	if w.mp == nil {
-		if err := w.f.formUpload(w.ctx, w.key, w.buf); err != nil {
+		hash, err := w.f.formUpload(w.ctx, w.key, w.buf)
+		if err != nil {
 			return mapErr(w.ctx, "close", w.path, err)
 		}
+		w.record(hash)
 		return nil
 	}
 	mp := w.mp
@@ -299,6 +315,7 @@ func (w *writer) Close() error {
 		return mapErr(w.ctx, "close", w.path, err)
 	}
 	mp.cancel()
+	w.record(ret.Hash)
 	return nil
 }
 

@@ -305,6 +305,9 @@ type writer struct {
 	path   string
 	done   bool
 	failed error
+
+	written ufs.Status // after a successful Close
+	ok      bool
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -350,6 +353,7 @@ func (w *writer) Close() error {
 			return mapErr("close", w.path, err)
 		}
 	}
+	fi, statErr := w.f.Stat()
 	if err := w.f.Close(); err != nil {
 		_ = w.l.root.Remove(w.tmp)
 		return mapErr("close", w.path, err)
@@ -358,8 +362,14 @@ func (w *writer) Close() error {
 		_ = w.l.root.Remove(w.tmp)
 		return mapErr("close", w.path, err)
 	}
+	if statErr == nil { // rename keeps size and mtime: this is what Stat will say
+		w.written, w.ok = w.l.status(ufs.Base(w.dst), fi), true
+	}
 	return nil
 }
+
+// Written implements ufs.StatWriter.
+func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
 
 func (w *writer) Abort() error {
 	if w.done {

@@ -56,6 +56,22 @@ type writer struct {
 
 	done   bool
 	failed error
+
+	size    int64      // bytes written
+	written ufs.Status // after a successful Close
+	ok      bool
+}
+
+// Written implements ufs.StatWriter: the ETag OSS returned is the content hash Stat
+// reports.
+func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
+
+// record keeps what the upload stored, when OSS said.
+func (w *writer) record(etag *string) {
+	if etag != nil {
+		w.written = fileStatus(ufs.Base(w.path), w.size, nil, etag)
+		w.ok = true
+	}
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -72,6 +88,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, w.fail("write", err)
 	}
 	w.buf = append(w.buf, p...)
+	w.size += int64(len(p))
 	if w.uploadID == "" && int64(len(w.buf)) > w.f.cfg.threshold {
 		if err := w.initiate(); err != nil {
 			return 0, w.fail("write", err)
@@ -196,7 +213,7 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	if w.uploadID == "" {
-		_, err := w.f.client.PutObject(w.ctx, &sdk.PutObjectRequest{
+		res, err := w.f.client.PutObject(w.ctx, &sdk.PutObjectRequest{
 			Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
 			ContentLength: sdk.Ptr(int64(len(w.buf))),
 		})
@@ -205,6 +222,7 @@ func (w *writer) Close() error {
 			w.failed = pathErr(w.ctx, "close", w.path, err)
 			return w.failed
 		}
+		w.record(res.ETag)
 		return nil
 	}
 	if err := w.flushParts(true); err != nil {
@@ -215,7 +233,7 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return w.parts[i].PartNumber < w.parts[j].PartNumber })
-	_, err := w.f.client.CompleteMultipartUpload(w.ctx, &sdk.CompleteMultipartUploadRequest{
+	res, err := w.f.client.CompleteMultipartUpload(w.ctx, &sdk.CompleteMultipartUploadRequest{
 		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
 		CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
 	})
@@ -224,6 +242,7 @@ func (w *writer) Close() error {
 	}
 	w.cancel()
 	w.uploadID = ""
+	w.record(res.ETag)
 	return nil
 }
 

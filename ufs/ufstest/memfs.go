@@ -601,6 +601,9 @@ type memWriter struct {
 	buf    bytes.Buffer
 	done   bool
 	failed error
+
+	written ufs.Status
+	ok      bool
 }
 
 func (w *memWriter) Write(p []byte) (int, error) {
@@ -638,9 +641,14 @@ func (w *memWriter) Close() error {
 		m.mkdirs(d)
 	}
 	data := bytes.Clone(w.buf.Bytes())
-	m.put(w.path, &object{data: data, mtime: m.clock(), hash: hashOf(data), owner: "memory", group: "memory", mode: w.mode})
+	o := &object{data: data, mtime: m.clock(), hash: hashOf(data), owner: "memory", group: "memory", mode: w.mode}
+	m.put(w.path, o)
+	w.written, w.ok = m.status(ufs.Base(w.path), o), true
 	return nil
 }
+
+// Written implements ufs.StatWriter.
+func (w *memWriter) Written() (ufs.Status, bool) { return w.written, w.ok }
 
 func (w *memWriter) Abort() error { w.done = true; return nil }
 

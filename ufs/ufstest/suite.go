@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"Overwrite", testOverwrite},
 		{"UploadAtomicity", testUploadAtomicity},
 		{"CreateOverDirectory", testCreateOverDir},
+		{"WrittenMatchesStat", testWrittenMatchesStat},
 		{"Concurrency", testConcurrency},
 		{"CancelledContext", testCancelled},
 	}
@@ -669,6 +670,40 @@ func testCreateOverDir(t *testing.T, u ufs.UFS) {
 		err = w.Close()
 	}
 	wantErr(t, "create root", err, fs.ErrInvalid)
+}
+
+// testWrittenMatchesStat checks that a writer reporting what it stored (ufs.StatWriter)
+// reports what Stat says: the namespace records it as the file's fingerprint.
+func testWrittenMatchesStat(t *testing.T, u ufs.UFS) {
+	for _, size := range []int{0, 10, 3<<20 + 5} {
+		p := fmt.Sprintf("w/f%d", size)
+		w, err := u.Create(bg, p, ufs.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw, ok := w.(ufs.StatWriter)
+		if !ok {
+			_ = w.Abort()
+			t.Skip("the writer does not implement ufs.StatWriter")
+		}
+		if _, ok := sw.Written(); ok {
+			t.Errorf("Written reports a status before Close")
+		}
+		if _, err := w.Write(randBytes(int64(size), size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := sw.Written()
+		if !ok {
+			t.Fatalf("%s: Written reports nothing after a successful Close", p)
+		}
+		st := mustStat(t, u, p)
+		if got.Size != st.Size || got.ContentHash != st.ContentHash || got.Name != st.Name {
+			t.Fatalf("%s: Written %+v, Stat %+v", p, got, st)
+		}
+	}
 }
 
 func testConcurrency(t *testing.T, u ufs.UFS) {
