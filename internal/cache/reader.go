@@ -26,8 +26,8 @@ const (
 
 // Reader reads one open file. It tracks the access pattern: a read that
 // starts where the previous one ended is sequential and queues asynchronous
-// fills of the next ReadAheadBlocks blocks, fetched a span (ReadAheadSpan
-// blocks) per Fetcher call; other reads prefetch nothing and fetch a missing
+// fills of the next ReadAheadBlocks blocks, up to ReadAheadSpan consecutive
+// blocks per Fetcher call; other reads prefetch nothing and fetch a missing
 // block with one Fetcher call of its own.
 // ReadAt is safe for concurrent use.
 type Reader struct {
