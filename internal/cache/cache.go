@@ -75,8 +75,8 @@ type Config struct {
 	// ReadAheadSpan, above 1, lets one read-ahead fetch up to that many
 	// consecutive missing blocks with a single Fetcher call (then stored as
 	// separate blocks); 0 or 1, the default, fetches block by block. Spans
-	// pay off when each call has a large fixed cost (1.4x with 200 µs of CPU
-	// per call, TestSpanRatio) but cost a copy and make readers wait for whole
+	// pay off when each call has a large fixed cost (1.2-1.4x with 200 µs of
+	// CPU per call, TestSpanRatio) but cost a copy and make readers wait for whole
 	// spans: on the OSS fake, spans of 4 read cold files 10-15% slower. Capped
 	// at ReadAheadBlocks and 1 GiB. The window is extended to whole spans, so
 	// ReadAheadBlocks to ReadAheadBlocks+span-1 blocks are read ahead.
