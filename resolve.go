@@ -3,6 +3,7 @@ package unifiedfs
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,8 +43,10 @@ func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved,
 	}
 	for end := 0; ; {
 		start := end
-		for end < len(p) && p[end] != '/' {
-			end++
+		if i := strings.IndexByte(p[start:], '/'); i >= 0 {
+			end = start + i
+		} else {
+			end = len(p)
 		}
 		name := p[start:end]
 		d := cur.Dir()
