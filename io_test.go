@@ -375,3 +375,24 @@ func TestCacheThroughWriteNeedsNoStat(t *testing.T) {
 		t.Fatalf("sync treated our own write as a change: %+v", st2)
 	}
 }
+
+func TestFailedDeleteKeepsPendingPersists(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{PersistRetryBase: time.Millisecond}, ufstest.ObjectStore)
+	block := e.root.Inject(ufstest.Fault{Op: ufstest.OpClose}) // persists fail for now
+	if err := e.fs.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	e.write("/d/async", "later", unifiedfs.AsyncThrough)
+	wantErr(t, "remove a non-empty directory", e.fs.Remove(ctx, "/d"), unifiedfs.ErrNotEmpty)
+	block()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.status("/d/async").PersistState != unifiedfs.Persisted {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed Remove cancelled the pending persist for good")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got, _ := e.root.Direct().Get("d/async"); string(got) != "later" {
+		t.Fatalf("persisted %q", got)
+	}
+}

@@ -160,7 +160,7 @@ func (f *FS) WriteFile(ctx context.Context, path string, data []byte, opts Creat
 // opts.Overwrite. The file is visible as incomplete while written; Close completes it
 // and reports any failure of the write type's synchronous part (the UFS upload for
 // CacheThrough and Through), in which case nothing is left at the path.
-func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (*Writer, error) {
+func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Writer, err error) {
 	p, err := clean("create", path)
 	if err != nil {
 		return nil, err
@@ -208,7 +208,12 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (*Writ
 		return nil, err
 	}
 	if err == nil && f.persist != nil {
-		f.persist.cancel(existing.node.ID)
+		cancelled := f.persist.cancel(existing.node.ID)
+		defer func() {
+			if err != nil { // the old file stays: so does its persist
+				f.persist.resume(cancelled)
+			}
+		}()
 	}
 	mode := opts.Mode.Perm()
 	if mode == 0 {

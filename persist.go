@@ -266,19 +266,24 @@ func (p *persister) worker() {
 	}
 }
 
-// cancel drops the job of content id and aborts its running attempt, waiting for it.
-func (p *persister) cancel(id uint64) {
+// cancel drops the job of content id and aborts its running attempt, waiting for it. It
+// returns what it cancelled, for resume.
+func (p *persister) cancel(id uint64) []*persistJob {
 	p.mu.Lock()
 	j := p.jobs[id]
 	p.mu.Unlock()
-	if j != nil {
-		p.cancelJobs([]*persistJob{j})
+	if j == nil {
+		return nil
 	}
+	js := []*persistJob{j}
+	p.cancelJobs(js)
+	return js
 }
 
 // cancelUnder drops every job at or below path, aborting running attempts and waiting
-// for them to end, so a delete never races an upload.
-func (p *persister) cancelUnder(path string) {
+// for them to end, so a delete never races an upload. It returns what it cancelled, for
+// resume.
+func (p *persister) cancelUnder(path string) []*persistJob {
 	p.mu.Lock()
 	var js []*persistJob
 	for _, j := range p.jobs {
@@ -288,6 +293,17 @@ func (p *persister) cancelUnder(path string) {
 	}
 	p.mu.Unlock()
 	p.cancelJobs(js)
+	return js
+}
+
+// resume queues cancelled jobs again: the operation that cancelled them failed.
+func (p *persister) resume(js []*persistJob) {
+	for _, j := range js {
+		p.mu.Lock()
+		path := j.path
+		p.mu.Unlock()
+		p.enqueue(j.id, path)
+	}
 }
 
 func (p *persister) cancelJobs(js []*persistJob) {

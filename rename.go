@@ -126,7 +126,7 @@ func (f *FS) RemoveAll(ctx context.Context, path string) error {
 // mount point, or a tree holding one, fails with ErrMountPoint unless opts.Unmount, which
 // unmounts those mounts instead of deleting their data. Writes under a read-only mount
 // fail with ErrReadOnly.
-func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error {
+func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err error) {
 	p, err := clean("delete", path)
 	if err != nil {
 		return err
@@ -138,7 +138,12 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) error 
 		return pathErr("delete", p, errorf(fs.ErrInvalid, "cannot delete the root"))
 	}
 	if f.persist != nil {
-		f.persist.cancelUnder(p)
+		cancelled := f.persist.cancelUnder(p)
+		defer func() {
+			if err != nil { // nothing was deleted: the persists go on
+				f.persist.resume(cancelled)
+			}
+		}()
 	}
 	held, err := f.locks.Lock(ctx, p)
 	if err != nil {
