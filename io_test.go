@@ -1,6 +1,7 @@
 package unifiedfs_test
 
 import (
+	"fmt"
 	"bytes"
 	"errors"
 	"io"
@@ -394,5 +395,28 @@ func TestFailedDeleteKeepsPendingPersists(t *testing.T) {
 	}
 	if got, _ := e.root.Direct().Get("d/async"); string(got) != "later" {
 		t.Fatalf("persisted %q", got)
+	}
+}
+
+func TestConcurrentReadDirsShareOneListing(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{}, ufstest.ObjectStore)
+	for i := 0; i < 20; i++ {
+		e.root.Direct().Put(fmt.Sprintf("d/f%02d", i), []byte("x"))
+	}
+	e.root.Inject(ufstest.Fault{Op: ufstest.OpList, Latency: 50 * time.Millisecond, LatencyOnly: true})
+	e.root.ResetCalls()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ents, err := e.fs.ReadDir("d"); err != nil || len(ents) != 20 {
+				t.Errorf("ReadDir: %d entries, %v", len(ents), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.root.Calls(ufstest.OpList); n != 1 {
+		t.Fatalf("8 concurrent ReadDirs of one directory made %d listings", n)
 	}
 }

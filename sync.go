@@ -279,9 +279,21 @@ func (f *FS) syncDirIfDue(ctx context.Context, op string, r *resolved, lo lookup
 	if listed != 0 && (f.sync.quiet(&lo) || !f.sync.due(r.path, f.sync.lastSync(r.path, listed), f.now().UnixNano(), &lo)) {
 		return nil
 	}
-	err := f.syncListing(ctx, r, f.pagesOf(ctx, r), nil, nil)
-	if err != nil {
-		return pathErr(op, r.path, err)
+	// Concurrent accesses of one directory share one listing, which no single caller's
+	// cancellation stops (FS Close does); each caller waits only as long as its ctx lets it.
+	ch := f.listings.DoChan(r.path, func() (any, error) {
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(f.ctx, cancel)()
+		return nil, f.syncListing(lctx, r, f.pagesOf(lctx, r), nil, nil)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return pathErr(op, r.path, res.Err)
+		}
+		return nil
+	case <-ctx.Done():
+		return pathErr(op, r.path, ctx.Err())
 	}
-	return nil
 }

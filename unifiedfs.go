@@ -39,6 +39,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/journal"
 	"github.com/unifiedfs/unifiedfs/internal/pathlock"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"golang.org/x/sync/singleflight"
 )
 
 // Config configures an FS. The zero value of every field means its default, so
@@ -145,6 +146,7 @@ type FS struct {
 	checkpointing   atomic.Bool
 	sync            *syncPolicy
 	active          activeSync
+	listings        singleflight.Group // directory listings in progress, by path
 	activeOnce      sync.Once
 	closed          atomic.Bool
 	closeMu         sync.Mutex
