@@ -1,9 +1,9 @@
 package unifiedfs_test
 
 import (
-	"fmt"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
