@@ -160,7 +160,9 @@ func (f *FS) applyMount(e *entry, opened ufs.UFS) error {
 }
 
 // Unmount detaches the mount at path: the subtree leaves the namespace and its cached
-// blocks are dropped; the UFS data is never touched. It fails for the root
+// blocks are dropped; the UFS data is never touched. Files under it that were never
+// persisted (MUST_CACHE, pending ASYNC_THROUGH) are discarded with it, as in Alluxio:
+// persist them first to keep them. It fails for the root
 // (fs.ErrInvalid), for a path that is not a mount point (ErrNotMountPoint) and when a
 // nested mount is below (ErrMountPoint).
 func (f *FS) Unmount(ctx context.Context, path string) error {
