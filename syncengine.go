@@ -104,7 +104,9 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 					continue // a file and a directory share the name: the file came first and wins
 				}
 				seen[i/64] |= 1 << (i % 64)
-				if cur := d.Lookup(st.Name); cur != nil {
+				if inSync(snap[i], st) {
+					// Unchanged since the snapshot: nothing to look up or apply.
+				} else if cur := d.Lookup(st.Name); cur != nil {
 					f.reconcile(r.path, cur, st)
 				} else {
 					add, addBuilt = append(add, st), append(addBuilt, prebuilt)
@@ -165,6 +167,18 @@ func statusOwner(st ufs.Status) (inode.Owner, bool) {
 	return inode.Owner{Owner: st.Owner, Group: st.Group, Mode: st.Mode.Perm()}, true
 }
 
+// inSync reports whether the entry cur already matches the UFS status st (nothing to
+// apply), or is one the namespace owns. It allocates nothing.
+func inSync(cur *inode.Inode, st ufs.Status) bool {
+	if cur.IsMount() || cur.Flags&inode.FlagOpen != 0 || cur.Persist() != inode.Persisted {
+		return true
+	}
+	if owner, ok := statusOwner(st); ok && owner != *cur.Owner {
+		return false
+	}
+	return cur.IsDir() == st.IsDir && (st.IsDir || st.Size == cur.Size && st.ContentHash == cur.Hash)
+}
+
 // reconcile brings the namespace entry cur (named cur.Name in the directory dir) in line
 // with the UFS status st. Entries the namespace owns (unpersisted, being written, mount
 // points) are left alone. An unchanged entry costs no allocation.
@@ -172,11 +186,11 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	if cur.IsMount() || cur.Flags&inode.FlagOpen != 0 || cur.Persist() != inode.Persisted {
 		return
 	}
-	owner, hasOwner := statusOwner(st)
-	metaChanged := hasOwner && owner != *cur.Owner
-	if cur.IsDir() == st.IsDir && !metaChanged && (st.IsDir || st.Size == cur.Size && st.ContentHash == cur.Hash) {
+	if inSync(cur, st) {
 		return
 	}
+	owner, hasOwner := statusOwner(st)
+	metaChanged := hasOwner && owner != *cur.Owner
 	p := ufs.Join(dir, cur.Name)
 	if cur.IsDir() != st.IsDir {
 		if cur.IsDir() && firstNotPersisted(p, cur) != "" {
