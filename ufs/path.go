@@ -145,16 +145,16 @@ func TempName(base, token string) string { return tempPrefix + base + "." + toke
 // IsTempName reports whether name (a base name) is an in-flight upload's temporary name.
 func IsTempName(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 
-// CheckRenameTarget validates the destination of a rename whose source s is already
-// clean: it cleans dst and refuses, with a *fs.PathError wrapping fs.ErrInvalid, moving
-// the root, moving onto the root, and moving a directory into itself.
-func CheckRenameTarget(s, dst string) (string, error) {
-	d, err := CheckPath("rename", dst)
+// CheckTarget validates the destination of a rename or copy (op) whose source s is
+// already clean: it cleans dst and refuses, with a *fs.PathError wrapping fs.ErrInvalid,
+// the root as either end and a destination below the source.
+func CheckTarget(op, s, dst string) (string, error) {
+	d, err := CheckPath(op, dst)
 	if err != nil {
 		return "", err
 	}
 	if s == Root || d == Root || IsWithin(d, s) {
-		return "", &fs.PathError{Op: "rename", Path: Rooted(s), Err: fmt.Errorf("%w: cannot rename %q to %q", fs.ErrInvalid, s, dst)}
+		return "", &fs.PathError{Op: op, Path: Rooted(s), Err: fmt.Errorf("%w: cannot %s %q to %q", fs.ErrInvalid, op, s, dst)}
 	}
 	return d, nil
 }

@@ -72,7 +72,7 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckRenameTarget(s, dst)
+	d, err := ufs.CheckTarget("rename", s, dst)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckRenameTarget(s, dst)
+	d, err := ufs.CheckTarget("rename", s, dst)
 	if err != nil {
 		return err
 	}
@@ -126,12 +126,9 @@ func (f *FS) Copy(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("copy", dst)
+	d, err := ufs.CheckTarget("copy", s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root {
-		return pathErr("copy", src, fmt.Errorf("%w: cannot copy %q to %q", fs.ErrInvalid, src, dst))
 	}
 	_, err = f.c.storage.CopyObject(ctx, &apis.CopyObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d)), IsForce: true}, nil)
 	return mapErr(ctx, "copy", src, err)

@@ -429,7 +429,7 @@ func (l *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckRenameTarget(s, dst)
+	d, err := ufs.CheckTarget("rename", s, dst)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package oss
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"sync"
 
@@ -21,7 +20,7 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckRenameTarget(s, dst)
+	d, err := ufs.CheckTarget("rename", s, dst)
 	if err != nil {
 		return err
 	}
@@ -71,12 +70,9 @@ func (f *FS) Copy(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("copy", dst)
+	d, err := ufs.CheckTarget("copy", s, dst)
 	if err != nil {
 		return err
-	}
-	if s == ufs.Root || d == ufs.Root {
-		return &fs.PathError{Op: "copy", Path: src, Err: fmt.Errorf("%w: cannot copy %q to %q", fs.ErrInvalid, src, dst)}
 	}
 	st, isFile, err := f.statFile(ctx, s)
 	if err != nil {

@@ -740,7 +740,7 @@ func (m *MemFS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckRenameTarget(s, dst)
+	d, err := ufs.CheckTarget("rename", s, dst)
 	if err != nil {
 		return err
 	}
@@ -809,7 +809,7 @@ func (m *MemFS) Copy(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	d, err := ufs.CheckPath("copy", dst)
+	d, err := ufs.CheckTarget("copy", s, dst)
 	if err != nil {
 		return err
 	}

@@ -56,16 +56,22 @@ func byteCount(fl *flags) (int64, error) {
 	return n, nil
 }
 
-func cmdHead(c *cli, fl *flags) error {
+// openCounted parses head's and tail's byte count (-c) and opens their file argument.
+func (c *cli) openCounted(fl *flags) (int64, *unifiedfs.File, error) {
 	n, err := byteCount(fl)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	p, err := nsPath(fl.args[0])
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	f, err := c.openFile(p)
+	return n, f, err
+}
+
+func cmdHead(c *cli, fl *flags) error {
+	n, f, err := c.openCounted(fl)
 	if err != nil {
 		return err
 	}
@@ -75,15 +81,7 @@ func cmdHead(c *cli, fl *flags) error {
 }
 
 func cmdTail(c *cli, fl *flags) error {
-	n, err := byteCount(fl)
-	if err != nil {
-		return err
-	}
-	p, err := nsPath(fl.args[0])
-	if err != nil {
-		return err
-	}
-	f, err := c.openFile(p)
+	n, f, err := c.openCounted(fl)
 	if err != nil {
 		return err
 	}
