@@ -35,6 +35,9 @@ var (
 	ErrNotDir       = errors.New("not a directory")
 	ErrIsDir        = errors.New("is a directory")
 	ErrNotSupported = errors.New("operation not supported")
+	// ErrChanged: the file at a path is no longer the version a reader asked for (its
+	// content hash differs, or it ended before the range that version has).
+	ErrChanged = errors.New("file changed: not the version asked for")
 )
 
 // WrapErr returns an error that satisfies errors.Is with both sentinel and cause, for
@@ -234,6 +237,19 @@ func WriteFile(ctx context.Context, u UFS, path string, data []byte) error {
 		return err
 	}
 	return w.Close()
+}
+
+// VersionReader is implemented by stores that can read one exact version of a file: the
+// namespace asks for the version its fingerprint describes, so that a file replaced behind
+// it is never read as a mix of two versions.
+type VersionReader interface {
+	// OpenVersion is OpenRange of the version of the file at path whose Status.ContentHash
+	// is hash. When the file has another content hash (it was overwritten), it fails with an
+	// error wrapping ErrChanged, at OpenVersion or, on stores that learn the version only
+	// from the response, at the first Read; it never returns bytes of another version.
+	// A file that ends before off+n (n >= 0) fails the Read that reaches its end with
+	// ErrChanged, not io.EOF: the version asked for had those bytes.
+	OpenVersion(ctx context.Context, path, hash string, off, n int64) (io.ReadCloser, error)
 }
 
 // ChangeCounter is implemented by stores that report changes made below a directory,

@@ -476,6 +476,15 @@ func (m *MemFS) children(prefix, from string, max int) []ufs.Status {
 
 // OpenRange implements ufs.UFS.
 func (m *MemFS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	return m.openRange(ctx, p, off, n, false, "")
+}
+
+// OpenVersion implements ufs.VersionReader.
+func (m *MemFS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+	return m.openRange(ctx, p, off, n, true, hash)
+}
+
+func (m *MemFS) openRange(ctx context.Context, p string, off, n int64, versioned bool, hash string) (io.ReadCloser, error) {
 	c, err := m.begin(ctx, OpOpen, p)
 	if err != nil {
 		return nil, err
@@ -496,7 +505,10 @@ func (m *MemFS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 		return nil, pathErr(OpOpen, p, fs.ErrNotExist)
 	case st.IsDir:
 		return nil, pathErr(OpOpen, p, ufs.ErrIsDir)
+	case versioned && st.ContentHash != hash:
+		return nil, pathErr(OpOpen, p, fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, st.ContentHash, hash))
 	}
+	truncated := versioned && n >= 0 && off+n > int64(len(data))
 	if off > int64(len(data)) {
 		off = int64(len(data))
 	}
@@ -504,15 +516,16 @@ func (m *MemFS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 	if n >= 0 && off+n < end {
 		end = off + n
 	}
-	return &memReader{m: m, ctx: ctx, path: c, data: data[off:end], short: short}, nil
+	return &memReader{m: m, ctx: ctx, path: c, data: data[off:end], short: short, truncated: truncated}, nil
 }
 
 type memReader struct {
-	m     *MemFS
-	ctx   context.Context
-	path  string
-	data  []byte
-	short bool
+	m         *MemFS
+	ctx       context.Context
+	path      string
+	data      []byte
+	short     bool
+	truncated bool // the version asked for is longer than what is there: end with ErrChanged
 }
 
 func (r *memReader) Read(p []byte) (int, error) {
@@ -520,6 +533,9 @@ func (r *memReader) Read(p []byte) (int, error) {
 		return 0, pathErr(OpRead, r.path, err)
 	}
 	if len(r.data) == 0 {
+		if r.truncated {
+			return 0, pathErr(OpRead, r.path, fmt.Errorf("%w: file is shorter than the version asked for", ufs.ErrChanged))
+		}
 		return 0, io.EOF
 	}
 	if r.short && len(p) > 1 {

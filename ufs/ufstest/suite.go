@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 		{"RenameOntoExisting", testRenameOntoExisting},
 		{"RenameErrors", testRenameErrors},
 		{"ContentHash", testContentHash},
+		{"VersionReads", testVersionReads},
 		{"Overwrite", testOverwrite},
 		{"UploadAtomicity", testUploadAtomicity},
 		{"CreateOverDirectory", testCreateOverDir},
@@ -607,6 +608,67 @@ func testContentHash(t *testing.T, u ufs.UFS) {
 	if st := mustStat(t, u, "h"); st.ContentHash == h3 || st.Size != 2 {
 		t.Fatalf("after third write: %+v", st)
 	}
+}
+
+// testVersionReads checks ufs.VersionReader: the version asked for is read exactly, and a
+// replaced or shortened file fails with ErrChanged instead of returning its bytes.
+func testVersionReads(t *testing.T, u ufs.UFS) {
+	vr, ok := u.(ufs.VersionReader)
+	if !ok {
+		t.Skip("the store does not implement ufs.VersionReader")
+	}
+	readVersion := func(hash string, off, n int64) ([]byte, error) {
+		rc, err := vr.OpenVersion(bg, "v", hash, off, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	v1 := []byte("version-one-of-v")
+	mustWrite(t, u, "v", v1)
+	h1 := mustStat(t, u, "v").ContentHash
+	if h1 == "" {
+		t.Skip("the store reports no content hash")
+	}
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {0, int64(len(v1))}, {3, 5}, {int64(len(v1)) - 1, 1}, {int64(len(v1)), 0}} {
+		got, err := readVersion(h1, r.off, r.n)
+		end := int64(len(v1))
+		if r.n >= 0 {
+			end = r.off + r.n
+		}
+		if err != nil || !bytes.Equal(got, v1[r.off:end]) {
+			t.Fatalf("OpenVersion(v1, %d, %d) = %q, %v; want %q", r.off, r.n, got, err, v1[r.off:end])
+		}
+	}
+	// Past the end of the version asked for: the version had no such bytes, so this is
+	// the file's own EOF (empty), as OpenRange.
+	if got, err := readVersion(h1, int64(len(v1))+10, 4); err != nil && !errors.Is(err, ufs.ErrChanged) || len(got) != 0 {
+		t.Fatalf("OpenVersion past the end = %q, %v", got, err)
+	}
+	mustWrite(t, u, "v", []byte("VERSION-TWO-OF-V")) // same length, other content
+	h2 := mustStat(t, u, "v").ContentHash
+	if h2 == h1 {
+		t.Fatalf("content changed but hash stayed %q", h1)
+	}
+	got, err := readVersion(h1, 0, -1)
+	wantErr(t, "OpenVersion of a replaced version", err, ufs.ErrChanged)
+	if len(got) != 0 {
+		t.Fatalf("OpenVersion of a replaced version returned %q", got)
+	}
+	if got, err := readVersion(h2, 4, 3); err != nil || string(got) != "ION" {
+		t.Fatalf("OpenVersion(v2) = %q, %v", got, err)
+	}
+	mustWrite(t, u, "v", []byte("v3"))
+	h3 := mustStat(t, u, "v").ContentHash
+	// A range longer than the file: ErrChanged, never a silent short read.
+	got, err = readVersion(h3, 0, 10)
+	wantErr(t, "OpenVersion beyond the end of the file", err, ufs.ErrChanged)
+	if len(got) > 2 {
+		t.Fatalf("read %q", got)
+	}
+	_, err = vr.OpenVersion(bg, "missing", h1, 0, -1)
+	wantErr(t, "OpenVersion of a missing file", err, fs.ErrNotExist)
 }
 
 func testOverwrite(t *testing.T, u ufs.UFS) {
