@@ -3,16 +3,15 @@ package unifiedfs
 import (
 	"context"
 	"errors"
-	"io/fs"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
-// syncPoint is the state of one active-sync point. The set of points is namespace
-// state (changed only by apply); the activity counters are soft state.
+// syncPoint is this member's soft state of one active-sync point; the set of points is
+// namespace state (namespace.State.SyncPoints).
 type syncPoint struct {
 	path     string
 	activity int    // Alluxio's heuristic: each interval, activity/10 + new events
@@ -22,21 +21,31 @@ type syncPoint struct {
 	lastErr  error
 }
 
-// activeSync owns the sync points and the background loop.
+// activeSync owns the soft state of the sync points and the background loop.
 type activeSync struct {
 	mu     sync.Mutex
 	points map[string]*syncPoint
 	tick   sync.Mutex // one tick at a time
 }
 
-func (a *activeSync) snapshot() []*syncPoint {
+// syncPointStates returns the soft state of the namespace's sync points, sorted by path,
+// creating it for points it has not seen and forgetting removed ones.
+func (f *FS) syncPointStates() []*syncPoint {
+	a := &f.active
+	paths := f.ns.SyncPoints()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]*syncPoint, 0, len(a.points))
-	for _, p := range a.points {
-		out = append(out, p)
+	next := make(map[string]*syncPoint, len(paths))
+	out := make([]*syncPoint, 0, len(paths))
+	for _, p := range paths {
+		sp := a.points[p]
+		if sp == nil {
+			sp = &syncPoint{path: p}
+		}
+		next[p] = sp
+		out = append(out, sp)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	a.points = next
 	return out
 }
 
@@ -60,7 +69,7 @@ func (f *FS) StartSync(ctx context.Context, path string) error {
 	if !r.node.IsDir() {
 		return pathErr("startSync", p, ErrNotDir)
 	}
-	if err := f.apply(&entry{Op: opAddSyncPoint, Path: p}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpAddSyncPoint, Path: p}, nil); err != nil {
 		return err
 	}
 	f.startActiveLoop()
@@ -76,13 +85,13 @@ func (f *FS) StopSync(ctx context.Context, path string) error {
 	if err := f.check(ctx, "stopSync", p); err != nil {
 		return err
 	}
-	return f.apply(&entry{Op: opRemoveSyncPoint, Path: p}, nil)
+	return f.apply(&namespace.Entry{Op: namespace.OpRemoveSyncPoint, Path: p}, nil)
 }
 
 // SyncPoints returns the active-sync points sorted by path (Alluxio's getSyncPathList).
 func (f *FS) SyncPoints() []SyncPoint {
 	var out []SyncPoint
-	for _, sp := range f.active.snapshot() {
+	for _, sp := range f.syncPointStates() {
 		f.active.mu.Lock()
 		out = append(out, SyncPoint{Path: ufs.Rooted(sp.path), LastSync: sp.lastSync})
 		f.active.mu.Unlock()
@@ -90,41 +99,10 @@ func (f *FS) SyncPoints() []SyncPoint {
 	return out
 }
 
-func (f *FS) applySyncPoint(e *entry) error {
-	a := &f.active
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.points == nil {
-		a.points = map[string]*syncPoint{}
-	}
-	_, exists := a.points[e.Path]
-	switch {
-	case e.Op == opAddSyncPoint && exists:
-		return pathErr("startSync", e.Path, errorf(fs.ErrExist, "%s is already a sync point", ufs.Rooted(e.Path)))
-	case e.Op == opAddSyncPoint:
-		a.points[e.Path] = &syncPoint{path: e.Path}
-	case !exists:
-		return pathErr("stopSync", e.Path, errorf(fs.ErrNotExist, "%s is not a sync point", ufs.Rooted(e.Path)))
-	default:
-		delete(a.points, e.Path)
-	}
-	return nil
-}
-
-// syncPointsUnder returns the sync points at or below p.
-func (f *FS) syncPointsUnder(p string) []string {
-	var out []string
-	for _, sp := range f.active.snapshot() {
-		if ufs.IsWithin(sp.path, p) {
-			out = append(out, sp.path)
-		}
-	}
-	return out
-}
-
 // syncPointNow runs a full, forced, unlimited sync of the point.
 func (f *FS) syncPointNow(ctx context.Context, p string) error {
 	err := f.LoadMetadata(ctx, p, LoadMetadataOptions{Recursive: true, Force: true, Limit: -1})
+	f.syncPointStates()
 	f.active.mu.Lock()
 	if sp := f.active.points[p]; sp != nil {
 		sp.lastErr = err
@@ -160,7 +138,7 @@ func (f *FS) startActiveLoop() {
 func (f *FS) activeSyncTick(ctx context.Context) {
 	f.active.tick.Lock()
 	defer f.active.tick.Unlock()
-	for _, sp := range f.active.snapshot() {
+	for _, sp := range f.syncPointStates() {
 		if ctx.Err() != nil {
 			return
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -45,30 +45,13 @@ func (f *FS) Free(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if bad := firstNotPersisted(p, r.node); bad != "" {
+	if bad := namespace.FirstNotPersisted(p, r.node); bad != "" {
 		return pathErr("free", bad, errorf(ErrNotPersisted, "cannot free %s: persist it first", ufs.Rooted(bad)))
 	}
 	return f.walkFiles(ctx, "free", p, func(_ string, r *resolved) error {
 		f.cache.Drop(r.node.ID)
 		return nil
 	})
-}
-
-// firstNotPersisted returns the path of a file at or below in (at p) that is not
-// persisted, or "".
-func firstNotPersisted(p string, in *inode.Inode) string {
-	if !in.IsDir() {
-		if in.Persist() != inode.Persisted {
-			return p
-		}
-		return ""
-	}
-	found := ""
-	in.Dir().Range(func(c *inode.Inode) bool {
-		found = firstNotPersisted(ufs.Join(p, c.Name), c)
-		return found == ""
-	})
-	return found
 }
 
 // walkFiles calls fn for the file at p or each file below the directory at p (loading

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -25,18 +26,28 @@ var (
 	// ErrNotSupported: the UFS cannot do what was asked.
 	ErrNotSupported = ufs.ErrNotSupported
 	// ErrCrossMount: a rename between two mounts, or of (or onto) a mount point.
-	ErrCrossMount = errors.New("operation crosses a mount point")
+	ErrCrossMount = namespace.ErrCrossMount
 	// ErrMountPoint: the path is (or contains) a mount point and the operation would
 	// change it; unmount first, or ask for it explicitly.
-	ErrMountPoint = errors.New("path is or contains a mount point")
+	ErrMountPoint = namespace.ErrMountPoint
 	// ErrNotMountPoint: Unmount of a path that is not a mount point.
-	ErrNotMountPoint = errors.New("not a mount point")
+	ErrNotMountPoint = namespace.ErrNotMountPoint
 	// ErrNoSpace: pinned (unpersisted) data would exceed the cache's capacity.
 	ErrNoSpace = cache.ErrNoSpace
 	// ErrNotPersisted: Free of a file whose only copy is the cache.
 	ErrNotPersisted = errors.New("file is not persisted")
 	// ErrLost: the file was never persisted and its cached blocks are gone.
 	ErrLost = errors.New("file content lost: not persisted and no longer cached")
+	// ErrIncomplete: reading a file that is still being written (Stat and ReadDir show it
+	// with FileStatus.Incomplete).
+	ErrIncomplete = errors.New("file is being written")
+	// ErrBusy: the file is being written by another writer (Create with Overwrite), or a
+	// rename would move a file being written.
+	ErrBusy = errors.New("file is busy: being written")
+	// ErrChanged: the file's content in the UFS is no longer the version the namespace
+	// described when it was opened (it was replaced behind the namespace). Its metadata is
+	// synced again: open it again to read the new version.
+	ErrChanged = ufs.ErrChanged
 	// ErrSyncLimit: a recursive metadata sync passed its limit (see SyncLimitError).
 	ErrSyncLimit = errors.New("recursive sync limit exceeded")
 	// ErrClosed: the FS was closed.

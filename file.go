@@ -48,48 +48,104 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 	if err := f.check(ctx, "open", p); err != nil {
 		return nil, err
 	}
-	r, err := f.resolve(ctx, "open", p, lo)
-	if err != nil {
-		return nil, err
-	}
-	if r.node.IsDir() {
-		if err := f.syncDirIfDue(ctx, "open", &r, lo); err != nil {
+	for attempt := 0; ; attempt++ {
+		r, err := f.resolve(ctx, "open", p, lo)
+		if err != nil {
 			return nil, err
 		}
-		return &dirFile{info: f.info(&r), entries: f.entries(&r)}, nil
-	}
-	in := r.node
-	if in.Persist() == inode.Lost {
-		return nil, pathErr("open", p, ErrLost)
-	}
-	var fetch cache.Fetcher
-	if in.Persist() == inode.Persisted {
-		u, up := r.mount.ufs, r.ufsPath
-		fetch = func(ctx context.Context, off int64, b []byte) (int, error) {
-			rc, err := u.OpenRange(ctx, up, off, int64(len(b)))
-			if err != nil {
-				return 0, err
+		if r.node.IsDir() {
+			if err := f.syncDirIfDue(ctx, "open", &r, lo); err != nil {
+				return nil, err
 			}
-			defer rc.Close()
-			n, err := io.ReadFull(rc, b)
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF
+			return &dirFile{info: f.info(&r), entries: f.entries(&r)}, nil
+		}
+		switch in := r.node; {
+		case in.Flags&inode.FlagOpen != 0:
+			return nil, pathErr("open", p, errorf(ErrIncomplete, "%s is still being written; open it once its writer closed it", ufs.Rooted(p)))
+		case in.Persist() == inode.Lost:
+			return nil, pathErr("open", p, ErrLost)
+		}
+		cur, pinned := f.versions.acquire(f, p, r.node)
+		if cur == nil {
+			// Replaced between the lookup and the registration: look again.
+			if attempt < 100 {
+				lo.force = false
+				continue
 			}
-			return n, err
+			return nil, pathErr("open", p, errorf(ErrBusy, "%s keeps being replaced", ufs.Rooted(p)))
+		}
+		r.node = cur
+		var fetch cache.Fetcher
+		if !pinned && cur.Persist() == inode.Persisted {
+			fetch = f.fetcher(r.mount, r.ufsPath, cur)
+		}
+		rt := f.readType(opts.ReadType)
+		cr := f.cache.NewReader(cacheFile(cur), fetch, cacheMode(rt))
+		return &File{fs: f, ctx: ctx, r: &r, cr: cr, pinned: pinned, stream: rt == NoCache && fetch != nil}, nil
+	}
+}
+
+// fetcher reads blocks of the persisted version in (at ufsPath in m) from the UFS: that
+// version and no other. With a content hash and a ufs.VersionReader the store itself
+// checks the version; otherwise only the length can tell, and a file found shorter, or
+// longer at its last block, is reported changed. Either way a change fails with ErrChanged
+// instead of returning bytes of two versions.
+func (f *FS) fetcher(m *mount, ufsPath string, in *inode.Inode) cache.Fetcher {
+	vr, versioned := m.ufs.(ufs.VersionReader)
+	versioned = versioned && in.Hash != ""
+	hash, size := in.Hash, in.Size
+	return func(ctx context.Context, off int64, b []byte) (int, error) {
+		return readVersion(ctx, m.ufs, vr, versioned, ufsPath, hash, size, off, b)
+	}
+}
+
+// readVersion fills b with the bytes at off of the version (hash, size) of the file at
+// ufsPath; see fetcher.
+func readVersion(ctx context.Context, u ufs.UFS, vr ufs.VersionReader, versioned bool, ufsPath, hash string, size, off int64, b []byte) (int, error) {
+	want := int64(len(b))
+	ask := want
+	last := off+want >= size
+	var rc io.ReadCloser
+	var err error
+	if versioned {
+		rc, err = vr.OpenVersion(ctx, ufsPath, hash, off, want)
+	} else {
+		if last {
+			ask++ // one byte more tells whether the file grew
+		}
+		rc, err = u.OpenRange(ctx, ufsPath, off, ask)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, b)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF && n < len(b):
+		return n, changedErr(ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), size))
+	case err != nil:
+		return n, err
+	case !versioned && last:
+		var one [1]byte
+		if m, _ := rc.Read(one[:]); m > 0 {
+			return n, changedErr(ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", size))
 		}
 	}
-	rt := f.readType(opts.ReadType)
-	cr := f.cache.NewReader(cache.File{ID: in.ID, Size: in.Size}, fetch, cacheMode(rt))
-	return &File{fs: f, ctx: ctx, r: &r, cr: cr, stream: rt == NoCache && fetch != nil}, nil
+	return n, nil
+}
+
+func changedErr(ufsPath, why string) error {
+	return &fs.PathError{Op: "read", Path: ufsPath, Err: fmt.Errorf("%w: %s", ufs.ErrChanged, why)}
 }
 
 // File is an open file: an fs.File, io.ReaderAt and io.Seeker. ReadAt is safe for
 // concurrent use; Read and Seek share an offset.
 type File struct {
-	fs  *FS
-	ctx context.Context
-	r   *resolved
-	cr  *cache.Reader
+	fs     *FS
+	ctx    context.Context
+	r      *resolved
+	cr     *cache.Reader
+	pinned bool // holds the version's pin (see versionRefs)
 
 	mu     sync.Mutex
 	off    int64
@@ -108,23 +164,36 @@ type File struct {
 func (fl *File) readStream(p []byte, off int64) (int, error) {
 	fl.smu.Lock()
 	defer fl.smu.Unlock()
+	in, u := fl.r.node, fl.r.mount.ufs
 	if fl.sr == nil || fl.srOff != off {
 		if fl.sr != nil {
 			fl.sr.Close()
 		}
-		sr, err := fl.r.mount.ufs.OpenRange(fl.ctx, fl.r.ufsPath, off, -1)
+		var sr io.ReadCloser
+		var err error
+		if vr, ok := u.(ufs.VersionReader); ok && in.Hash != "" {
+			sr, err = vr.OpenVersion(fl.ctx, fl.r.ufsPath, in.Hash, off, in.Size-off)
+		} else {
+			sr, err = u.OpenRange(fl.ctx, fl.r.ufsPath, off, in.Size-off)
+		}
 		if err != nil {
 			fl.sr = nil
 			return 0, err
 		}
 		fl.sr, fl.srOff = sr, off
 	}
-	n, err := io.ReadFull(fl.sr, p)
+	want := min(int64(len(p)), in.Size-off)
+	n, err := io.ReadFull(fl.sr, p[:want])
 	fl.srOff += int64(n)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF && int64(n) < want:
+		return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), in.Size))
+	case err != nil:
+		return n, err
+	case int64(n) < int64(len(p)):
 		return n, io.EOF
 	}
-	return n, err
+	return n, nil
 }
 
 // Stat describes the file as it was when opened.
@@ -140,7 +209,7 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	var n int
 	var err error
-	if fl.stream && !fl.fs.cache.Has(cache.File{ID: fl.r.node.ID, Size: fl.r.node.Size}, off/fl.fs.cache.BlockSize()) {
+	if fl.stream && !fl.fs.cache.Has(cacheFile(fl.r.node), off/fl.fs.cache.BlockSize()) {
 		n, err = fl.readStream(p, off)
 	} else {
 		n, err = fl.cr.ReadAt(fl.ctx, p, off)
@@ -152,18 +221,33 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (fl *File) readErr(err error) error {
-	if errors.Is(err, cache.ErrBlockLost) {
-		f := fl.fs
-		p := fl.r.path
-		if in := f.lookupLoaded(p); in != nil && in.ID == fl.r.node.ID && in.Persist() != inode.Persisted {
-			_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: &nodeRecord{ID: in.ID, Size: in.Size, MTime: in.MTime, Persist: inode.Lost}}, nil)
+	f, p := fl.fs, fl.r.path
+	switch {
+	case errors.Is(err, cache.ErrBlockLost):
+		// A reader holds its version's blocks (versionRefs), so a missing pinned block is
+		// truly gone (a damaged disk tier): the file is lost if p still holds this version.
+		if in := f.ns.Lookup(p); in != nil && !in.IsDir() && in.ID == fl.r.node.ID {
+			f.markLost(p, in)
 		}
 		return pathErr("read", p, fmt.Errorf("%w: %w", ErrLost, err))
+	case errors.Is(err, ufs.ErrChanged):
+		// Replaced behind the namespace: sync the path so that the next open reads the new
+		// version.
+		f.resyncFile(fl.ctx, p, fl.r.node.ID)
+		return pathErr("read", p, errorf(ErrChanged, "%s changed in the UFS since it was opened (%v); open it again", ufs.Rooted(p), err))
+	case errors.Is(err, cache.ErrClosed):
+		return pathErr("read", p, fmt.Errorf("%w: %w", ErrClosed, err))
 	}
-	if errors.Is(err, cache.ErrClosed) {
-		return pathErr("read", fl.r.path, fmt.Errorf("%w: %w", ErrClosed, err))
+	return pathErr("read", p, err)
+}
+
+// resyncFile syncs the metadata of the file at p with the UFS when the namespace still
+// holds version id there.
+func (f *FS) resyncFile(ctx context.Context, p string, id uint64) {
+	if in := f.ns.Lookup(p); in == nil || in.ID != id {
+		return
 	}
-	return pathErr("read", fl.r.path, err)
+	_, _ = f.resolve(ctx, "read", p, lookupOpts{force: true})
 }
 
 // Read reads from the current offset (io.Reader).
@@ -215,7 +299,9 @@ func (fl *File) Close() error {
 		fl.sr = nil
 	}
 	fl.smu.Unlock()
-	return fl.cr.Close()
+	err := fl.cr.Close()
+	fl.fs.versions.release(fl.fs, fl.r.node.ID, fl.pinned)
+	return err
 }
 
 // dirFile is an open directory.
@@ -279,11 +365,10 @@ func (f *FS) entries(r *resolved) []fs.DirEntry {
 	kids := r.node.Dir().Children()
 	infos := make([]fileInfo, len(kids))
 	out := make([]fs.DirEntry, len(kids))
-	mounts := f.mounts.Load()
 	for i, c := range kids {
 		m := r.mount
 		if c.IsMount() {
-			if cm := mounts.byID[c.Dir().MountID.Load()]; cm != nil {
+			if cm := f.mountByID(c.Dir().MountID.Load()); cm != nil {
 				m = cm
 			}
 		}
@@ -316,7 +401,7 @@ func (fi *fileInfo) Size() int64 {
 
 func (fi *fileInfo) perm() fs.FileMode {
 	m := fi.in.Owner.Mode.Perm()
-	if fi.m.shared {
+	if fi.m.Shared {
 		u := (m >> 6) & 7
 		m |= u<<3 | u
 	}
@@ -349,14 +434,14 @@ func (fi *fileInfo) Sys() any {
 	st := &FileStatus{
 		Path: ufs.Rooted(p), Name: fi.Name(), IsDir: in.IsDir(), Size: fi.Size(), ModTime: fi.ModTime(),
 		Mode: fi.perm(), Owner: in.Owner.Owner, Group: in.Owner.Group, PersistState: in.Persist(),
-		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.path), IsMountPoint: in.IsMount(),
-		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.readOnly, Pinned: in.Flags&inode.FlagPinned != 0,
+		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.Path), IsMountPoint: in.IsMount(),
+		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.ReadOnly, Pinned: in.Flags&inode.FlagPinned != 0,
 	}
 	if d := in.Dir(); d != nil {
 		st.Children = d.Len()
 	}
 	if !in.IsDir() {
-		st.CachedBytes = fi.f.cache.CachedBytes(cache.File{ID: in.ID, Size: in.Size})
+		st.CachedBytes = fi.f.cache.CachedBytes(cacheFile(in))
 		if in.Persist() == inode.Persisted {
 			st.Fingerprint = ufs.Fingerprint{Type: ufs.TypeFile, UFS: m.caps.Kind, Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, ContentHash: in.Hash}.String()
 		}

@@ -2,7 +2,6 @@ package unifiedfs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/internal/journal"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -21,9 +21,6 @@ import (
 // mounts with their options, entries that are not persisted (and the directories on
 // their way), persist states (the async-persist queue is every ToBePersisted file), and
 // sync points. A checkpoint is the list of entries that rebuilds that state.
-
-// defaultCheckpointBytes triggers a checkpoint when the journal grew this much.
-const defaultCheckpointBytes = 16 << 20
 
 // openJournal opens (and locks) the journal in dir and returns what it recovered.
 func (f *FS) openJournal(dir string) (*journal.Recovered, error) {
@@ -46,11 +43,11 @@ func (f *FS) openJournal(dir string) (*journal.Recovered, error) {
 
 // appendEntry queues e in the journal; applyMu must be held. It returns nil when e is
 // not journaled.
-func (f *FS) appendEntry(e *entry) (journal.Ticket, error) {
-	if f.journal == nil || f.replaying || e.Volatile || e.Op == opLoad {
+func (f *FS) appendEntry(e *namespace.Entry) (journal.Ticket, error) {
+	if f.journal == nil || e.Volatile || e.Op == namespace.OpLoad {
 		return nil, nil
 	}
-	data, err := json.Marshal(e)
+	data, err := namespace.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("unifiedfs: encoding journal entry: %w", err)
 	}
@@ -58,54 +55,60 @@ func (f *FS) appendEntry(e *entry) (journal.Ticket, error) {
 }
 
 // replay rebuilds the namespace from a recovered journal: the checkpoint's entries, then
-// the tail. Entries that no longer fit (they referred to metadata loaded from the UFS,
-// which is loaded again lazily) are skipped.
+// the tail, each through namespace.Apply (they were checked when they were journaled).
+// Entries that no longer apply are skipped and reported.
 func (f *FS) replay(ctx context.Context, rec *journal.Recovered) error {
-	f.replaying = true
-	defer func() { f.replaying = false }()
-	var maxID uint64
-	run := func(data []byte) error {
-		var e entry
-		if err := json.Unmarshal(data, &e); err != nil {
-			return fmt.Errorf("unifiedfs: journal entry: %w", err)
-		}
-		if e.Node != nil {
-			maxID = max(maxID, e.Node.ID)
-		}
-		var opened ufs.UFS
-		if e.Op == opMount {
-			opened = f.reopenMount(ctx, e.Mount)
-		}
-		if err := f.apply(&e, opened); err != nil && opened != nil {
-			_ = opened.Close()
-		}
-		return nil
-	}
+	var entries []*namespace.Entry
 	if rec.Checkpoint != nil {
-		var snap []json.RawMessage
-		if err := json.Unmarshal(rec.Checkpoint, &snap); err != nil {
+		snap, err := namespace.DecodeSnapshot(rec.Checkpoint)
+		if err != nil {
 			return fmt.Errorf("unifiedfs: journal checkpoint: %w", err)
 		}
-		for _, raw := range snap {
-			if err := run(raw); err != nil {
-				return err
-			}
-		}
+		entries = snap
 	}
 	for _, r := range rec.Entries {
-		if err := run(r.Data); err != nil {
-			return err
+		e, err := namespace.Unmarshal(r.Data)
+		if err != nil {
+			return fmt.Errorf("unifiedfs: journal entry %d: %w", r.Seq, err)
+		}
+		entries = append(entries, e)
+	}
+	skipped := 0
+	for _, e := range entries {
+		if err := f.replayEntry(ctx, e); err != nil {
+			skipped++
+			f.log.Debug("unifiedfs: journal entry skipped on replay", "op", e.Op.String(), "path", ufs.Rooted(e.Path), "err", err)
 		}
 	}
-	if n := f.nextID.Load(); maxID > n {
-		f.nextID.Store(maxID)
+	if skipped > 0 {
+		f.log.Warn("unifiedfs: journal replay skipped entries that no longer apply", "skipped", skipped, "entries", len(entries))
 	}
 	return nil
 }
 
+// replayEntry applies one journaled entry.
+func (f *FS) replayEntry(ctx context.Context, e *namespace.Entry) error {
+	var opened ufs.UFS
+	if e.Op == namespace.OpMount && e.Mount != nil {
+		opened = f.reopenMount(ctx, e.Mount)
+	}
+	f.applyMu.Lock()
+	eff, err := f.ns.Apply(e)
+	var closing []*mount
+	if err == nil {
+		closing = f.effectsLocked(e, eff, opened)
+	}
+	f.applyMu.Unlock()
+	f.closeMounts(closing)
+	if err != nil && opened != nil {
+		_ = opened.Close()
+	}
+	return err
+}
+
 // reopenMount opens a journaled mount's UFS. A UFS that cannot be reached is kept,
 // reporting the failure on every operation (and in Mounts), rather than dropped.
-func (f *FS) reopenMount(ctx context.Context, r *mountRecord) ufs.UFS {
+func (f *FS) reopenMount(ctx context.Context, r *namespace.MountRecord) ufs.UFS {
 	u, err := f.reg.Open(ctx, r.URI, r.Options)
 	if err != nil {
 		f.log.Warn("unifiedfs: mount from the journal is unreachable; kept", "uri", r.URI, "err", err)
@@ -116,7 +119,7 @@ func (f *FS) reopenMount(ctx context.Context, r *mountRecord) ufs.UFS {
 
 // recoverFiles runs after replay: files that were being written when the process died
 // are removed; unpersisted files whose blocks are not all in the disk tier become Lost;
-// ToBePersisted files are queued again.
+// ToBePersisted files are queued again; pinned blocks no file owns are dropped.
 func (f *FS) recoverFiles() {
 	pinned := map[uint64]cache.PinnedFile{}
 	for _, pf := range f.cache.PinnedFiles() {
@@ -148,7 +151,7 @@ func (f *FS) recoverFiles() {
 			}
 		}
 	}
-	walk(ufs.Root, f.root.Load())
+	walk(ufs.Root, f.ns.Root())
 	// Pinned blocks nobody needs: a file persisted before the crash (its unpin was lost)
 	// or one whose completion never reached the journal.
 	for id := range pinned {
@@ -158,22 +161,32 @@ func (f *FS) recoverFiles() {
 	}
 	for _, p := range incomplete {
 		f.log.Warn("unifiedfs: removing a file whose write did not complete before the restart", "path", ufs.Rooted(p))
-		_ = f.apply(&entry{Op: opDelete, Path: p}, nil)
+		_ = f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: p}, nil)
 	}
 	for _, p := range lost {
-		in := f.lookupLoaded(p)
 		f.log.Warn("unifiedfs: unpersisted file lost: its cached blocks are gone", "path", ufs.Rooted(p))
-		_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: &nodeRecord{ID: in.ID, Size: in.Size, MTime: in.MTime, Persist: inode.Lost}}, nil)
+		f.markLost(p, f.ns.Lookup(p))
 	}
 	for i, in := range queue {
 		f.persist.enqueue(in.ID, queuePaths[i])
 	}
 }
 
+// markLost records that the unpersisted version in at p has no copy left, if p still
+// holds exactly that version (a compare-and-set on its content id).
+func (f *FS) markLost(p string, in *inode.Inode) {
+	if in == nil || in.IsDir() || in.Persist() == inode.Persisted {
+		return
+	}
+	rec := namespace.RecordOf(in)
+	rec.Persist, rec.Pinned = inode.Lost, false
+	_ = f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Node: rec}, nil)
+}
+
 // maybeCheckpoint writes a checkpoint when the journal grew past the threshold. One runs
 // at a time, in the background.
 func (f *FS) maybeCheckpoint() {
-	if f.journal == nil || f.replaying || f.journal.SizeSinceCheckpoint() < f.checkpointBytes {
+	if f.journal == nil || f.journal.SizeSinceCheckpoint() < f.checkpointBytes {
 		return
 	}
 	if !f.checkpointing.CompareAndSwap(false, true) {
@@ -195,90 +208,13 @@ func (f *FS) Checkpoint() error {
 		return nil
 	}
 	f.applyMu.Lock()
-	snap, err := f.snapshotLocked()
+	snap, err := f.ns.Snapshot()
 	seq := f.journal.LastSeq()
 	f.applyMu.Unlock()
 	if err != nil {
 		return err
 	}
 	return f.journal.Checkpoint(snap, seq)
-}
-
-// snapshotLocked encodes the entries that rebuild the durable state; applyMu held.
-func (f *FS) snapshotLocked() ([]byte, error) {
-	var out []json.RawMessage
-	add := func(e *entry) error {
-		b, err := json.Marshal(e)
-		out = append(out, b)
-		return err
-	}
-	mounts := f.mounts.Load()
-	var walk func(p string, in *inode.Inode) error
-	walk = func(p string, in *inode.Inode) error {
-		if p != ufs.Root {
-			switch {
-			case in.IsMount():
-				m := mounts.byID[in.Dir().MountID.Load()]
-				if m == nil {
-					return nil
-				}
-				rec := &mountRecord{ID: m.id, URI: m.uri.String(), Options: m.options, ReadOnly: m.readOnly, Shared: m.shared}
-				if err := add(&entry{Op: opMount, Path: p, Mount: rec}); err != nil {
-					return err
-				}
-			case !in.IsDir() && in.Persist() != inode.Persisted || in.IsDir() && in.Persist() != inode.Persisted:
-				if err := add(&entry{Op: opCreate, Path: p, Node: recordOf(in)}); err != nil {
-					return err
-				}
-			case !in.IsDir():
-				return nil // persisted files are loaded again from the UFS
-			}
-		}
-		if d := in.Dir(); d != nil {
-			var err error
-			d.Range(func(c *inode.Inode) bool {
-				err = walk(ufs.Join(p, c.Name), c)
-				return err == nil
-			})
-			return err
-		}
-		return nil
-	}
-	if err := walk(ufs.Root, f.root.Load()); err != nil {
-		return nil, err
-	}
-	for _, sp := range f.active.snapshot() {
-		if err := add(&entry{Op: opAddSyncPoint, Path: sp.path}); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(out)
-}
-
-// recordOf is the serialisable form of an inode.
-func recordOf(in *inode.Inode) *nodeRecord {
-	return &nodeRecord{Dir: in.IsDir(), ID: in.ID, Size: in.Size, MTime: in.MTime, Hash: in.Hash,
-		Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, Persist: in.Persist(),
-		Open: in.Flags&inode.FlagOpen != 0, Pinned: in.Flags&inode.FlagPinned != 0}
-}
-
-// ensureParents creates the missing ancestors of p as persisted directories that were
-// never listed, during replay only: they stand for directories that were loaded from the
-// UFS (volatile) and will be loaded again lazily. applyMu held.
-func (f *FS) ensureParents(p string) {
-	if !f.replaying || p == ufs.Root {
-		return
-	}
-	dir, _ := ufs.Split(p)
-	if f.lookupLoaded(dir) != nil {
-		return
-	}
-	f.ensureParents(dir)
-	parent := f.lookupLoaded(parentPath(dir))
-	if parent == nil || !parent.IsDir() {
-		return
-	}
-	parent.Dir().Put(inode.NewDir(ufs.Base(dir), f.defDir, 0, inode.Persisted))
 }
 
 // brokenUFS stands for a journaled mount whose UFS cannot be reached: every operation

@@ -5,53 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 
-	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
-// mount is one entry of the mount table. It is immutable once published.
+// mount is one mount of the namespace with this member's handle of its UFS. It is
+// immutable once published.
 type mount struct {
-	id       uint32
-	path     string // clean namespace path of the mount point
-	uri      ufs.URI
-	ufs      ufs.UFS
-	caps     ufs.Capabilities
-	readOnly bool
-	shared   bool
-	options  map[string]string // as given (secrets included: never print)
+	*namespace.Mount
+	ufs  ufs.UFS
+	caps ufs.Capabilities
 }
 
 // ufsURI returns the URI of the UFS location of namespace path p (within m).
 func (m *mount) ufsURI(p string) string {
-	u := m.uri
-	u.Path = ufs.Join(u.Path, ufs.Rel(m.path, p))
+	u := m.URI
+	u.Path = ufs.Join(u.Path, ufs.Rel(m.Path, p))
 	return u.String()
-}
-
-// mountTable is an immutable snapshot, replaced on Mount and Unmount.
-type mountTable struct {
-	byID map[uint32]*mount
-}
-
-func (t *mountTable) with(m *mount) *mountTable {
-	n := &mountTable{byID: make(map[uint32]*mount, len(t.byID)+1)}
-	for id, v := range t.byID {
-		n.byID[id] = v
-	}
-	n.byID[m.id] = m
-	return n
-}
-
-func (t *mountTable) without(id uint32) *mountTable {
-	n := &mountTable{byID: make(map[uint32]*mount, len(t.byID))}
-	for k, v := range t.byID {
-		if k != id {
-			n.byID[k] = v
-		}
-	}
-	return n
 }
 
 // Mount attaches the UFS at uri to the namespace at path, as Alluxio's mount. It fails
@@ -84,22 +55,22 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 	dir, name := ufs.Split(p)
 	parent, err := f.resolve(ctx, "mount", dir, lookupOpts{})
 	if err != nil {
-		return err
+		return pathErr("mount", p, err)
 	}
 	if !parent.node.IsDir() {
-		return pathErr("mount", dir, ErrNotDir)
+		return pathErr("mount", p, errorf(ErrNotDir, "parent %s is a file", ufs.Rooted(dir)))
 	}
-	if parent.mount.readOnly {
-		return pathErr("mount", p, errorf(ErrReadOnly, "parent %s is under the read-only mount %s", ufs.Rooted(dir), ufs.Rooted(parent.mount.path)))
+	if parent.mount.ReadOnly {
+		return pathErr("mount", p, errorf(ErrReadOnly, "parent %s is under the read-only mount %s", ufs.Rooted(dir), ufs.Rooted(parent.mount.Path)))
 	}
 	if _, err := f.resolve(ctx, "mount", p, lookupOpts{}); err == nil {
 		return pathErr("mount", p, errorf(fs.ErrExist, "mount point %s already exists", ufs.Rooted(p)))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	for _, m := range f.mounts.Load().byID {
-		if m.uri.Overlaps(u) {
-			return pathErr("mount", p, errorf(fs.ErrExist, "%s overlaps %s, already mounted at %s", u, m.uri, ufs.Rooted(m.path)))
+	for _, m := range *f.mounts.Load() {
+		if m.URI.Overlaps(u) {
+			return pathErr("mount", p, errorf(fs.ErrExist, "%s overlaps %s, already mounted at %s", u, m.URI, ufs.Rooted(m.Path)))
 		}
 	}
 	// The parent's UFS must not hold an entry at the mount point: it would be shadowed.
@@ -116,47 +87,25 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 	if err != nil {
 		return pathErr("mount", p, err)
 	}
-	err = f.apply(&entry{Op: opMount, Path: p, Mount: &mountRecord{URI: u.String(), Options: opts.Options, ReadOnly: opts.ReadOnly, Shared: opts.Shared}}, opened)
+	err = f.submitMount(p, &namespace.MountRecord{URI: u.String(), Options: opts.Options, ReadOnly: opts.ReadOnly, Shared: opts.Shared, MTime: f.now().UnixNano()}, opened)
 	if err != nil {
 		_ = opened.Close()
 	}
 	return err
 }
 
-// applyMount adds a mount and its mount-point directory; applyMu held.
-func (f *FS) applyMount(e *entry, opened ufs.UFS) error {
-	r := e.Mount
-	u, err := ufs.ParseURI(r.URI)
-	if err != nil {
-		return pathErr("mount", e.Path, err)
-	}
-	if r.ID == 0 {
-		f.mountSeq++
-		r.ID = f.mountSeq
-	} else if r.ID > f.mountSeq {
-		f.mountSeq = r.ID
-	}
-	m := &mount{id: r.ID, path: e.Path, uri: u, ufs: opened, caps: opened.Capabilities(), readOnly: r.ReadOnly, shared: r.Shared, options: r.Options}
-	if e.Path == ufs.Root {
-		f.root.Load().Dir().MountID.Store(m.id)
-		f.rootMount.Store(m)
-	} else {
-		f.ensureParents(e.Path)
-		parent, name, err := f.parentDir("mount", e.Path)
-		if err != nil {
-			return err
+// submitMount applies the mount of rec (its UFS already opened) with the next mount id.
+func (f *FS) submitMount(p string, rec *namespace.MountRecord, opened ufs.UFS) error {
+	for {
+		f.applyMu.Lock() // read the watermark where apply will check it
+		rec.ID = f.ns.NextMountID()
+		f.applyMu.Unlock()
+		err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: p, Mount: rec}, opened)
+		if errors.Is(err, fs.ErrInvalid) && f.ns.NextMountID() > rec.ID {
+			continue // another mount took the id meanwhile
 		}
-		if parent.Dir().Lookup(name) != nil {
-			return pathErr("mount", e.Path, fs.ErrExist)
-		}
-		mp := inode.NewDir(name, f.defDir, f.now().UnixNano(), inode.Persisted)
-		mp.Flags |= inode.FlagMount
-		mp.Dir().MountID.Store(m.id)
-		parent.Dir().Put(mp)
+		return err
 	}
-	f.mounts.Store(f.mounts.Load().with(m))
-	f.absent.clear()
-	return nil
 }
 
 // Unmount detaches the mount at path: the subtree leaves the namespace and its cached
@@ -185,57 +134,24 @@ func (f *FS) Unmount(ctx context.Context, path string) error {
 }
 
 func (f *FS) unmountLocked(p string) error {
-	in := f.lookupLoaded(p)
-	if in == nil {
-		return pathErr("unmount", p, fs.ErrNotExist)
+	if err := f.ns.Check(&namespace.Entry{Op: namespace.OpUnmount, Path: p}); err != nil {
+		return err
 	}
-	if !in.IsMount() {
-		return pathErr("unmount", p, ErrNotMountPoint)
-	}
-	if nested := f.mountsBelow(p, false); len(nested) > 0 {
-		return pathErr("unmount", p, errorf(ErrMountPoint, "%s is mounted below; unmount it first", ufs.Rooted(nested[0].path)))
-	}
-	m := f.mounts.Load().byID[in.Dir().MountID.Load()]
+	f.writers.cancelUnder(p)
 	if f.persist != nil {
 		f.persist.cancelUnder(p)
 	}
-	for _, sp := range f.syncPointsUnder(p) {
-		_ = f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil)
-	}
-	if err := f.apply(&entry{Op: opUnmount, Path: p}, nil); err != nil {
-		return err
-	}
-	if m != nil {
-		if err := m.ufs.Close(); err != nil {
-			f.log.Warn("unifiedfs: closing unmounted UFS", "path", ufs.Rooted(p), "uri", m.uri.String(), "err", err)
-		}
-	}
-	return nil
-}
-
-func (f *FS) applyUnmount(e *entry) error {
-	in := f.lookupLoaded(e.Path)
-	if in == nil || !in.IsMount() || e.Path == ufs.Root {
-		return pathErr("unmount", e.Path, ErrNotMountPoint)
-	}
-	id := in.Dir().MountID.Load()
-	f.dropSubtree(in)
-	dir, _ := ufs.Split(e.Path)
-	f.lookupLoaded(dir).Dir().Delete(in.Name)
-	f.mounts.Store(f.mounts.Load().without(id))
-	f.absent.clear()
-	return nil
+	return f.apply(&namespace.Entry{Op: namespace.OpUnmount, Path: p}, nil)
 }
 
 // mountsBelow returns the mounts strictly below p (and p's own when self), sorted by path.
 func (f *FS) mountsBelow(p string, self bool) []*mount {
 	var out []*mount
-	for _, m := range f.mounts.Load().byID {
-		if ufs.IsWithin(m.path, p) && (self || m.path != p) {
+	for _, nm := range f.ns.Mounts().Below(p, self) {
+		if m := f.mountByID(nm.ID); m != nil {
 			out = append(out, m)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }
 
@@ -243,8 +159,8 @@ func (f *FS) mountsBelow(p string, self bool) []*mount {
 func (f *FS) Mounts() []MountInfo {
 	var out []MountInfo
 	for _, m := range f.mountsBelow(ufs.Root, true) {
-		out = append(out, MountInfo{Path: ufs.Rooted(m.path), UFS: m.uri.String(), ReadOnly: m.readOnly, Shared: m.shared,
-			Options: ufs.RedactOptions(m.options), Kind: m.caps.Kind, Error: mountErr(m)})
+		out = append(out, MountInfo{Path: ufs.Rooted(m.Path), UFS: m.URI.String(), ReadOnly: m.ReadOnly, Shared: m.Shared,
+			Options: ufs.RedactOptions(m.Options), Kind: m.caps.Kind, Error: mountErr(m)})
 	}
 	return out
 }

@@ -4,12 +4,26 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
+
+// The write path: Mkdir, Create and the Writer that commits a file.
+//
+// A file being written is invisible to readers until Close commits it. A new file shows
+// up at once as incomplete (Stat and ReadDir list it; Open fails with ErrIncomplete); an
+// overwrite leaves the complete old version in place, readable, until the new version's
+// Close replaces it in one step — the atomic replace the drivers already do in the UFS.
+// The commit (the UFS upload's completion and the namespace entry) happens under the
+// file's path lock, after checking that the write still owns the path: a file removed,
+// unmounted or replaced while it was written leaves nothing behind, in the namespace or
+// in the UFS.
 
 // writeType resolves the zero value to the FS default.
 func (f *FS) writeType(w WriteType) WriteType {
@@ -19,19 +33,34 @@ func (f *FS) writeType(w WriteType) WriteType {
 	return w
 }
 
-// writable fails under a read-only mount.
-func writable(op string, r *resolved) error {
-	if r.mount.readOnly {
-		return pathErr(op, r.path, errorf(ErrReadOnly, "%s is under the read-only mount %s", ufs.Rooted(r.path), ufs.Rooted(r.mount.path)))
+// writable fails under a read-only mount. The error names p, the caller's path.
+func writable(op, p string, r *resolved) error {
+	if r.mount.ReadOnly {
+		return pathErr(op, p, errorf(ErrReadOnly, "%s is under the read-only mount %s", ufs.Rooted(p), ufs.Rooted(r.mount.Path)))
 	}
 	return nil
 }
 
-// Mkdir creates the directory path; its parent must exist. With the FS write type
-// MustCache the directory lives only in the namespace (NotPersisted) until something
-// below it is persisted; otherwise it is created in the UFS first. An existing path fails
-// with fs.ErrExist.
-func (f *FS) Mkdir(ctx context.Context, path string) error {
+// MkdirOptions tune Mkdir and MkdirAll. The zero value uses the FS defaults.
+type MkdirOptions struct {
+	// Mode is the directory's permission bits; zero means 0755.
+	Mode fs.FileMode
+	// WriteType MustCache makes the directory only in the namespace (NotPersisted) until
+	// something below it is persisted; any other creates it in the UFS first. Zero:
+	// Config.WriteType.
+	WriteType WriteType
+}
+
+func mkdirOptions(opts []MkdirOptions) MkdirOptions {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return MkdirOptions{}
+}
+
+// Mkdir creates the directory path; its parent must exist. An existing path fails with
+// fs.ErrExist. See MkdirOptions for the mode and write type (at most one value).
+func (f *FS) Mkdir(ctx context.Context, path string, opts ...MkdirOptions) error {
 	p, err := clean("mkdir", path)
 	if err != nil {
 		return err
@@ -47,19 +76,16 @@ func (f *FS) Mkdir(ctx context.Context, path string) error {
 		return pathErr("mkdir", p, err)
 	}
 	defer held.Unlock()
-	return f.mkdirLocked(ctx, p)
+	return f.mkdirLocked(ctx, p, mkdirOptions(opts))
 }
 
-func (f *FS) mkdirLocked(ctx context.Context, p string) error {
+func (f *FS) mkdirLocked(ctx context.Context, p string, o MkdirOptions) error {
 	dir, _ := ufs.Split(p)
-	parent, err := f.resolve(ctx, "mkdir", dir, lookupOpts{})
+	parent, err := f.resolveParent(ctx, "mkdir", p)
 	if err != nil {
 		return err
 	}
-	if !parent.node.IsDir() {
-		return pathErr("mkdir", dir, ErrNotDir)
-	}
-	if err := writable("mkdir", &parent); err != nil {
+	if err := writable("mkdir", p, &parent); err != nil {
 		return err
 	}
 	if _, err := f.resolve(ctx, "mkdir", p, lookupOpts{}); err == nil {
@@ -67,14 +93,20 @@ func (f *FS) mkdirLocked(ctx context.Context, p string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	mode := o.Mode.Perm()
+	if mode == 0 {
+		mode = 0o755
+	}
 	ps := inode.NotPersisted
-	if f.cfg.WriteType != MustCache {
+	if f.writeType(o.WriteType) != MustCache {
 		if err := parent.mount.ufs.Mkdir(ctx, ufs.Join(parent.ufsPath, ufs.Base(p))); err != nil {
 			return pathErr("mkdir", p, err)
 		}
 		ps = inode.Persisted
 	}
-	if err := f.apply(&entry{Op: opCreate, Path: p, Node: &nodeRecord{Dir: true, MTime: f.now().UnixNano(), Persist: ps}}, nil); err != nil {
+	owner := f.ns.DefaultOwner(true)
+	rec := &namespace.NodeRecord{Dir: true, MTime: f.now().UnixNano(), Persist: ps, Owner: owner.Owner, Group: owner.Group, Mode: mode}
+	if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec}, nil); err != nil {
 		return err
 	}
 	if ps == inode.Persisted {
@@ -84,10 +116,27 @@ func (f *FS) mkdirLocked(ctx context.Context, p string) error {
 	return nil
 }
 
+// resolveParent resolves the parent of p, which must be a directory; errors name p.
+func (f *FS) resolveParent(ctx context.Context, op, p string) (resolved, error) {
+	dir, _ := ufs.Split(p)
+	parent, err := f.resolve(ctx, op, dir, lookupOpts{})
+	if errors.Is(err, fs.ErrNotExist) {
+		return resolved{}, pathErr(op, p, errorf(fs.ErrNotExist, "parent directory %s does not exist", ufs.Rooted(dir)))
+	}
+	if err != nil {
+		return resolved{}, pathErr(op, p, err)
+	}
+	if !parent.node.IsDir() {
+		return resolved{}, pathErr(op, p, errorf(ErrNotDir, "parent %s is a file", ufs.Rooted(dir)))
+	}
+	return parent, nil
+}
+
 // markNewDirLoaded records that a directory we just created holds nothing we have not
-// seen, so lookups below it need not ask the UFS.
+// seen, so lookups below it need not ask the UFS. (Listing times are this member's own
+// soft state, not namespace state.)
 func (f *FS) markNewDirLoaded(p string) {
-	if in := f.lookupLoaded(p); in != nil && in.IsDir() {
+	if in := f.ns.Lookup(p); in != nil && in.IsDir() {
 		in.Dir().SyncedAt.CompareAndSwap(0, f.now().UnixNano())
 	}
 }
@@ -96,11 +145,11 @@ func (f *FS) markNewDirLoaded(p string) {
 // (the UFS created them as parents of a persisted entry).
 func (f *FS) markAncestorsPersisted(ctx context.Context, p string) error {
 	for {
-		in := f.lookupLoaded(p)
+		in := f.ns.Lookup(p)
 		if in == nil || in.IsMount() || in.Persist() == inode.Persisted {
 			return nil
 		}
-		if err := f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.Persisted}}, nil); err != nil {
+		if err := f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Node: &namespace.NodeRecord{Dir: true, Persist: inode.Persisted}}, nil); err != nil {
 			return err
 		}
 		f.markNewDirLoaded(p)
@@ -112,7 +161,7 @@ func (f *FS) markAncestorsPersisted(ctx context.Context, p string) error {
 }
 
 // MkdirAll creates path and any missing parents; existing directories are fine.
-func (f *FS) MkdirAll(ctx context.Context, path string) error {
+func (f *FS) MkdirAll(ctx context.Context, path string, opts ...MkdirOptions) error {
 	p, err := clean("mkdir", path)
 	if err != nil {
 		return err
@@ -121,15 +170,15 @@ func (f *FS) MkdirAll(ctx context.Context, path string) error {
 		return nil
 	}
 	for walked, rest := ufs.Root, p; ; {
-		name, tail, more := cut(rest)
+		name, tail, more := namespace.Cut(rest)
 		walked = ufs.Join(walked, name)
 		r, err := f.resolve(ctx, "mkdir", walked, lookupOpts{})
 		switch {
 		case err == nil && !r.node.IsDir():
-			return pathErr("mkdir", walked, ErrNotDir)
+			return pathErr("mkdir", p, errorf(ErrNotDir, "%s is a file", ufs.Rooted(walked)))
 		case err == nil:
 		case errors.Is(err, fs.ErrNotExist):
-			if err := f.Mkdir(ctx, walked); err != nil && !errors.Is(err, fs.ErrExist) {
+			if err := f.Mkdir(ctx, walked, opts...); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}
 		default:
@@ -155,12 +204,22 @@ func (f *FS) WriteFile(ctx context.Context, path string, data []byte, opts Creat
 	return w.Close()
 }
 
-// Create starts writing a new file at path with the given write type (see WriteType). The
-// parent must exist unless opts.Recursive; an existing file fails with fs.ErrExist unless
-// opts.Overwrite. The file is visible as incomplete while written; Close completes it
-// and reports any failure of the write type's synchronous part (the UFS upload for
-// CacheThrough and Through), in which case nothing is left at the path.
+// Create starts writing a file at path with the given write type (see WriteType). The
+// parent must exist unless opts.Recursive. Nothing is visible to readers until Close
+// commits the file: a new file appears as incomplete (Open fails with ErrIncomplete), and
+// with opts.Overwrite an existing file stays readable, unchanged, until Close replaces it
+// at once. Close reports any failure of the write type's synchronous part (the UFS upload
+// of CacheThrough and Through), and then nothing is left at the path.
+//
+// One writer per file: Create fails with fs.ErrExist when the file exists and
+// opts.Overwrite is false (or it is a new file still being written), and with ErrBusy when
+// opts.Overwrite is true while another writer of the file is open. A file removed,
+// unmounted or renamed over while being written fails its Close and leaves nothing in the
+// namespace or the UFS.
 func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Writer, err error) {
+	if strings.HasSuffix(path, "/") && path != "/" {
+		return nil, pathErr("create", strings.TrimSuffix(path, "/"), errorf(fs.ErrInvalid, "%q ends in a slash: a file name cannot", path))
+	}
 	p, err := clean("create", path)
 	if err != nil {
 		return nil, err
@@ -186,102 +245,96 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Wr
 		return nil, pathErr("create", p, err)
 	}
 	defer held.Unlock()
-	parent, err := f.resolve(ctx, "create", dir, lookupOpts{})
+	parent, err := f.resolveParent(ctx, "create", p)
 	if err != nil {
 		return nil, err
 	}
-	if !parent.node.IsDir() {
-		return nil, pathErr("create", dir, ErrNotDir)
-	}
-	if err := writable("create", &parent); err != nil {
+	if err := writable("create", p, &parent); err != nil {
 		return nil, err
 	}
 	existing, err := f.resolve(ctx, "create", p, lookupOpts{})
+	exists := err == nil
 	switch {
-	case err == nil && existing.node.IsDir():
+	case exists && existing.node.IsDir():
 		return nil, pathErr("create", p, ErrIsDir)
-	case err == nil && !opts.Overwrite:
+	case f.writers.has(p) || exists && existing.node.Flags&inode.FlagOpen != 0:
+		if opts.Overwrite {
+			return nil, pathErr("create", p, errorf(ErrBusy, "another writer of %s is open", ufs.Rooted(p)))
+		}
+		return nil, pathErr("create", p, errorf(fs.ErrExist, "%s is being written", ufs.Rooted(p)))
+	case exists && !opts.Overwrite:
 		return nil, pathErr("create", p, fs.ErrExist)
-	case err == nil && existing.node.Persist() != inode.Persisted && f.openWriters.has(p):
-		return nil, pathErr("create", p, errorf(fs.ErrExist, "file is being written"))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case !exists && !errors.Is(err, fs.ErrNotExist):
 		return nil, err
-	}
-	if err == nil && f.persist != nil {
-		cancelled := f.persist.cancel(existing.node.ID)
-		defer func() {
-			if err != nil { // the old file stays: so does its persist
-				f.persist.resume(cancelled)
-			}
-		}()
 	}
 	mode := opts.Mode.Perm()
 	if mode == 0 {
 		mode = 0o644
 	}
-	w := &Writer{f: f, ctx: ctx, path: p, wt: wt, mount: parent.mount, ufsPath: ufs.Join(parent.ufsPath, ufs.Base(p)), id: f.newID(), mode: mode}
+	id, err := f.newID()
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{f: f, ctx: ctx, path: p, wt: wt, mount: parent.mount, ufsPath: ufs.Join(parent.ufsPath, ufs.Base(p)), id: id, mode: mode, replaces: exists}
 	if wt == CacheThrough || wt == Through {
 		uw, err := parent.mount.ufs.Create(ctx, w.ufsPath, ufs.CreateOptions{Mode: mode})
 		if err != nil {
 			return nil, pathErr("create", p, err)
 		}
 		w.uw = uw
-	} else if err == nil && existing.persisted() {
-		// The new content lives only in the cache for now: the old object must not
-		// outlive the overwrite in the UFS.
-		if err := parent.mount.ufs.Remove(ctx, existing.ufsPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, pathErr("create", p, err)
-		}
 	}
 	pinned := wt == MustCache || wt == AsyncThrough
 	if wt != Through {
 		w.cw = f.cache.NewWriter(cache.File{ID: w.id}, pinned)
 	}
-	rec := &nodeRecord{ID: w.id, MTime: f.now().UnixNano(), Mode: mode, Owner: f.defOwner.Owner, Group: f.defOwner.Group, Open: true, Pinned: pinned}
-	// Only the completion of a file is journaled (with its whole record): a file still being
-	// written when the process dies is removed on recovery anyway. An overwrite is
-	// journaled, since it replaces what was there.
-	if err := f.apply(&entry{Op: opCreate, Path: p, Node: rec, Overwrite: opts.Overwrite, Volatile: !opts.Overwrite}, nil); err != nil {
-		w.discard()
-		return nil, err
+	if !exists {
+		owner := f.ns.DefaultOwner(false)
+		rec := &namespace.NodeRecord{ID: w.id, MTime: f.now().UnixNano(), Mode: mode, Owner: owner.Owner, Group: owner.Group, Open: true, Pinned: pinned}
+		// Volatile: a write dies with its process, so only its completion is journaled.
+		if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec, Volatile: true}, nil); err != nil {
+			w.discard()
+			return nil, err
+		}
 	}
-	f.openWriters.add(p)
-	w.tracked = true
+	f.writers.add(w)
 	return w, nil
 }
 
 // Writer is a file being written; see Create. It is not safe for concurrent use.
 type Writer struct {
-	f       *FS
-	ctx     context.Context
-	path    string
-	wt      WriteType
-	mount   *mount
-	ufsPath string
-	id      uint64
-	mode    fs.FileMode
-	cw      *cache.Writer
-	uw      ufs.Writer
-	n       int64
-	done    bool
-	err     error
-	tracked bool // counted in FS.openWriters
+	f        *FS
+	ctx      context.Context
+	path     string
+	wt       WriteType
+	mount    *mount
+	ufsPath  string
+	id       uint64
+	mode     fs.FileMode
+	replaces bool // an overwrite: the old version stays until Close
+	cw       *cache.Writer
+	uw       ufs.Writer
+	n        int64
+	done     bool
+	err      error
+	// cancelled is set when the file was removed, unmounted or replaced while written.
+	cancelled atomic.Bool
 }
 
-func (w *Writer) untrack() {
-	if w.tracked {
-		w.tracked = false
-		w.f.openWriters.remove(w.path)
-	}
+func errRemovedWhileWritten(p string) error {
+	return pathErr("close", p, errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(p)))
 }
 
-// Write appends p. After an error (ErrNoSpace, a failed UFS write) the file is abandoned:
-// nothing is left at the path and Close returns the error.
+// Write appends p. After an error (ErrNoSpace, a failed UFS write, the file removed) the
+// file is abandoned: nothing is left at the path and Close returns the error.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, pathErr("write", w.path, fs.ErrClosed)
 	}
 	if w.err != nil {
+		return 0, w.err
+	}
+	if w.cancelled.Load() {
+		w.fail(pathErr("write", w.path, errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(w.path))))
 		return 0, w.err
 	}
 	if w.cw != nil {
@@ -304,33 +357,42 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (w *Writer) fail(err error) {
 	w.err = err
 	w.discard()
-	w.removeIncomplete()
+	w.abandon()
 }
 
+// discard drops what was written (cache blocks and the UFS upload).
 func (w *Writer) discard() {
 	if w.cw != nil {
 		w.cw.Abort()
+		w.f.cache.Drop(w.id)
 	}
 	if w.uw != nil {
 		_ = w.uw.Abort()
 	}
 }
 
-// removeIncomplete deletes the incomplete inode, if it is still ours.
-func (w *Writer) removeIncomplete() {
+// abandon removes the write from the namespace: its incomplete entry (a new file) and its
+// claim on the path.
+func (w *Writer) abandon() {
 	f := w.f
-	w.untrack()
 	held, err := f.locks.Lock(context.WithoutCancel(w.ctx), w.path)
 	if err != nil {
 		return
 	}
 	defer held.Unlock()
-	if in := f.lookupLoaded(w.path); in != nil && in.ID == w.id {
-		_ = f.apply(&entry{Op: opDelete, Path: w.path}, nil)
+	w.abandonLocked()
+}
+
+func (w *Writer) abandonLocked() {
+	f := w.f
+	owned := f.writers.remove(w)
+	if in := f.ns.Lookup(w.path); owned && !w.replaces && in != nil && !in.IsDir() && in.ID == w.id {
+		_ = f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: w.path, Volatile: true}, nil)
 	}
 }
 
-// Abort abandons the file: nothing is left at the path. It is a no-op after Close.
+// Abort abandons the file: nothing is left at the path (an overwritten file keeps its old
+// version). It is a no-op after Close.
 func (w *Writer) Abort() {
 	if w.done {
 		return
@@ -341,7 +403,7 @@ func (w *Writer) Abort() {
 	}
 }
 
-// Close completes the file. For CacheThrough and Through it returns once the UFS upload
+// Close commits the file. For CacheThrough and Through it returns once the UFS upload
 // succeeded, or its error (and then nothing is left at the path); for AsyncThrough it
 // queues the persist; for MustCache the file stays in the cache only.
 func (w *Writer) Close() error {
@@ -356,25 +418,58 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	f := w.f
-	defer w.untrack()
 	if w.cw != nil {
 		if err := w.cw.Close(); err != nil {
 			w.fail(pathErr("close", w.path, err))
 			return w.err
 		}
 	}
-	rec := &nodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted, Pinned: w.wt == MustCache || w.wt == AsyncThrough,
-		Owner: f.defOwner.Owner, Group: f.defOwner.Group, Mode: w.mode}
+	held, err := f.locks.Lock(context.WithoutCancel(w.ctx), w.path)
+	if err != nil {
+		w.fail(pathErr("close", w.path, err))
+		return w.err
+	}
+	defer held.Unlock()
+	if err := w.commitLocked(); err != nil {
+		w.err = err
+		w.discard()
+		w.abandonLocked()
+		return err
+	}
+	if w.wt == AsyncThrough {
+		f.persist.enqueue(w.id, w.path)
+	}
+	return nil
+}
+
+// commitLocked completes the UFS upload and publishes the file, if the write still owns
+// its path; the path lock is held.
+func (w *Writer) commitLocked() error {
+	f := w.f
+	if w.cancelled.Load() || !f.writers.owns(w) {
+		return errRemovedWhileWritten(w.path)
+	}
+	cur := f.ns.Lookup(w.path)
+	if !w.replaces && (cur == nil || cur.IsDir() || cur.ID != w.id) {
+		return errRemovedWhileWritten(w.path)
+	}
+	if w.replaces && cur != nil && cur.IsDir() {
+		return pathErr("close", w.path, errorf(ErrIsDir, "%s became a directory while being written", ufs.Rooted(w.path)))
+	}
+	owner := f.ns.DefaultOwner(false)
+	rec := &namespace.NodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted,
+		Pinned: w.wt == MustCache || w.wt == AsyncThrough, Owner: owner.Owner, Group: owner.Group, Mode: w.mode}
 	if w.uw != nil {
-		if err := w.uw.Close(); err != nil {
-			w.uw = nil
-			w.fail(pathErr("close", w.path, err))
-			return w.err
+		uw := w.uw
+		w.uw = nil // committed or failed: nothing to abort any more
+		if err := uw.Close(); err != nil {
+			return pathErr("close", w.path, err)
 		}
-		st, err := f.uploaded(w.ctx, w.mount, w.ufsPath, w.uw)
+		st, err := f.uploaded(w.ctx, w.mount, w.ufsPath, uw)
 		if err != nil {
-			w.fail(pathErr("close", w.path, err))
-			return w.err
+			// The upload landed but cannot be described: take it back.
+			_ = w.mount.ufs.Remove(context.WithoutCancel(w.ctx), w.ufsPath)
+			return pathErr("close", w.path, err)
 		}
 		rec.Persist, rec.Hash = inode.Persisted, st.ContentHash
 		if o, ok := statusOwner(st); ok { // as the UFS will report it: a sync sees no change
@@ -383,78 +478,93 @@ func (w *Writer) Close() error {
 		if !st.ModTime.IsZero() {
 			rec.MTime = st.ModTime.UnixNano()
 		}
+	} else if cur != nil && cur.ID != w.id && (cur.Persist() == inode.Persisted || cur.Flags&inode.FlagShadow != 0) {
+		// The new content lives only in the cache for now; the UFS keeps the old object at
+		// the path until a persist replaces it (readers of the old version still read it),
+		// and whoever removes or moves this file removes that object.
+		rec.Shadow = true
 	}
 	if w.wt == AsyncThrough {
 		rec.Persist = inode.ToBePersisted
 	}
-	held, err := f.locks.Lock(context.WithoutCancel(w.ctx), w.path)
-	if err != nil {
-		return pathErr("close", w.path, err)
+	if cur != nil && cur.ID != w.id && f.persist != nil {
+		f.persist.cancel(cur.ID) // the old version is replaced: its persist is moot
 	}
-	defer held.Unlock()
-	cur := f.lookupLoaded(w.path)
-	if cur == nil || cur.ID != w.id {
-		// Deleted (or replaced) while being written: the UFS copy must not outlive it.
-		if w.uw != nil && cur == nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: w.path, Node: rec}, nil); err != nil {
+		if rec.Persist == inode.Persisted {
 			_ = w.mount.ufs.Remove(context.WithoutCancel(w.ctx), w.ufsPath)
 		}
-		f.cache.Drop(w.id)
-		return pathErr("close", w.path, errorf(fs.ErrNotExist, "file was removed while being written"))
-	}
-	if err := f.apply(&entry{Op: opComplete, Path: w.path, Node: rec}, nil); err != nil {
 		return err
 	}
+	f.writers.remove(w)
 	if rec.Persist == inode.Persisted {
 		dir, _ := ufs.Split(w.path)
-		if err := f.markAncestorsPersisted(w.ctx, dir); err != nil {
-			return err
-		}
-	}
-	if w.wt == AsyncThrough {
-		f.persist.enqueue(w.id, w.path)
+		return f.markAncestorsPersisted(w.ctx, dir)
 	}
 	return nil
 }
 
-// openSet counts files being written, by path.
-type openSet struct {
+// writerSet holds the open writers, one per path.
+type writerSet struct {
 	mu sync.Mutex
-	m  map[string]int
+	m  map[string]*Writer
 }
 
-func (o *openSet) add(p string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[string]int{}
+func (s *writerSet) add(w *Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]*Writer{}
 	}
-	o.m[p]++
+	s.m[w.path] = w
 }
 
-func (o *openSet) remove(p string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m[p]--; o.m[p] <= 0 {
-		delete(o.m, p)
+// remove drops w's claim on its path; it reports whether w still held it.
+func (s *writerSet) remove(w *Writer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[w.path] != w {
+		return false
 	}
+	delete(s.m, w.path)
+	return true
 }
 
-func (o *openSet) has(p string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.m[p] > 0
+func (s *writerSet) has(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[p] != nil
 }
 
-// under reports whether any file at or below p is being written.
-func (o *openSet) under(p string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for q := range o.m {
+func (s *writerSet) owns(w *Writer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[w.path] == w
+}
+
+// under reports whether a file at or below p is being written.
+func (s *writerSet) under(p string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q := range s.m {
 		if ufs.IsWithin(q, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// cancelUnder ends the claim of every writer at or below p (the path is being removed):
+// their Close fails and leaves nothing behind.
+func (s *writerSet) cancelUnder(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, w := range s.m {
+		if ufs.IsWithin(q, p) {
+			w.cancelled.Store(true)
+			delete(s.m, q)
+		}
+	}
 }
 
 // uploaded returns the status of what a completed upload stored: from the writer when it

@@ -11,6 +11,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -29,7 +30,7 @@ func (f *FS) Persist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writable("persist", &r); err != nil {
+	if err := writable("persist", p, &r); err != nil {
 		return err
 	}
 	return f.persistTree(ctx, p, r.node)
@@ -68,6 +69,9 @@ func (f *FS) persistDir(ctx context.Context, p string) error {
 	if err != nil || r.persisted() {
 		return err
 	}
+	if err := writable("persist", p, &r); err != nil {
+		return err
+	}
 	if err := r.mount.ufs.Mkdir(ctx, r.ufsPath); err != nil {
 		return pathErr("persist", p, err)
 	}
@@ -98,20 +102,20 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 	case in.Flags&inode.FlagOpen != 0:
 		return pathErr("persist", p, errorf(fs.ErrInvalid, "file is being written"))
 	}
-	if err := writable("persist", &r); err != nil {
+	if err := writable("persist", p, &r); err != nil {
 		return err
 	}
 	w, err := r.mount.ufs.Create(ctx, r.ufsPath, ufs.CreateOptions{Size: in.Size, SizeKnown: true, Mode: in.Owner.Mode})
 	if err != nil {
 		return pathErr("persist", p, err)
 	}
-	cr := f.cache.NewReader(cache.File{ID: in.ID, Size: in.Size}, nil, cache.ReadCache)
+	cr := f.cache.NewReader(cacheFile(in), nil, cache.ReadCache)
 	_, err = io.Copy(w, io.NewSectionReader(readerAtCtx{ctx, cr}, 0, in.Size))
 	cr.Close()
 	if err != nil {
 		_ = w.Abort()
 		if errors.Is(err, cache.ErrBlockLost) {
-			_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{ID: in.ID, Size: in.Size, Persist: inode.Lost}}, nil)
+			f.markLost(p, in) // the path lock is held: p still holds this version
 			return pathErr("persist", p, fmt.Errorf("%w: %w", ErrLost, err))
 		}
 		return pathErr("persist", p, err)
@@ -123,17 +127,19 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 	if err != nil {
 		return pathErr("persist", p, err)
 	}
-	rec := &nodeRecord{ID: in.ID, Size: in.Size, Hash: st.ContentHash, Persist: inode.Persisted}
+	rec := &namespace.NodeRecord{ID: in.ID, Size: in.Size, Hash: st.ContentHash, Persist: inode.Persisted,
+		Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode}
 	if o, ok := statusOwner(st); ok {
 		rec.Owner, rec.Group, rec.Mode = o.Owner, o.Group, o.Mode
 	}
 	if !st.ModTime.IsZero() {
 		rec.MTime = st.ModTime.UnixNano()
 	}
-	if err := f.apply(&entry{Op: opUpdate, Path: p, Node: rec}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Node: rec}, nil); err != nil {
+		_ = r.mount.ufs.Remove(context.WithoutCancel(ctx), r.ufsPath) // the version it described is gone
 		return err
 	}
-	f.cache.Unpin(in.ID)
+	f.versions.persisted(f, in.ID)
 	dir, _ := ufs.Split(p)
 	return f.markAncestorsPersisted(ctx, dir)
 }

@@ -26,11 +26,6 @@ const (
 	PropPathSyncInterval = "unifiedfs.path.sync.interval."
 )
 
-// DefaultCacheDiskCapacity is the disk tier's size when a properties file names a cache
-// directory (unifiedfs.cache.dir or alluxio.worker.tieredstore.level1.dirs.path) but no
-// quota.
-const DefaultCacheDiskCapacity = 1 << 30
-
 // LoadProperties reads a Java properties file such as Alluxio's conf/alluxio-site.properties:
 // "key=value", "key: value" or "key value" lines, '#' and '!' comments, backslash line
 // continuations and escapes (\t, \n, \uXXXX, ...). A key given twice keeps its last value.

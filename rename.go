@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -18,10 +20,11 @@ func renameErr(src, dst string, err error) error {
 
 // Rename moves a file or directory within one mount. A persisted entry is renamed in
 // the UFS too (transparent naming); an unpersisted one only in the namespace, and a
-// pending asynchronous persist follows it. It fails with ErrCrossMount between mounts or
-// for a mount point (or a tree holding one), fs.ErrExist when dst exists, ErrReadOnly
-// under a read-only mount, and fs.ErrInvalid for the root or a move into itself. Errors
-// are *RenameError.
+// pending asynchronous persist follows it. Renaming a path onto itself is a no-op (as
+// rename(2)). It fails with ErrCrossMount between mounts or for a mount point (or a tree
+// holding one), fs.ErrExist when dst exists, ErrBusy when a file being written would
+// move, ErrReadOnly under a read-only mount, and fs.ErrInvalid for the root or a move
+// into itself. Errors are *RenameError.
 func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	s, err := clean("rename", src)
 	if err != nil {
@@ -33,6 +36,12 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	}
 	if err := f.check(ctx, "rename", s); err != nil {
 		return renameErr(s, d, err)
+	}
+	if s == d && s != ufs.Root {
+		if _, err := f.resolve(ctx, "rename", s, lookupOpts{}); err != nil {
+			return renameErr(s, d, err)
+		}
+		return nil
 	}
 	if s == ufs.Root || d == ufs.Root || ufs.IsWithin(d, s) {
 		return renameErr(s, d, errorf(fs.ErrInvalid, "cannot move %s to %s", ufs.Rooted(s), ufs.Rooted(d)))
@@ -57,15 +66,11 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 		return errorf(ErrCrossMount, "%s is a mount point: unmount and mount it elsewhere", ufs.Rooted(s))
 	}
 	if nested := f.mountsBelow(s, false); len(nested) > 0 {
-		return errorf(ErrCrossMount, "%s holds the mount point %s", ufs.Rooted(s), ufs.Rooted(nested[0].path))
+		return errorf(ErrCrossMount, "%s holds the mount point %s", ufs.Rooted(s), ufs.Rooted(nested[0].Path))
 	}
-	dstDir, dstName := ufs.Split(d)
-	to, err := f.resolve(ctx, "rename", dstDir, lookupOpts{})
+	to, err := f.resolveParent(ctx, "rename", d)
 	if err != nil {
 		return err
-	}
-	if !to.node.IsDir() {
-		return pathErr("rename", dstDir, ErrNotDir)
 	}
 	if _, err := f.resolve(ctx, "rename", d, lookupOpts{}); err == nil {
 		return pathErr("rename", d, fs.ErrExist)
@@ -73,35 +78,42 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 		return err
 	}
 	if from.mount != to.mount {
-		return errorf(ErrCrossMount, "%s is in %s and %s in %s", ufs.Rooted(s), from.mount.uri, ufs.Rooted(d), to.mount.uri)
+		return errorf(ErrCrossMount, "%s is in %s and %s in %s", ufs.Rooted(s), from.mount.URI, ufs.Rooted(d), to.mount.URI)
 	}
-	if err := writable("rename", &from); err != nil {
+	if err := writable("rename", s, &from); err != nil {
 		return err
 	}
-	if f.openWriters.under(s) {
-		return errorf(fs.ErrInvalid, "%s has files being written", ufs.Rooted(s))
+	if f.writers.under(s) {
+		return errorf(ErrBusy, "%s is or holds a file being written", ufs.Rooted(s))
 	}
-	dstUFS := ufs.Join(to.ufsPath, dstName)
+	dstUFS := ufs.Join(to.ufsPath, ufs.Base(d))
 	if from.persisted() {
 		if err := from.mount.ufs.Rename(ctx, from.ufsPath, dstUFS); err != nil {
 			return err
 		}
 	}
-	if err := f.apply(&entry{Op: opRename, Path: s, Dst: d}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpRename, Path: s, Dst: d}, nil); err != nil {
 		return err
 	}
 	if f.persist != nil {
 		f.persist.renamed(s, d)
 	}
-	for _, sp := range f.syncPointsUnder(s) {
-		if f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil) == nil {
-			_ = f.apply(&entry{Op: opAddSyncPoint, Path: ufs.Join(d, ufs.Rel(s, sp))}, nil)
-		}
+	if from.node.Flags&inode.FlagShadow != 0 {
+		f.removeShadowed(ctx, &from)
 	}
 	if from.persisted() {
+		dstDir, _ := ufs.Split(d)
 		return f.markAncestorsPersisted(ctx, dstDir)
 	}
 	return nil
+}
+
+// removeShadowed removes the older persisted object that the unpersisted file r hid at
+// its UFS path, now that the file left that path: it must not reappear there.
+func (f *FS) removeShadowed(ctx context.Context, r *resolved) {
+	if err := r.mount.ufs.Remove(context.WithoutCancel(ctx), r.ufsPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.log.Warn("unifiedfs: could not remove the UFS object an unpersisted file replaced", "path", ufs.Rooted(r.path), "err", err)
+	}
 }
 
 // Remove deletes a file or an empty directory (Delete with no options).
@@ -120,9 +132,10 @@ func (f *FS) RemoveAll(ctx context.Context, path string) error {
 }
 
 // Delete removes path. A persisted entry is deleted in the UFS too, unless
-// opts.NamespaceOnly; cached blocks are dropped and pending persists cancelled (an
-// in-flight upload is aborted before anything is deleted, so the UFS never sees the
-// create after the delete). A non-empty directory needs opts.Recursive (ErrNotEmpty). A
+// opts.NamespaceOnly; cached blocks are dropped (once no reader holds them) and pending
+// persists cancelled (an in-flight upload is aborted before anything is deleted, so the
+// UFS never sees the create after the delete); files being written there fail their
+// Close and leave nothing. A non-empty directory needs opts.Recursive (ErrNotEmpty). A
 // mount point, or a tree holding one, fails with ErrMountPoint unless opts.Unmount, which
 // unmounts those mounts instead of deleting their data. Writes under a read-only mount
 // fail with ErrReadOnly.
@@ -156,21 +169,12 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 	}
 	nested := f.mountsBelow(p, true)
 	if len(nested) > 0 && !(opts.Recursive && opts.Unmount) {
-		return pathErr("delete", p, errorf(ErrMountPoint, "%s is or holds the mount point %s; unmount it first", ufs.Rooted(p), ufs.Rooted(nested[0].path)))
+		return pathErr("delete", p, errorf(ErrMountPoint, "%s is or holds the mount point %s; unmount it first", ufs.Rooted(p), ufs.Rooted(nested[0].Path)))
 	}
-	if err := writable("delete", &r); err != nil && !r.node.IsMount() {
+	if err := writable("delete", p, &r); err != nil && !r.node.IsMount() {
 		return err
 	}
-	// Unmount nested mounts, deepest first: their UFS data is never deleted.
-	for i := len(nested) - 1; i >= 0; i-- {
-		if err := f.unmountLocked(nested[i].path); err != nil {
-			return err
-		}
-	}
-	if r.node.IsMount() {
-		return nil
-	}
-	if r.node.IsDir() && !opts.Recursive {
+	if r.node.IsDir() && !opts.Recursive && len(nested) == 0 {
 		if err := f.loadDir(ctx, "delete", &r); err != nil {
 			return err
 		}
@@ -178,22 +182,22 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 			return pathErr("delete", p, ErrNotEmpty)
 		}
 	}
-	if r.persisted() && !opts.NamespaceOnly {
+	if !r.node.IsMount() && !opts.NamespaceOnly {
 		var err error
-		if r.node.IsDir() {
+		switch {
+		case r.persisted() && r.node.IsDir():
 			err = r.mount.ufs.RemoveAll(ctx, r.ufsPath)
-		} else {
+		case r.persisted() || r.node.Flags&inode.FlagShadow != 0:
 			err = r.mount.ufs.Remove(ctx, r.ufsPath)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return pathErr("delete", p, err)
 		}
 	}
-	if err := f.apply(&entry{Op: opDelete, Path: p}, nil); err != nil {
+	f.writers.cancelUnder(p)
+	// One entry: the nested mounts, the subtree and the sync points below go together.
+	if err := f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: p, Unmount: len(nested) > 0}, nil); err != nil {
 		return err
-	}
-	for _, sp := range f.syncPointsUnder(p) {
-		_ = f.apply(&entry{Op: opRemoveSyncPoint, Path: sp}, nil)
 	}
 	if r.persisted() && opts.NamespaceOnly {
 		// Kept in the UFS: the next lookup may load it again.

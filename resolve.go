@@ -36,8 +36,8 @@ type lookupOpts struct {
 // never fully listed is looked up with one UFS Stat, and a miss is remembered (absent
 // cache). Errors wrap fs.ErrNotExist (and ErrNotDir when a path element is a file).
 func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved, error) {
-	cur := f.root.Load()
-	m := f.rootMount.Load()
+	cur := f.ns.Root()
+	m := f.rootMount()
 	if p == ufs.Root {
 		return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Root}, nil
 	}
@@ -65,14 +65,14 @@ func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved,
 			return resolved{}, pathErr(op, p, fs.ErrNotExist)
 		}
 		if child.IsMount() {
-			m = f.mounts.Load().byID[child.Dir().MountID.Load()]
+			m = f.mountByID(child.Dir().MountID.Load())
 			if m == nil { // unmounted while we walked
 				return resolved{}, pathErr(op, p, fs.ErrNotExist)
 			}
 		}
 		cur = child
 		if end == len(p) {
-			return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Rel(m.path, p)}, nil
+			return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Rel(m.Path, p)}, nil
 		}
 		end++ // skip '/'
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -72,7 +73,7 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 	var addBuilt []*inode.Inode
 	for {
 		page, built, more, err := pages()
-		if errors.Is(err, fs.ErrNotExist) && r.path != r.mount.path {
+		if errors.Is(err, fs.ErrNotExist) && r.path != r.mount.Path {
 			// The directory itself is gone from the UFS.
 			f.syncGone(r.path)
 			return nil
@@ -148,15 +149,24 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 // applyLoaded adds UFS statuses below dir (entries the namespace has are left alone).
 func (f *FS) applyLoaded(dir string, sts []ufs.Status) {
 	if len(sts) > 0 {
-		_ = f.apply(&entry{Op: opLoad, Path: dir, Loaded: sts}, nil)
+		_ = f.apply(&namespace.Entry{Op: namespace.OpLoad, Path: dir, Loaded: sts}, nil)
 	}
 }
 
 // applyBuilt adds UFS statuses below dir, with the inodes already made for them.
 func (f *FS) applyBuilt(dir string, sts []ufs.Status, built []*inode.Inode) {
 	if len(sts) > 0 {
-		_ = f.apply(&entry{Op: opLoad, Path: dir, Loaded: sts, built: built}, nil)
+		_ = f.apply(&namespace.Entry{Op: namespace.OpLoad, Path: dir, Loaded: sts, Built: built}, nil)
 	}
+}
+
+// loadedIDAt returns the content id of the version st describes at the namespace path p.
+func (f *FS) loadedIDAt(p string, st ufs.Status) uint64 {
+	m := f.mountByID(f.ns.MountOf(parentPath(p)))
+	if m == nil {
+		m = f.rootMount()
+	}
+	return namespace.LoadedID(m.URI.String(), ufs.Rel(m.Path, p), st.Size, st.ContentHash)
 }
 
 // statusOwner returns the owner triple a status implies, and whether it carries one.
@@ -193,17 +203,17 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	metaChanged := hasOwner && owner != *cur.Owner
 	p := ufs.Join(dir, cur.Name)
 	if cur.IsDir() != st.IsDir {
-		if cur.IsDir() && firstNotPersisted(p, cur) != "" {
-			return // the namespace holds files only it has
+		if cur.IsDir() && namespace.OwnsEntries(cur) {
+			return // the namespace holds entries only it has
 		}
-		if f.apply(&entry{Op: opDelete, Path: p, Volatile: true}, nil) == nil {
+		if f.apply(f.goneEntry(p), nil) == nil {
 			f.applyLoaded(dir, []ufs.Status{st})
 		}
 		return
 	}
 	if st.IsDir {
 		if metaChanged {
-			_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: &nodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
+			_ = f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Volatile: true, Node: &namespace.NodeRecord{Dir: true, Persist: inode.Persisted, Owner: owner.Owner, Group: owner.Group, Mode: owner.Mode}}, nil)
 		}
 		return
 	}
@@ -212,9 +222,9 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	if !contentChanged && !adopt && !metaChanged {
 		return
 	}
-	rec := &nodeRecord{ID: cur.ID, Size: st.Size, Hash: st.ContentHash, Persist: inode.Persisted}
+	rec := &namespace.NodeRecord{ID: cur.ID, Size: st.Size, Hash: st.ContentHash, Persist: inode.Persisted}
 	if contentChanged {
-		rec.ID = f.newID() // new content identity: the old blocks are dropped
+		rec.NewID = f.loadedIDAt(p, st) // a new version: the old one is released
 	}
 	if !st.ModTime.IsZero() {
 		rec.MTime = st.ModTime.UnixNano()
@@ -224,30 +234,40 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 	} else {
 		rec.Owner, rec.Group, rec.Mode = cur.Owner.Owner, cur.Owner.Group, cur.Owner.Mode
 	}
-	_ = f.apply(&entry{Op: opUpdate, Path: p, Volatile: true, Node: rec}, nil)
+	_ = f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Volatile: true, Node: rec}, nil)
 }
 
 // syncGone handles an entry the UFS no longer has: persisted entries leave the
-// namespace; files only the namespace has (unpersisted, being written) stay, and so do
-// the directories holding them (marked not persisted); mount points are never touched.
+// namespace; entries only the namespace has (not persisted, being written, mount points)
+// stay, and so do the directories holding them (marked not persisted).
 func (f *FS) syncGone(p string) {
-	cur := f.lookupLoaded(p)
+	cur := f.ns.Lookup(p)
 	if cur == nil || cur.IsMount() || f.hasMountBelow(p) {
 		return
 	}
-	if cur.Flags&inode.FlagOpen != 0 || !cur.IsDir() && cur.Persist() != inode.Persisted {
+	if cur.Persist() != inode.Persisted || cur.Flags&inode.FlagOpen != 0 {
 		return
 	}
-	if !cur.IsDir() || firstNotPersisted(p, cur) == "" {
-		_ = f.apply(&entry{Op: opDelete, Path: p, Volatile: true}, nil)
+	if !namespace.OwnsEntries(cur) {
+		_ = f.apply(f.goneEntry(p), nil)
 		return
 	}
 	for _, c := range cur.Dir().Children() {
 		f.syncGone(ufs.Join(p, c.Name))
 	}
-	if cur.Persist() == inode.Persisted {
-		_ = f.apply(&entry{Op: opUpdate, Path: p, Node: &nodeRecord{Dir: true, Persist: inode.NotPersisted}}, nil)
+	_ = f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Node: &namespace.NodeRecord{Dir: true, Persist: inode.NotPersisted}}, nil)
+}
+
+// goneEntry removes the persisted entry at p that the UFS no longer has. It is derived
+// from the UFS (volatile) unless it takes active-sync points with it, which are durable.
+func (f *FS) goneEntry(p string) *namespace.Entry {
+	e := &namespace.Entry{Op: namespace.OpDelete, Path: p, Volatile: true}
+	for _, sp := range f.ns.SyncPoints() {
+		if ufs.IsWithin(sp, p) {
+			e.Volatile = false
+		}
 	}
+	return e
 }
 
 func (f *FS) hasMountBelow(p string) bool { return len(f.mountsBelow(p, false)) > 0 }
@@ -259,7 +279,7 @@ func (f *FS) syncPath(ctx context.Context, op string, parent *inode.Inode, m *mo
 	if ufs.IsTempName(name) {
 		return parent.Dir().Lookup(name), nil
 	}
-	st, err := m.ufs.Stat(ctx, ufs.Rel(m.path, p))
+	st, err := m.ufs.Stat(ctx, ufs.Rel(m.Path, p))
 	now := f.now().UnixNano()
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotDir) {
 		f.absent.add(p, now)
@@ -274,7 +294,7 @@ func (f *FS) syncPath(ctx context.Context, op string, parent *inode.Inode, m *mo
 	st.Name = name
 	if cur := parent.Dir().Lookup(name); cur != nil {
 		f.reconcile(parentPath(p), cur, st)
-	} else if err := f.apply(&entry{Op: opLoad, Path: parentPath(p), Loaded: []ufs.Status{st}}, nil); err != nil {
+	} else if err := f.apply(&namespace.Entry{Op: namespace.OpLoad, Path: parentPath(p), Loaded: []ufs.Status{st}}, nil); err != nil {
 		return nil, err
 	}
 	return parent.Dir().Lookup(name), nil
@@ -340,7 +360,7 @@ func (f *FS) syncTree(ctx context.Context, r *resolved, limit int, lo lookupOpts
 				page, _, more, err := next()
 				// Make the inodes of entries the namespace lacks here, in parallel with
 				// the traversal, rather than under the apply lock.
-				built := f.inodesFromStatuses(page.Entries, func(j int) bool {
+				built := f.inodesFromStatuses(res.mount, res.path, page.Entries, func(j int) bool {
 					name := page.Entries[j].Name
 					return d.Lookup(name) == nil && !ufs.IsTempName(name)
 				})

@@ -37,6 +37,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/internal/journal"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/internal/pathlock"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"golang.org/x/sync/singleflight"
@@ -61,8 +62,8 @@ type Config struct {
 	BlockSize int64
 	// CacheCapacity bounds the memory tier in bytes; zero lets the cache choose.
 	CacheCapacity int64
-	// CacheDir enables a disk tier of CacheDiskCapacity bytes (pinned blocks of
-	// unpersisted files then live there and survive restarts).
+	// CacheDir enables a disk tier of CacheDiskCapacity bytes (zero: 1 GiB). Pinned blocks
+	// of unpersisted files then live there, and every block there survives restarts.
 	CacheDir          string
 	CacheDiskCapacity int64
 
@@ -124,24 +125,19 @@ type FS struct {
 	now   func() time.Time
 	cache *cache.Cache
 
-	// applyMu serialises every mutation of namespace state (apply). Readers never take it.
-	applyMu   sync.Mutex
-	root      atomic.Pointer[inode.Inode]
-	mounts    atomic.Pointer[mountTable]
-	rootMount atomic.Pointer[mount] // the mount at "/", set once by New
-	nextID    atomic.Uint64         // content ids (cache keys)
-	mountSeq  uint32                // last mount id, under applyMu
+	// applyMu serialises every change of namespace state (apply). Readers never take it.
+	applyMu sync.Mutex
+	ns      *namespace.State
+	mounts  atomic.Pointer[map[uint32]*mount] // this member's UFS handles of ns's mounts, by id
+	ids     idAllocator
 
-	locks       pathlock.Manager
-	owners      inode.Interner
-	defOwner    *inode.Owner
-	defDir      *inode.Owner
-	absent      absentCache
-	openWriters openSet
+	locks    pathlock.Manager
+	absent   absentCache
+	writers  writerSet
+	versions versionRefs
 
 	persist         *persister
 	journal         *journal.Journal
-	replaying       bool // applying the journal at New: entries are not journaled again
 	checkpointBytes int64
 	checkpointing   atomic.Bool
 	sync            *syncPolicy
@@ -155,68 +151,21 @@ type FS struct {
 // New opens the root UFS and returns a ready FS. ctx is the FS's base context: cancelling
 // it cancels background work (as Close does).
 func New(ctx context.Context, cfg Config) (*FS, error) {
-	if cfg.RootUFS == "" {
-		return nil, errorf(fs.ErrInvalid, "unifiedfs: Config.RootUFS is required (e.g. file:///var/data)")
-	}
-	if cfg.WriteType == WriteDefault {
-		cfg.WriteType = CacheThrough
-	}
-	if cfg.ReadType == ReadDefault {
-		cfg.ReadType = Cache
-	}
-	if cfg.WriteType > AsyncThrough || cfg.ReadType > CachePromote {
-		return nil, errorf(fs.ErrInvalid, "unifiedfs: invalid WriteType %v or ReadType %v", cfg.WriteType, cfg.ReadType)
-	}
-	if cfg.PersistWorkers <= 0 {
-		cfg.PersistWorkers = 4
-	}
-	if cfg.PersistRetryBase <= 0 {
-		cfg.PersistRetryBase = 100 * time.Millisecond
-	}
-	if cfg.CloseTimeout <= 0 {
-		cfg.CloseTimeout = 30 * time.Second
-	}
-	if cfg.SyncLimit == 0 {
-		cfg.SyncLimit = DefaultSyncLimit
-	}
-	if cfg.SyncConcurrency <= 0 {
-		cfg.SyncConcurrency = 32
-	}
-	if cfg.ActiveSyncInterval <= 0 {
-		cfg.ActiveSyncInterval = 30 * time.Second
-	}
-	if cfg.ActiveSyncMaxActivities <= 0 {
-		cfg.ActiveSyncMaxActivities = 10
-	}
-	if cfg.ActiveSyncMaxAge <= 0 {
-		cfg.ActiveSyncMaxAge = 10
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	policy, err := newSyncPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
 	f := &FS{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, now: cfg.Clock, sync: policy}
-	if f.reg == nil {
-		f.reg = ufs.Default
-	}
-	if f.log == nil {
-		f.log = slog.New(slog.DiscardHandler)
-	}
-	if f.now == nil {
-		f.now = time.Now
-	}
 	c, err := cache.New(cache.Config{BlockSize: cfg.BlockSize, MemCapacity: cfg.CacheCapacity, DiskDir: cfg.CacheDir, DiskCapacity: cfg.CacheDiskCapacity})
 	if err != nil {
 		return nil, fmt.Errorf("unifiedfs: block cache: %w", err)
 	}
 	f.cache = c
-	name := "unifiedfs"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	f.defOwner = f.owners.Intern(inode.Owner{Owner: name, Group: name, Mode: 0o644})
-	f.defDir = f.owners.Intern(inode.Owner{Owner: name, Group: name, Mode: 0o755})
-	f.mounts.Store(&mountTable{byID: map[uint32]*mount{}})
+	f.mounts.Store(&map[uint32]*mount{})
 	f.ctx, f.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		select {
@@ -225,18 +174,13 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		case <-f.ctx.Done():
 		}
 	}()
-
-	f.nextID.Store(uint64(f.now().UnixNano())) // unique across restarts: cached blocks are keyed by id
 	f.checkpointBytes = cfg.JournalCheckpointBytes
-	if f.checkpointBytes <= 0 {
-		f.checkpointBytes = defaultCheckpointBytes
-	}
 	fail := func(err error) (*FS, error) {
 		f.stop()
 		if f.journal != nil {
 			_ = f.journal.Close()
 		}
-		for _, m := range f.mounts.Load().byID {
+		for _, m := range *f.mounts.Load() {
 			_ = m.ufs.Close()
 		}
 		_ = c.Close()
@@ -252,12 +196,22 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	if err != nil {
 		return fail(&fs.PathError{Op: "mount", Path: "/", Err: err})
 	}
+	var rootMTime int64
+	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
+		rootMTime = st.ModTime.UnixNano() // stable across restarts, unlike the start time
+	}
+	name := "unifiedfs"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	f.ns = namespace.New(namespace.Config{
+		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
+		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
+		RootMTime: rootMTime,
+	})
 	uri, _ := ufs.ParseURI(cfg.RootUFS)
-	root := inode.NewDir("", f.defDir, f.now().UnixNano(), inode.Persisted)
-	root.Flags |= inode.FlagMount
-	f.root.Store(root)
-	if err := f.apply(&entry{Op: opMount, Path: ufs.Root, Volatile: true, Mount: &mountRecord{
-		URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
+	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
+		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
 	}}, rootUFS); err != nil {
 		_ = rootUFS.Close()
 		return fail(err)
@@ -268,13 +222,19 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 			f.persist.drain(0)
 			return fail(err)
 		}
+	}
+	f.startIDs()
+	if rec != nil {
 		f.recoverFiles()
-		if len(f.active.snapshot()) > 0 {
+		if len(f.ns.SyncPoints()) > 0 {
 			f.startActiveLoop()
 		}
 	}
 	return f, nil
 }
+
+// rootMount returns the mount at "/".
+func (f *FS) rootMount() *mount { return f.mountByID(namespace.RootMountID) }
 
 // Close waits (up to Config.CloseTimeout) for queued asynchronous persists, stops
 // background work, closes every UFS and the cache, and reports persists that did not
@@ -299,9 +259,9 @@ func (f *FS) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, m := range f.mounts.Load().byID {
+	for _, m := range *f.mounts.Load() {
 		if err := m.ufs.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close %s: %w", m.uri, err))
+			errs = append(errs, fmt.Errorf("close %s: %w", m.URI, err))
 		}
 	}
 	if err := f.cache.Close(); err != nil {
@@ -329,6 +289,3 @@ func clean(op, p string) (string, error) {
 	}
 	return c, nil
 }
-
-// newID returns a fresh content id.
-func (f *FS) newID() uint64 { return f.nextID.Add(1) }

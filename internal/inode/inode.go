@@ -47,6 +47,7 @@ const (
 	FlagOpen    Flags = 1 << 3 // a file being written (not complete)
 	FlagMount   Flags = 1 << 4 // a mount point (directories only)
 	FlagPinned  Flags = 1 << 5 // content pinned in the cache
+	FlagShadow  Flags = 1 << 6 // an unpersisted file hiding an older persisted object at its UFS path
 	tombstone   Flags = 1 << 31
 )
 

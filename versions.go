@@ -1,0 +1,141 @@
+package unifiedfs
+
+import (
+	"hash/fnv"
+	"sync"
+
+	"github.com/unifiedfs/unifiedfs/internal/cache"
+	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
+)
+
+// A content version is immutable: a file's content id names exactly one sequence of
+// bytes, and whatever changes the content gives the file a new id. The cached blocks of a
+// version are released only when neither the tree nor an open handle refers to it, so a
+// reader never sees another version's bytes and a read never changes another version's
+// state.
+
+// versionRefs counts the open handles of content versions, so that a version the tree
+// releases (deleted, overwritten, changed in the UFS) keeps its blocks until its last
+// reader closes, and a version that was pinned when a reader opened it stays pinned
+// until that reader closes (an ASYNC_THROUGH file persisted meanwhile is unpinned then).
+type versionRefs struct {
+	mu sync.Mutex
+	m  map[uint64]*versionRef // only versions with open handles or deferred work
+}
+
+type versionRef struct {
+	handles    int  // open readers
+	pinHolders int  // of those, readers that opened the version while it was pinned
+	released   bool // the tree no longer holds it: drop its blocks after the last reader
+	unpin      bool // persisted meanwhile: unpin after the last pin holder
+}
+
+// acquire registers a reader of the version in at path p and returns the tree's current
+// inode of that version and whether the reader holds its pin (release needs both). It
+// fails (nil) when the tree no longer holds that version at p, as seen under the lock
+// that treeReleased takes: the caller looks the path up again.
+func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode) (cur *inode.Inode, pinned bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cur = f.ns.Lookup(p)
+	if cur == nil || cur.IsDir() || cur.ID != in.ID {
+		return nil, false
+	}
+	if v.m == nil {
+		v.m = map[uint64]*versionRef{}
+	}
+	r := v.m[in.ID]
+	if r == nil {
+		r = &versionRef{}
+		v.m[in.ID] = r
+	}
+	r.handles++
+	if pinned = cur.Flags&inode.FlagPinned != 0; pinned {
+		r.pinHolders++
+	}
+	return cur, pinned
+}
+
+// release ends a reader registered by acquire (pinned: whether it counted as a pin
+// holder, i.e. the version was pinned when acquire ran).
+func (v *versionRefs) release(f *FS, id uint64, pinned bool) {
+	v.mu.Lock()
+	r := v.m[id]
+	if r == nil {
+		v.mu.Unlock()
+		return
+	}
+	r.handles--
+	if pinned {
+		r.pinHolders--
+	}
+	drop := r.released && r.handles == 0
+	unpin := r.unpin && r.pinHolders == 0 && !drop
+	if unpin {
+		r.unpin = false
+	}
+	if r.handles == 0 {
+		delete(v.m, id)
+	}
+	v.mu.Unlock()
+	switch {
+	case drop:
+		f.cache.Drop(id)
+	case unpin:
+		f.cache.Unpin(id)
+	}
+}
+
+// treeReleased is called (under applyMu) for versions the tree stopped holding: their
+// blocks go now, or after their last reader.
+func (v *versionRefs) treeReleased(f *FS, ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	v.mu.Lock()
+	var drop []uint64
+	for _, id := range ids {
+		if r := v.m[id]; r != nil && r.handles > 0 {
+			r.released = true
+			continue
+		}
+		drop = append(drop, id)
+	}
+	v.mu.Unlock()
+	for _, id := range drop {
+		f.cache.Drop(id)
+	}
+}
+
+// persisted is called when version id reached the UFS: its blocks become evictable, now
+// or once the readers that opened it while it was pinned are gone.
+func (v *versionRefs) persisted(f *FS, id uint64) {
+	v.mu.Lock()
+	if r := v.m[id]; r != nil && r.pinHolders > 0 {
+		r.unpin = true
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	f.cache.Unpin(id)
+}
+
+// cacheFile names the cached content of the file version in. The generation of a loaded
+// version is a second, independent hash of its identity, so two versions whose ids
+// collide still never share blocks.
+func cacheFile(in *inode.Inode) cache.File {
+	f := cache.File{ID: in.ID, Size: in.Size}
+	if in.ID&namespace.LoadedBit != 0 {
+		h := fnv.New64()
+		var b [16]byte
+		for i := range 8 {
+			b[i] = byte(in.ID >> (8 * i))
+			b[8+i] = byte(in.Size >> (8 * i))
+		}
+		h.Write(b[:])
+		h.Write([]byte(in.Hash))
+		f.Gen = h.Sum64()
+	}
+	return f
+}
