@@ -58,6 +58,7 @@ func (f *FS) effectsLocked(e *namespace.Entry, eff namespace.Effects, opened ufs
 		f.absent.forget(e.Path)
 	case namespace.OpRename:
 		f.absent.forget(e.Dst)
+		f.versions.renamed(e.Path, e.Dst)
 	}
 	var closing []*mount
 	if m := eff.Mounted; m != nil {

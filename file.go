@@ -77,7 +77,7 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 		r.node = cur
 		var fetch cache.Fetcher
 		if !pinned && cur.Persist() == inode.Persisted {
-			fetch = f.fetcher(r.mount, r.ufsPath, cur)
+			fetch = f.fetcher(r.mount, r.path, cur)
 		}
 		rt := f.readType(opts.ReadType)
 		cr := f.cache.NewReader(cacheFile(cur), fetch, cacheMode(rt))
@@ -90,13 +90,43 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 // checks the version; otherwise only the length can tell, and a file found shorter, or
 // longer at its last block, is reported changed. Either way a change fails with ErrChanged
 // instead of returning bytes of two versions.
-func (f *FS) fetcher(m *mount, ufsPath string, in *inode.Inode) cache.Fetcher {
+// The version is read where it is now: a rename while it is open moves the object.
+func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
 	vr, versioned := m.ufs.(ufs.VersionReader)
 	versioned = versioned && in.Hash != ""
-	hash, size := in.Hash, in.Size
+	id, hash, size := in.ID, in.Hash, in.Size
 	return func(ctx context.Context, off int64, b []byte) (int, error) {
-		return readVersion(ctx, m.ufs, vr, versioned, ufsPath, hash, size, off, b)
+		at := f.versions.pathOf(id, p)
+		n, err := readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, b)
+		if errors.Is(err, fs.ErrNotExist) {
+			if moved, ok := f.movedFrom(ctx, id, at); ok {
+				n, err = readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, moved), hash, size, off, b)
+			}
+		}
+		return n, goneErr(err)
 	}
+}
+
+// goneErr reports a version whose object the UFS no longer has (deleted or replaced
+// behind a reader that opened it) as changed: the file may well exist, as another version.
+func goneErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", ufs.ErrChanged, err)
+	}
+	return err
+}
+
+// movedFrom is asked when the UFS has no object where a held version was (at): a rename
+// moves the object before the namespace follows, so it waits out any mutation of at (its
+// path lock) and returns where the version is now, if that is elsewhere.
+func (f *FS) movedFrom(ctx context.Context, id uint64, at string) (string, bool) {
+	held, err := f.locks.Lock(ctx, at)
+	if err != nil {
+		return "", false
+	}
+	held.Unlock()
+	now := f.versions.pathOf(id, at)
+	return now, now != at
 }
 
 // readVersion fills b with the bytes at off of the version (hash, size) of the file at
@@ -127,8 +157,10 @@ func readVersion(ctx context.Context, u ufs.UFS, vr ufs.VersionReader, versioned
 		return n, err
 	case !versioned && last:
 		var one [1]byte
-		if m, _ := rc.Read(one[:]); m > 0 {
+		if m, err := rc.Read(one[:]); m > 0 {
 			return n, changedErr(ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", size))
+		} else if err != nil && err != io.EOF {
+			return n, err
 		}
 	}
 	return n, nil
@@ -160,25 +192,36 @@ type File struct {
 }
 
 // readStream reads p at off from the UFS stream, reopening it when off is not where the
-// stream is.
+// stream is. The stream is of the file's version (see fetcher): without a
+// ufs.VersionReader it asks for one byte more than the version has, to tell a file that
+// grew.
 func (fl *File) readStream(p []byte, off int64) (int, error) {
 	fl.smu.Lock()
 	defer fl.smu.Unlock()
 	in, u := fl.r.node, fl.r.mount.ufs
+	vr, versioned := u.(ufs.VersionReader)
+	versioned = versioned && in.Hash != ""
 	if fl.sr == nil || fl.srOff != off {
 		if fl.sr != nil {
 			fl.sr.Close()
 		}
-		var sr io.ReadCloser
-		var err error
-		if vr, ok := u.(ufs.VersionReader); ok && in.Hash != "" {
-			sr, err = vr.OpenVersion(fl.ctx, fl.r.ufsPath, in.Hash, off, in.Size-off)
-		} else {
-			sr, err = u.OpenRange(fl.ctx, fl.r.ufsPath, off, in.Size-off)
+		at := fl.fs.versions.pathOf(in.ID, fl.r.path)
+		open := func(at string) (io.ReadCloser, error) {
+			ufsPath := ufs.Rel(fl.r.mount.Path, at)
+			if versioned {
+				return vr.OpenVersion(fl.ctx, ufsPath, in.Hash, off, in.Size-off)
+			}
+			return u.OpenRange(fl.ctx, ufsPath, off, in.Size-off+1)
+		}
+		sr, err := open(at)
+		if errors.Is(err, fs.ErrNotExist) {
+			if moved, ok := fl.fs.movedFrom(fl.ctx, in.ID, at); ok {
+				sr, err = open(moved)
+			}
 		}
 		if err != nil {
 			fl.sr = nil
-			return 0, err
+			return 0, goneErr(err)
 		}
 		fl.sr, fl.srOff = sr, off
 	}
@@ -190,7 +233,16 @@ func (fl *File) readStream(p []byte, off int64) (int, error) {
 		return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), in.Size))
 	case err != nil:
 		return n, err
-	case int64(n) < int64(len(p)):
+	}
+	if fl.srOff == in.Size && !versioned {
+		var one [1]byte
+		if m, err := fl.sr.Read(one[:]); m > 0 {
+			return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", in.Size))
+		} else if err != nil && err != io.EOF {
+			return n, err
+		}
+	}
+	if int64(n) < int64(len(p)) {
 		return n, io.EOF
 	}
 	return n, nil

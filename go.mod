@@ -4,10 +4,12 @@ go 1.26.0
 
 require (
 	github.com/aliyun/alibabacloud-oss-go-sdk-v2 v1.6.1
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/colinmarc/hdfs/v2 v2.4.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	github.com/qiniu/go-sdk/v7 v7.27.0
+	golang.org/x/sync v0.24.0
 	google.golang.org/protobuf v1.36.6
 )
 
@@ -21,10 +23,10 @@ require (
 	github.com/jcmturner/gofork v1.7.6 // indirect
 	github.com/jcmturner/goidentity/v6 v6.0.1 // indirect
 	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
+	github.com/kr/text v0.2.0 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	golang.org/x/crypto v0.21.0 // indirect
 	golang.org/x/net v0.23.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.18.0 // indirect
 	golang.org/x/time v0.4.0 // indirect
 )

@@ -87,11 +87,23 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 	if err != nil {
 		return pathErr("mount", p, err)
 	}
+	f.warnUnknownOptions(p, opened, opts.Options)
 	err = f.submitMount(p, &namespace.MountRecord{URI: u.String(), Options: opts.Options, ReadOnly: opts.ReadOnly, Shared: opts.Shared, MTime: f.now().UnixNano()}, opened)
 	if err != nil {
 		_ = opened.Close()
 	}
 	return err
+}
+
+// warnUnknownOptions logs the option keys of a mount that its driver does not read.
+func (f *FS) warnUnknownOptions(p string, u ufs.UFS, opts map[string]string) {
+	k, ok := u.(ufs.OptionKeyer)
+	if !ok {
+		return
+	}
+	for _, key := range ufs.UnknownKeys(opts, k.OptionKeys()) {
+		f.log.Warn("unifiedfs: unknown mount option ignored", "path", ufs.Rooted(p), "key", key)
+	}
 }
 
 // submitMount applies the mount of rec (its UFS already opened) with the next mount id.

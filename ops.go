@@ -339,6 +339,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.cw != nil {
 		if _, err := w.cw.Write(p); err != nil {
+			if w.cancelled.Load() {
+				err = errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(w.path))
+			}
 			w.fail(pathErr("write", w.path, err))
 			return 0, w.err
 		}
@@ -420,6 +423,9 @@ func (w *Writer) Close() error {
 	f := w.f
 	if w.cw != nil {
 		if err := w.cw.Close(); err != nil {
+			if w.cancelled.Load() { // its blocks went with the file
+				err = errRemovedWhileWritten(w.path)
+			}
 			w.fail(pathErr("close", w.path, err))
 			return w.err
 		}

@@ -87,8 +87,15 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 		return errorf(ErrBusy, "%s is or holds a file being written", ufs.Rooted(s))
 	}
 	dstUFS := ufs.Join(to.ufsPath, ufs.Base(d))
-	if from.persisted() {
+	switch {
+	case from.persisted():
 		if err := from.mount.ufs.Rename(ctx, from.ufsPath, dstUFS); err != nil {
+			return err
+		}
+	case from.node.Flags&inode.FlagShadow != 0:
+		// The older object this file hid at its UFS path must not reappear there once the
+		// file moves away: remove it first (the file's content is newer anyway).
+		if err := from.mount.ufs.Remove(ctx, from.ufsPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -98,22 +105,11 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 	if f.persist != nil {
 		f.persist.renamed(s, d)
 	}
-	if from.node.Flags&inode.FlagShadow != 0 {
-		f.removeShadowed(ctx, &from)
-	}
 	if from.persisted() {
 		dstDir, _ := ufs.Split(d)
 		return f.markAncestorsPersisted(ctx, dstDir)
 	}
 	return nil
-}
-
-// removeShadowed removes the older persisted object that the unpersisted file r hid at
-// its UFS path, now that the file left that path: it must not reappear there.
-func (f *FS) removeShadowed(ctx context.Context, r *resolved) {
-	if err := r.mount.ufs.Remove(context.WithoutCancel(ctx), r.ufsPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.log.Warn("unifiedfs: could not remove the UFS object an unpersisted file replaced", "path", ufs.Rooted(r.path), "err", err)
-	}
 }
 
 // Remove deletes a file or an empty directory (Delete with no options).

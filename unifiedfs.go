@@ -196,6 +196,7 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	if err != nil {
 		return fail(&fs.PathError{Op: "mount", Path: "/", Err: err})
 	}
+	f.warnUnknownOptions(ufs.Root, rootUFS, cfg.RootOptions)
 	var rootMTime int64
 	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
 		rootMTime = st.ModTime.UnixNano() // stable across restarts, unlike the start time

@@ -7,6 +7,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/internal/namespace"
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // A content version is immutable: a file's content id names exactly one sequence of
@@ -25,7 +26,8 @@ type versionRefs struct {
 }
 
 type versionRef struct {
-	handles    int  // open readers
+	path       string // where the version is now (follows renames)
+	handles    int    // open readers
 	pinHolders int  // of those, readers that opened the version while it was pinned
 	released   bool // the tree no longer holds it: drop its blocks after the last reader
 	unpin      bool // persisted meanwhile: unpin after the last pin holder
@@ -50,6 +52,7 @@ func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode) (cur *inode.Inod
 		r = &versionRef{}
 		v.m[in.ID] = r
 	}
+	r.path = p
 	r.handles++
 	if pinned = cur.Flags&inode.FlagPinned != 0; pinned {
 		r.pinHolders++
@@ -85,6 +88,28 @@ func (v *versionRefs) release(f *FS, id uint64, pinned bool) {
 	case unpin:
 		f.cache.Unpin(id)
 	}
+}
+
+// renamed makes the versions held below src follow a rename to dst (under applyMu).
+func (v *versionRefs) renamed(src, dst string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range v.m {
+		if ufs.IsWithin(r.path, src) {
+			r.path = ufs.Join(dst, ufs.Rel(src, r.path))
+		}
+	}
+}
+
+// pathOf returns where the held version id is now (or was last, when the tree released
+// it: the UFS may still hold it there), or def when no reader holds it.
+func (v *versionRefs) pathOf(id uint64, def string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r := v.m[id]; r != nil {
+		return r.path
+	}
+	return def
 }
 
 // treeReleased is called (under applyMu) for versions the tree stopped holding: their

@@ -209,3 +209,27 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return 0, fmt.Errorf("%w: duration %q", fs.ErrInvalid, s)
 }
+
+// OptionKeyer is implemented by a UFS whose driver knows every option key it reads, so
+// that a mount can warn about keys it ignores (a misspelt credential key otherwise
+// surfaces later as an anonymous-access error).
+type OptionKeyer interface {
+	// OptionKeys returns the keys the driver reads (any case matches).
+	OptionKeys() []string
+}
+
+// UnknownKeys returns the keys of m that keys does not name (case-insensitively), sorted.
+func UnknownKeys(m map[string]string, keys []string) []string {
+	known := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		known[strings.ToLower(k)] = true
+	}
+	var out []string
+	for k := range m {
+		if !known[strings.ToLower(k)] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -519,8 +519,12 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 		}
 		collect(old, &eff.Released) // loaded here after the move: the moved entry replaces it
 	}
+	moved := src.Renamed(dstName)
+	if !moved.IsDir() {
+		moved.Flags &^= inode.FlagShadow // whatever it hid stays at the old path (and goes)
+	}
 	s.Lookup(parentOf(e.Path)).Dir().Delete(src.Name)
-	dstParent.Dir().Put(src.Renamed(dstName))
+	dstParent.Dir().Put(moved)
 	s.moveSyncPoints(e.Path, e.Dst)
 	return eff, nil
 }

@@ -128,6 +128,15 @@ func (p *Prefixed) OpenRange(ctx context.Context, q string, off, n int64) (io.Re
 	return p.M.OpenRange(ctx, full, off, n)
 }
 
+// OpenVersion implements ufs.VersionReader.
+func (p *Prefixed) OpenVersion(ctx context.Context, q, hash string, off, n int64) (io.ReadCloser, error) {
+	full, err := p.path("open", q)
+	if err != nil {
+		return nil, err
+	}
+	return p.M.OpenVersion(ctx, full, hash, off, n)
+}
+
 // Create implements ufs.UFS.
 func (p *Prefixed) Create(ctx context.Context, q string, o ufs.CreateOptions) (ufs.Writer, error) {
 	c, err := ufs.CheckPath("create", q)
