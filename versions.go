@@ -28,9 +28,9 @@ type versionRefs struct {
 type versionRef struct {
 	path       string // where the version is now (follows renames)
 	handles    int    // open readers
-	pinHolders int  // of those, readers that opened the version while it was pinned
-	released   bool // the tree no longer holds it: drop its blocks after the last reader
-	unpin      bool // persisted meanwhile: unpin after the last pin holder
+	pinHolders int    // of those, readers that opened the version while it was pinned
+	released   bool   // the tree no longer holds it: drop its blocks after the last reader
+	unpin      bool   // persisted meanwhile: unpin after the last pin holder
 }
 
 // acquire registers a reader of the version in at path p and returns the tree's current
