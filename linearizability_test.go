@@ -466,10 +466,19 @@ func checkUFSMatches(t *testing.T, e *env) {
 
 func TestLinearizability(t *testing.T) {
 	all := []unifiedfs.WriteType{unifiedfs.MustCache, unifiedfs.CacheThrough, unifiedfs.Through, unifiedfs.AsyncThrough}
-	for _, flavor := range []ufstest.Flavor{ufstest.FileSystem, ufstest.ObjectStore} {
-		t.Run(flavor.String(), func(t *testing.T) {
-			history, e := runLinearizability(t, linConfig{flavor: flavor, clients: 8, opsPer: 120, faultProb: 0.02,
-				latency: 100 * time.Microsecond, writeTypes: all, seed: 1})
+	cacheOnly := []unifiedfs.WriteType{unifiedfs.MustCache, unifiedfs.AsyncThrough}
+	for _, c := range []struct {
+		name   string
+		flavor ufstest.Flavor
+		wts    []unifiedfs.WriteType
+	}{
+		{"filesystem", ufstest.FileSystem, all},
+		{"objectstore", ufstest.ObjectStore, all},
+		{"cache-only-writes", ufstest.FileSystem, cacheOnly},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			history, e := runLinearizability(t, linConfig{flavor: c.flavor, clients: 8, opsPer: 120, faultProb: 0.02,
+				latency: 100 * time.Microsecond, writeTypes: c.wts, seed: 1})
 			checkLinearizable(t, history)
 			checkUFSMatches(t, e)
 		})
