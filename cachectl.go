@@ -9,7 +9,8 @@ import (
 )
 
 // Load reads the file at path, or every file below the directory at path, into the block
-// cache (Alluxio's load). Metadata is loaded as needed.
+// cache (Alluxio's load); with a disk tier the blocks are written there too, so that they
+// survive a restart. Metadata is loaded as needed.
 func (f *FS) Load(ctx context.Context, path string) error {
 	p, err := clean("load", path)
 	if err != nil {
@@ -28,6 +29,10 @@ func (f *FS) Load(ctx context.Context, path string) error {
 			if _, err := file.ReadAt(buf, off); err != nil && err != io.EOF {
 				return err
 			}
+		}
+		// Loaded blocks last: with a disk tier they survive a restart.
+		if err := f.cache.Keep(cacheFile(file.r.node)); err != nil {
+			return pathErr("load", fp, err)
 		}
 		return nil
 	})

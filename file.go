@@ -65,7 +65,7 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 		case in.Persist() == inode.Lost:
 			return nil, pathErr("open", p, ErrLost)
 		}
-		cur, pinned := f.versions.acquire(f, p, r.node)
+		cur, pinned := f.versions.acquire(f, p, r.node, r.mount)
 		if cur == nil {
 			// Replaced between the lookup and the registration: look again.
 			if attempt < 100 {

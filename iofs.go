@@ -2,6 +2,7 @@ package unifiedfs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 
@@ -141,7 +142,17 @@ func (f *FS) readDir(ctx context.Context, p string, lo lookupOpts) ([]fs.DirEntr
 	return f.entries(&r), nil
 }
 
+// readFile reads the whole file at p. A file found changed in the UFS (ErrChanged) was
+// synced again by the failed read, so it is read once more, as its new version.
 func (f *FS) readFile(ctx context.Context, p string, lo lookupOpts) ([]byte, error) {
+	b, err := f.readFileOnce(ctx, p, lo)
+	if errors.Is(err, ErrChanged) {
+		b, err = f.readFileOnce(ctx, p, lo)
+	}
+	return b, err
+}
+
+func (f *FS) readFileOnce(ctx context.Context, p string, lo lookupOpts) ([]byte, error) {
 	fl, err := f.open(ctx, p, OpenOptions{}, lo)
 	if err != nil {
 		return nil, err

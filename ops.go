@@ -466,6 +466,9 @@ func (w *Writer) commitLocked() error {
 	rec := &namespace.NodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted,
 		Pinned: w.wt == MustCache || w.wt == AsyncThrough, Owner: owner.Owner, Group: owner.Group, Mode: w.mode}
 	if w.uw != nil {
+		if cur != nil {
+			f.holdReaders(w.ctx, w.path) // the upload replaces the object they read
+		}
 		uw := w.uw
 		w.uw = nil // committed or failed: nothing to abort any more
 		if err := uw.Close(); err != nil {

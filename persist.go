@@ -120,6 +120,9 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 		}
 		return pathErr("persist", p, err)
 	}
+	if in.Flags&inode.FlagShadow != 0 {
+		f.holdReaders(ctx, p) // the upload replaces the older object they read
+	}
 	if err := w.Close(); err != nil {
 		return pathErr("persist", p, err)
 	}

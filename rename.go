@@ -179,6 +179,9 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 		}
 	}
 	if !r.node.IsMount() && !opts.NamespaceOnly {
+		if r.persisted() || r.node.Flags&inode.FlagShadow != 0 {
+			f.holdReaders(ctx, p)
+		}
 		var err error
 		switch {
 		case r.persisted() && r.node.IsDir():

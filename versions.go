@@ -1,6 +1,7 @@
 package unifiedfs
 
 import (
+	"context"
 	"hash/fnv"
 	"sync"
 
@@ -26,18 +27,21 @@ type versionRefs struct {
 }
 
 type versionRef struct {
-	path       string // where the version is now (follows renames)
-	handles    int    // open readers
-	pinHolders int    // of those, readers that opened the version while it was pinned
-	released   bool   // the tree no longer holds it: drop its blocks after the last reader
-	unpin      bool   // persisted meanwhile: unpin after the last pin holder
+	path       string       // where the version is now (follows renames)
+	in         *inode.Inode // the version, as acquired
+	m          *mount       // the mount it was opened in
+	held       bool         // its blocks are held in the cache (holdReaders)
+	handles    int          // open readers
+	pinHolders int          // of those, readers that opened the version while it was pinned
+	released   bool         // the tree no longer holds it: drop its blocks after the last reader
+	unpin      bool         // persisted meanwhile: unpin after the last pin holder
 }
 
 // acquire registers a reader of the version in at path p and returns the tree's current
 // inode of that version and whether the reader holds its pin (release needs both). It
 // fails (nil) when the tree no longer holds that version at p, as seen under the lock
 // that treeReleased takes: the caller looks the path up again.
-func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode) (cur *inode.Inode, pinned bool) {
+func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode, m *mount) (cur *inode.Inode, pinned bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	cur = f.ns.Lookup(p)
@@ -52,7 +56,7 @@ func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode) (cur *inode.Inod
 		r = &versionRef{}
 		v.m[in.ID] = r
 	}
-	r.path = p
+	r.path, r.in, r.m = p, cur, m
 	r.handles++
 	if pinned = cur.Flags&inode.FlagPinned != 0; pinned {
 		r.pinHolders++
@@ -74,7 +78,7 @@ func (v *versionRefs) release(f *FS, id uint64, pinned bool) {
 		r.pinHolders--
 	}
 	drop := r.released && r.handles == 0
-	unpin := r.unpin && r.pinHolders == 0 && !drop
+	unpin := (r.unpin && r.pinHolders == 0 || r.held && r.handles == 0) && !drop
 	if unpin {
 		r.unpin = false
 	}
@@ -87,6 +91,42 @@ func (v *versionRefs) release(f *FS, id uint64, pinned bool) {
 		f.cache.Drop(id)
 	case unpin:
 		f.cache.Unpin(id)
+	}
+}
+
+// holdReaders is called, under the path lock of p, before the UFS object at p is
+// replaced or removed: every persisted version that readers hold there (or below, for a
+// directory) is loaded and held in the cache, so that those readers still read it whole.
+// When the cache cannot hold it, its readers will fail with ErrChanged instead.
+func (f *FS) holdReaders(ctx context.Context, p string) {
+	v := &f.versions
+	type job struct {
+		id uint64
+		in *inode.Inode
+		m  *mount
+		at string
+	}
+	var jobs []job
+	v.mu.Lock()
+	for id, r := range v.m {
+		if !r.held && r.handles > 0 && ufs.IsWithin(r.path, p) && r.in.Persist() == inode.Persisted && r.in.Flags&inode.FlagPinned == 0 {
+			jobs = append(jobs, job{id, r.in, r.m, r.path})
+		}
+	}
+	v.mu.Unlock()
+	for _, j := range jobs {
+		if err := f.cache.Hold(ctx, cacheFile(j.in), f.fetcher(j.m, j.at, j.in)); err != nil {
+			f.log.Debug("unifiedfs: could not hold a version for its readers", "path", ufs.Rooted(j.at), "err", err)
+			continue
+		}
+		v.mu.Lock()
+		if r := v.m[j.id]; r != nil {
+			r.held = true
+			v.mu.Unlock()
+			continue
+		}
+		v.mu.Unlock()
+		f.cache.Unpin(j.id) // its last reader left meanwhile
 	}
 }
 

@@ -44,10 +44,11 @@ func (c *Cache) memPeek(k key) *block {
 	return nil
 }
 
-// memReserved returns the bytes of the memory bound taken by pinned data.
+// memReserved returns the bytes of the memory bound taken by pinned data: all of it
+// without a disk tier; with one, the blocks held in memory (Hold).
 func (c *Cache) memReserved() int64 {
 	if c.disk != nil {
-		return 0
+		return c.pinMem
 	}
 	return c.pinBytes
 }

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 )
 
@@ -90,4 +92,84 @@ func sortPinned(p []PinnedFile) {
 		}
 		return cmp.Compare(a.Gen, b.Gen)
 	})
+}
+
+// Hold makes every block of f resident in memory and unevictable until Unpin(f.ID) or
+// Drop(f.ID), fetching the missing ones through fetch first. It is for a version whose
+// only other copy is about to leave the UFS while readers still read it. When the pinned
+// bytes would exceed the capacity it fails with an error wrapping ErrNoSpace; the blocks
+// it held by then stay held.
+func (c *Cache) Hold(ctx context.Context, f File, fetch Fetcher) error {
+	for idx := int64(0); idx*c.bs < f.Size; idx++ {
+		k := key{f.ID, f.Gen, idx}
+		n := c.blockLen(f.Size, idx)
+		b, err := c.getBlock(ctx, k, n, fetch, ReadCache)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if _, held := c.pinned[k]; held || c.closed {
+			c.release(b)
+			c.mu.Unlock()
+			continue
+		}
+		capacity := c.memCap
+		if c.disk != nil {
+			capacity = c.disk.capacity
+		}
+		if c.pinBytes+n > capacity {
+			c.release(b)
+			c.mu.Unlock()
+			return fmt.Errorf("cache: holding file %d: %d more pinned bytes would exceed the capacity (%d of %d pinned): %w",
+				f.ID, n, c.pinBytes, capacity, ErrNoSpace)
+		}
+		c.lru.Remove(k) // drops the memory tier's own reference; b is ours
+		c.pinBytes += n
+		c.pinAdd(k, b)
+		c.evictMem()
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Keep copies the blocks of f held in memory to the disk tier (a no-op without one), so
+// that they survive a restart, and returns once they are written. Blocks that do not fit
+// in the disk tier are left out.
+func (c *Cache) Keep(f File) error {
+	d := c.disk
+	if d == nil {
+		return nil
+	}
+	for idx := int64(0); idx*c.bs < f.Size; idx++ {
+		k := key{f.ID, f.Gen, idx}
+		c.mu.Lock()
+		var b *block
+		if !c.closed && !d.has(k) && d.pending[k] == nil {
+			b = c.memGet(k)
+		}
+		c.mu.Unlock()
+		if b == nil {
+			continue
+		}
+		seq := d.seq.Add(1)
+		path, err := writeBlockFile(d.dir, k, seq, false, false, b.data)
+		e := &diskEntry{k: k, size: int64(len(b.data)), seq: seq, path: path}
+		c.release(b)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		ok := !c.closed
+		if ok {
+			d.evictFor(e.size)
+			ok = d.unpinned+e.size+c.pinBytes <= d.capacity && d.insert(e)
+		}
+		victims := d.takeVictims()
+		c.mu.Unlock()
+		if !ok {
+			e.removeFile()
+		}
+		removeAll(victims)
+	}
+	return nil
 }

@@ -224,3 +224,17 @@ func (d *dirStorage) syncDir() error {
 	}
 	return err
 }
+
+// LockDir takes the lock of the journal in dir, as Open does, for tools that must keep
+// every process off a journal while they change it (format). It fails with an error
+// wrapping ErrLocked while a process has the journal open.
+func LockDir(dir string) (unlock func() error, err error) {
+	st, err := NewDirStorage(dir)
+	if err != nil {
+		return nil, err
+	}
+	return st.Lock()
+}
+
+// IsLockFile reports whether name is the journal's lock file (which LockDir's holder keeps).
+func IsLockFile(name string) bool { return name == lockName }

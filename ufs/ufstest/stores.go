@@ -214,3 +214,6 @@ func (p *Prefixed) ChangesSince(ctx context.Context, dir string, cursor uint64) 
 	}
 	return p.M.ChangesSince(ctx, full, cursor)
 }
+
+// OptionKeys implements ufs.OptionKeyer: the one option a store reads.
+func (p *Prefixed) OptionKeys() []string { return []string{"mem.password"} }

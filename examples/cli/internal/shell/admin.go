@@ -1,13 +1,16 @@
 package shell
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/journal"
 )
 
 func cmdMount(c *cli, fl *flags) error {
@@ -246,8 +249,29 @@ func cmdFormat(c *cli, fl *flags) error {
 		if d == "/" || d == filepath.Clean(home) || d == c.stateDir || !filepath.IsAbs(d) {
 			return fmt.Errorf("refusing to erase %s: point the journal and cache at their own directories", d)
 		}
-		if err := os.RemoveAll(d); err != nil {
+	}
+	// The journal's lock keeps a running unifiedfs (which holds it) from having its state
+	// erased underneath it, and keeps one from starting meanwhile.
+	unlock, err := journal.LockDir(c.cfg.JournalDir)
+	if errors.Is(err, journal.ErrLocked) {
+		return fmt.Errorf("the journal %s is in use by a running unifiedfs: stop it before formatting: %w", c.cfg.JournalDir, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, d := range []string{c.cfg.JournalDir, c.cfg.CacheDir} {
+		ents, err := os.ReadDir(d)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
+		}
+		for _, e := range ents {
+			if d == c.cfg.JournalDir && journal.IsLockFile(e.Name()) {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+				return err
+			}
 		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err

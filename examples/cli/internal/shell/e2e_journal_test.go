@@ -9,6 +9,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
 	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
 	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
+	"github.com/unifiedfs/unifiedfs/internal/journal"
 )
 
 // These walkthroughs run one invocation per step, as a person types them: mounts and
@@ -177,6 +178,16 @@ func TestFormat(t *testing.T) {
 	e.ok("touch", "/kept-in-cache-only")
 	if err := os.WriteFile(filepath.Join(e.state, "root", "ufsfile"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// While another process has the journal open, format refuses and erases nothing.
+	unlock, err := journal.LockDir(filepath.Join(e.state, "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fails(1, "in use by a running unifiedfs", "format", "--yes")
+	unlock()
+	if st := parseLs(t, e.ok("ls", "/"))["/kept-in-cache-only"]; st.state != "NOT_PERSISTED" {
+		t.Fatalf("a refused format erased state: %+v", st)
 	}
 	contains(t, "format", e.ok("format", "--yes"), "Formatted journal")
 	ls := parseLs(t, e.ok("ls", "/"))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -109,7 +110,7 @@ func report(stderr io.Writer, verb string, err error) int {
 		fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err))
 		return 2
 	}
-	msg := oneLine(err)
+	msg := strings.TrimPrefix(oneLine(err), "unifiedfs: ")
 	if h := hint(err); h != "" && !strings.Contains(msg, strings.SplitN(h, " (", 2)[0]) {
 		msg += "; " + h
 	}
@@ -146,7 +147,7 @@ func hint(err error) string {
 	case errors.Is(err, unifiedfs.ErrNotEmpty):
 		return "use rm -R to remove a directory and its contents"
 	case errors.Is(err, unifiedfs.ErrIsDir):
-		return "it is a directory: use ls, or -R where the verb takes it"
+		return "use ls for a directory, or -R where the verb takes one"
 	case errors.Is(err, unifiedfs.ErrNotDir):
 		return "a path element is a file, not a directory"
 	case errors.Is(err, unifiedfs.ErrNotSupported):
@@ -160,8 +161,11 @@ func hint(err error) string {
 	case errors.Is(err, fs.ErrInvalid):
 		return "check the arguments (unifiedfs help)"
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	// Only network errors: a syscall.Errno (a name too long, say) is a net.Error too.
+	var oe *net.OpError
+	var de *net.DNSError
+	var ue *url.Error
+	if errors.As(err, &oe) || errors.As(err, &de) || errors.As(err, &ue) {
 		return "check that the store is reachable (endpoint, network, firewall)"
 	}
 	return ""

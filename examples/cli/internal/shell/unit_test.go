@@ -3,9 +3,12 @@ package shell
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,4 +190,23 @@ func FuzzCommandLine(f *testing.F) {
 			_, _ = nsPath(a)
 		}
 	})
+}
+
+// Error lines say each thing once: no repeated hint, no double prefix, no network advice
+// for a local error.
+func TestReportSaysEachThingOnce(t *testing.T) {
+	for _, c := range []struct {
+		err       error
+		want, not string
+	}{
+		{&fs.PathError{Op: "create", Path: "/" + strings.Repeat("n", 300), Err: syscall.ENAMETOOLONG}, "file name too long", "reachable"},
+		{&fs.PathError{Op: "cat", Path: "/d", Err: unifiedfs.ErrIsDir}, "is a directory; use ls for a directory", "it is a directory"},
+		{fmt.Errorf("unifiedfs: journal /j: %w", fs.ErrPermission), "unifiedfs cat: journal /j", "unifiedfs: "},
+	} {
+		var out bytes.Buffer
+		report(&out, "cat", c.err)
+		if got := out.String(); !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
+			t.Errorf("report(%v) = %q: want %q in it and not %q", c.err, got, c.want, c.not)
+		}
+	}
 }
