@@ -46,7 +46,11 @@ func (j *Journal) Checkpoint(snapshot []byte, seq uint64) error {
 		j.mu.Unlock()
 		return err
 	}
-	name := checkpointName(seq)
+	if err := j.fenced(); err != nil {
+		return err
+	}
+	id := fileID{seq, j.epoch}
+	name := ckptName(id)
 	if err := j.st.WriteAtomic(name, encodeCheckpoint(seq, snapshot)); err != nil {
 		return fmt.Errorf("journal: write %s: %w", name, err)
 	}
@@ -54,8 +58,8 @@ func (j *Journal) Checkpoint(snapshot []byte, seq uint64) error {
 	j.ckptSeq = seq
 	j.sizes.reset(seq)
 	j.mu.Unlock()
-	if n := len(j.ckpts); n == 0 || j.ckpts[n-1] != seq {
-		j.ckpts = append(j.ckpts, seq)
+	if n := len(j.ckpts); n == 0 || j.ckpts[n-1] != id {
+		j.ckpts = append(j.ckpts, id)
 	}
 	j.compact()
 	return nil
@@ -75,7 +79,10 @@ func (j *Journal) SizeSinceCheckpoint() int64 {
 // Failures are logged and retried by the next compaction. Caller holds ckMu.
 func (j *Journal) compact() {
 	for len(j.ckpts) > 2 {
-		name := checkpointName(j.ckpts[0])
+		if err := j.fenced(); err != nil {
+			return // not ours to remove any more
+		}
+		name := ckptName(j.ckpts[0])
 		if err := j.st.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			j.opts.logf("journal: remove %s: %v", name, err)
 			return
@@ -85,16 +92,19 @@ func (j *Journal) compact() {
 	if len(j.ckpts) < 2 {
 		return
 	}
-	floor := j.ckpts[0]
+	floor := j.ckpts[0].seq
 	j.wmu.Lock()
-	var dead []uint64
-	for i := 0; i+1 < len(j.segs) && j.segs[i+1] <= floor+1; i++ {
+	var dead []fileID
+	for i := 0; i+1 < len(j.segs) && j.segs[i+1].seq <= floor+1; i++ {
 		dead = append(dead, j.segs[i])
 	}
 	j.wmu.Unlock()
 	removed := 0
-	for _, first := range dead {
-		name := segmentName(first)
+	for _, id := range dead {
+		if err := j.fenced(); err != nil {
+			break
+		}
+		name := segName(id)
 		if err := j.st.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			j.opts.logf("journal: remove %s: %v", name, err)
 			break

@@ -27,19 +27,50 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func segmentName(first uint64) string             { return fmt.Sprintf("%s%020d", segmentPrefix, first) }
-func checkpointName(seq uint64) string            { return fmt.Sprintf("%s%020d", checkpointPrefix, seq) }
-func recordSize(data []byte) int64                { return int64(recordHeader + len(data)) }
-func parseSegmentName(n string) (uint64, bool)    { return parseNumbered(n, segmentPrefix) }
-func parseCheckpointName(n string) (uint64, bool) { return parseNumbered(n, checkpointPrefix) }
+// fileID names a segment (by the seq of its first entry) or a checkpoint (by the seq it
+// covers), with the epoch of the leader that wrote it (0: a single-process journal).
+type fileID struct{ seq, epoch uint64 }
 
-func parseNumbered(name, prefix string) (uint64, bool) {
-	s, ok := strings.CutPrefix(name, prefix)
-	if !ok || len(s) != 20 {
-		return 0, false
+func segmentName(first uint64) string  { return segName(fileID{first, 0}) }
+func checkpointName(seq uint64) string { return ckptName(fileID{seq, 0}) }
+func segName(id fileID) string         { return numberedName(segmentPrefix, id) }
+func ckptName(id fileID) string        { return numberedName(checkpointPrefix, id) }
+func recordSize(data []byte) int64     { return int64(recordHeader + len(data)) }
+
+func numberedName(prefix string, id fileID) string {
+	if id.epoch == 0 {
+		return fmt.Sprintf("%s%020d", prefix, id.seq)
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	return v, err == nil
+	return fmt.Sprintf("%s%020d-%020d", prefix, id.seq, id.epoch)
+}
+
+func parseSegmentID(n string) (fileID, bool)    { return parseNumbered(n, segmentPrefix) }
+func parseCheckpointID(n string) (fileID, bool) { return parseNumbered(n, checkpointPrefix) }
+
+// parseSegmentName returns the first seq of the segment named n.
+func parseSegmentName(n string) (uint64, bool) {
+	id, ok := parseSegmentID(n)
+	return id.seq, ok
+}
+
+// parseNumbered parses "<prefix><20 digits>" (epoch 0) and "<prefix><20 digits>-<20 digits>".
+func parseNumbered(name, prefix string) (fileID, bool) {
+	s, ok := strings.CutPrefix(name, prefix)
+	if !ok || len(s) != 20 && len(s) != 41 {
+		return fileID{}, false
+	}
+	seq, err := strconv.ParseUint(s[:20], 10, 64)
+	if err != nil {
+		return fileID{}, false
+	}
+	if len(s) == 20 {
+		return fileID{seq, 0}, true
+	}
+	if s[20] != '-' {
+		return fileID{}, false
+	}
+	epoch, err := strconv.ParseUint(s[21:], 10, 64)
+	return fileID{seq, epoch}, err == nil && epoch > 0
 }
 
 // appendRecord appends the encoding of (seq, data) to buf.

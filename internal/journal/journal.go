@@ -21,6 +21,20 @@ type Options struct {
 	// SegmentSize is the size after which the journal starts a new segment (default
 	// 64 MiB). Checkpoint also starts one, so compaction never waits for it.
 	SegmentSize int64
+	// Fence, when set, is asked after every fsync and before every checkpoint or removal
+	// whether this journal may still acknowledge (an HA leader: is its leadership still
+	// certain?). An error fences the journal: it wraps ErrFenced from then on.
+	Fence func() error
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = 64 << 20
+	}
+	return o
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -35,6 +49,7 @@ type Journal struct {
 	opts   Options
 	unlock func() error
 	done   chan struct{} // closed when the flusher exits
+	epoch  uint64        // the leader term writing it (0: a single process)
 
 	mu        sync.Mutex
 	flushCond sync.Cond // wakes the flusher: work queued or closing
@@ -54,11 +69,11 @@ type Journal struct {
 	segFirst uint64
 	segBytes int64
 	written  uint64   // last seq written to seg and synced
-	segs     []uint64 // first seqs of the live segments, ascending
+	segs     []fileID // the live segments, ascending
 	werr     error    // a failed roll: seg must not be written any more
 
 	ckMu  sync.Mutex // serializes Checkpoint, compaction and Close
-	ckpts []uint64   // live checkpoint seqs, ascending
+	ckpts []fileID   // live checkpoints, ascending
 }
 
 // Open locks the journal in st, recovers it and returns it ready to append after the last
@@ -69,12 +84,7 @@ func Open(st Storage, opts Options) (*Journal, *Recovered, error) {
 	if st == nil {
 		return nil, nil, errors.New("journal: nil storage")
 	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 1024
-	}
-	if opts.SegmentSize <= 0 {
-		opts.SegmentSize = 64 << 20
-	}
+	opts = opts.withDefaults()
 	unlock, err := st.Lock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("journal: open: %w", err)
@@ -92,19 +102,39 @@ func open(st Storage, opts Options, unlock func() error) (*Journal, *Recovered, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if r.epochs.current > 0 {
+		return nil, nil, fmt.Errorf("journal: open: the journal was written by an HA leader (epoch %d): open it with OpenEpoch", r.epochs.current)
+	}
 	if r.rec.DroppedBytes > 0 {
-		name := segmentName(r.tail)
+		name := segName(r.tail)
 		if err := st.Truncate(name, r.tailGood); err != nil {
 			return nil, nil, fmt.Errorf("journal: cut torn tail of %s: %w", name, err)
 		}
 		opts.logf("journal: cut torn tail of %s: dropped %d bytes after seq %d", name, r.rec.DroppedBytes, r.lastSeq)
 	}
-	for _, seq := range r.bad {
-		if err := st.Remove(checkpointName(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, id := range r.bad {
+		if err := st.Remove(ckptName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("journal: remove invalid checkpoint: %w", err)
 		}
-		opts.logf("journal: removed invalid checkpoint %s", checkpointName(seq))
+		opts.logf("journal: removed invalid checkpoint %s", ckptName(id))
 	}
+	j := newJournal(st, opts, unlock, r)
+	if r.reuse && r.tail.seq != 0 {
+		j.segFirst, j.segBytes = r.tail.seq, r.tailGood
+	} else {
+		j.segFirst = r.lastSeq + 1
+		j.segs = append(j.segs, fileID{j.segFirst, 0})
+	}
+	if j.seg, err = st.Append(segmentName(j.segFirst)); err != nil {
+		return nil, nil, fmt.Errorf("journal: open segment: %w", err)
+	}
+	j.start()
+	return j, r.rec, nil
+}
+
+// newJournal returns a Journal resuming after what r recovered; the caller opens its
+// segment and calls start.
+func newJournal(st Storage, opts Options, unlock func() error, r *recovery) *Journal {
 	j := &Journal{
 		st: st, opts: opts, unlock: unlock, done: make(chan struct{}),
 		last: r.lastSeq, durable: r.lastSeq, written: r.lastSeq,
@@ -112,20 +142,15 @@ func open(st Storage, opts Options, unlock func() error) (*Journal, *Recovered, 
 	}
 	j.flushCond.L, j.doneCond.L = &j.mu, &j.mu
 	j.sizes.init(r.lastSeq, r.bytes)
-	if r.reuse && r.tail != 0 {
-		j.segFirst, j.segBytes = r.tail, r.tailGood
-	} else {
-		j.segFirst = r.lastSeq + 1
-		j.segs = append(j.segs, j.segFirst)
-	}
-	if j.seg, err = st.Append(segmentName(j.segFirst)); err != nil {
-		return nil, nil, fmt.Errorf("journal: open segment: %w", err)
-	}
+	return j
+}
+
+// start finishes an interrupted compaction and starts the group commit.
+func (j *Journal) start() {
 	j.ckMu.Lock()
 	j.compact() // finishes a compaction a crash interrupted
 	j.ckMu.Unlock()
 	go j.flushLoop()
-	return j, r.rec, nil
 }
 
 // Ticket is the receipt of an Append.
@@ -264,12 +289,18 @@ func (j *Journal) writeBatch(b []byte, lastSeq uint64) (synced bool, err error) 
 	if j.werr != nil {
 		return false, j.werr
 	}
-	name := segmentName(j.segFirst)
+	name := segName(fileID{j.segFirst, j.epoch})
 	if _, err := j.seg.Write(b); err != nil {
 		return false, fmt.Errorf("journal: write %s: %w", name, err)
 	}
 	if err := j.seg.Sync(); err != nil {
 		return false, fmt.Errorf("journal: sync %s: %w", name, err)
+	}
+	// Durable, but acknowledged only if this journal still has the right to: a deposed
+	// leader's entries are not history (see Epochs).
+	if err := j.fenced(); err != nil {
+		j.werr = err
+		return false, err
 	}
 	j.segBytes += int64(len(b))
 	j.written = lastSeq
@@ -293,14 +324,14 @@ func (j *Journal) roll() error {
 	if j.segBytes == 0 {
 		return nil
 	}
-	first := j.written + 1
-	f, err := j.st.Append(segmentName(first))
+	first := fileID{j.written + 1, j.epoch}
+	f, err := j.st.Append(segName(first))
 	if err != nil {
-		j.werr = fmt.Errorf("journal: start segment %s: %w", segmentName(first), err)
+		j.werr = fmt.Errorf("journal: start segment %s: %w", segName(first), err)
 		return j.werr
 	}
-	old, oldName := j.seg, segmentName(j.segFirst)
-	j.seg, j.segFirst, j.segBytes = f, first, 0
+	old, oldName := j.seg, segName(fileID{j.segFirst, j.epoch})
+	j.seg, j.segFirst, j.segBytes = f, first.seq, 0
 	j.segs = append(j.segs, first)
 	if err := old.Close(); err != nil {
 		j.opts.logf("journal: close %s: %v", oldName, err)
