@@ -18,27 +18,27 @@ import (
 // Option keys, as Alluxio's S3 under storage names them (see the package documentation).
 // Keys match case-insensitively.
 const (
-	OptAccessKeyID    = "s3a.accessKeyId"
-	OptSecretKey      = "s3a.secretKey"
-	OptAWSAccessKeyID = "aws.accessKeyId" // older spelling of OptAccessKeyID
-	OptAWSSecretKey   = "aws.secretKey"   // older spelling of OptSecretKey
-	OptEndpoint       = "alluxio.underfs.s3.endpoint"
-	OptRegion         = "alluxio.underfs.s3.endpoint.region"
-	OptBucketRegion   = "alluxio.underfs.s3.region" // Alluxio's bucket region; OptRegion wins
-	OptPathStyle      = "alluxio.underfs.s3.disable.dns.buckets"
-	OptSecureHTTP     = "alluxio.underfs.s3.secure.http.enabled"
-	OptUploadThreads  = "alluxio.underfs.s3.upload.threads"
+	OptAccessKeyID      = "s3a.accessKeyId"
+	OptSecretKey        = "s3a.secretKey"
+	OptAWSAccessKeyID   = "aws.accessKeyId" // older spelling of OptAccessKeyID
+	OptAWSSecretKey     = "aws.secretKey"   // older spelling of OptSecretKey
+	OptEndpoint         = "alluxio.underfs.s3.endpoint"
+	OptRegion           = "alluxio.underfs.s3.endpoint.region"
+	OptBucketRegion     = "alluxio.underfs.s3.region" // Alluxio's bucket region; OptRegion wins
+	OptPathStyle        = "alluxio.underfs.s3.disable.dns.buckets"
+	OptSecureHTTP       = "alluxio.underfs.s3.secure.http.enabled"
+	OptUploadThreads    = "alluxio.underfs.s3.upload.threads"
 	OptUploadThreadsMax = "alluxio.underfs.s3.upload.threads.max" // Alluxio's spelling
-	OptPartSize       = "alluxio.underfs.s3.streaming.upload.partition.size"
-	OptListV1         = "alluxio.underfs.s3.list.objects.v1"
-	OptSSE            = "alluxio.underfs.s3.server.side.encryption.enabled"
-	OptInheritACL     = "alluxio.underfs.s3.inherit.acl"
-	OptMaxErrorRetry  = "alluxio.underfs.s3.max.error.retry"
-	OptRequestTimeout = "alluxio.underfs.s3.request.timeout"
-	OptSocketTimeout  = "alluxio.underfs.s3.socket.timeout"
-	OptCleanup        = "alluxio.underfs.cleanup.enabled"
-	OptUploadCleanAge = "alluxio.underfs.s3.intermediate.upload.clean.age"
-	OptListingLength  = "alluxio.underfs.listing.length"
+	OptPartSize         = "alluxio.underfs.s3.streaming.upload.partition.size"
+	OptListV1           = "alluxio.underfs.s3.list.objects.v1"
+	OptSSE              = "alluxio.underfs.s3.server.side.encryption.enabled"
+	OptInheritACL       = "alluxio.underfs.s3.inherit.acl"
+	OptMaxErrorRetry    = "alluxio.underfs.s3.max.error.retry"
+	OptRequestTimeout   = "alluxio.underfs.s3.request.timeout"
+	OptSocketTimeout    = "alluxio.underfs.s3.socket.timeout"
+	OptCleanup          = "alluxio.underfs.cleanup.enabled"
+	OptUploadCleanAge   = "alluxio.underfs.s3.intermediate.upload.clean.age"
+	OptListingLength    = "alluxio.underfs.listing.length"
 
 	// Keys of this driver that Alluxio does not have.
 	OptEC2Metadata    = "alluxio.underfs.s3.ec2.metadata.enabled"

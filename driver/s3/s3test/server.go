@@ -372,7 +372,9 @@ func (s *Server) Uploads(bucketName string) []UploadInfo {
 			out = append(out, UploadInfo{ID: u.id, Key: u.key, Initiated: u.initiated, Parts: len(u.parts)})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key || out[i].Key == out[j].Key && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Key < out[j].Key || out[i].Key == out[j].Key && out[i].ID < out[j].ID
+	})
 	return out
 }
 
