@@ -45,6 +45,8 @@ var codeSentinels = map[string]error{
 	"InvalidBucketName":                 fs.ErrInvalid,
 	"KeyTooLongError":                   fs.ErrInvalid,
 	"EntityTooLarge":                    fs.ErrInvalid,
+	// The driver's only conditions are on versions (If-Match, copy-source-if-match).
+	"PreconditionFailed": ufs.ErrChanged,
 }
 
 // errorCode returns the S3 error code and HTTP status in err's chain ("" and 0 when err
@@ -73,6 +75,8 @@ func classify(err error) error {
 		return ufs.WrapErr(fs.ErrNotExist, err)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return ufs.WrapErr(fs.ErrPermission, err)
+	case http.StatusPreconditionFailed:
+		return ufs.WrapErr(ufs.ErrChanged, err)
 	}
 	return err
 }

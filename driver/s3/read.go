@@ -86,14 +86,10 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	return &reader{ctx: ctx, body: res.Body, path: p, want: n, version: hash != ""}, nil
 }
 
-// openErr maps a failed GetObject or HeadObject: 412 is another version, a missing key is
-// fs.ErrNotExist (or ErrIsDir for a directory).
+// openErr maps a failed GetObject or HeadObject: 412 is another version (ufs.ErrChanged,
+// by classify), a missing key is fs.ErrNotExist (or ErrIsDir for a directory).
 func (f *FS) openErr(ctx context.Context, p, c string, err error) error {
-	code, status := errorCode(err)
-	switch {
-	case code == "PreconditionFailed" || status == http.StatusPreconditionFailed:
-		return &fs.PathError{Op: "open", Path: p, Err: ufs.WrapErr(ufs.ErrChanged, err)}
-	case isNotFound(err):
+	if isNotFound(err) {
 		return f.missing(ctx, "open", p, c, err)
 	}
 	return pathErr(ctx, "open", p, err)

@@ -42,6 +42,10 @@ type Fault struct {
 	// TruncateBody lets a hit request succeed but closes the connection after half of the
 	// response body (GetObject).
 	TruncateBody bool
+	// Before, when set, runs before a hit request is served (after Latency), so that a
+	// test can change the store at that exact moment, e.g. replace an object between a
+	// client's HeadObject and its CopyObject.
+	Before func()
 
 	seen int
 }
@@ -117,6 +121,11 @@ func (s *Server) applyFaults(c *call) (done bool, e *s3Error) {
 		case <-t.C:
 		case <-c.r.Context().Done():
 			t.Stop()
+		}
+	}
+	for _, f := range hit {
+		if f.Before != nil {
+			f.Before()
 		}
 	}
 	switch {
