@@ -154,14 +154,15 @@ func (s *Server) drop(w http.ResponseWriter) {
 	if tw, ok := w.(*truncatingWriter); ok {
 		w = tw.ResponseWriter
 	}
+	// Counted before the close, so that a client seeing the connection die sees the count.
+	s.mu.Lock()
+	s.stats.Dropped++
+	s.mu.Unlock()
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler) // closes the connection too
 	}
 	_ = conn.Close()
-	s.mu.Lock()
-	s.stats.Dropped++
-	s.mu.Unlock()
 }
 
 // truncatingWriter forwards the first half of a successful response body (by its

@@ -130,10 +130,13 @@ func hostID(reqID string) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// newUploadID returns a new upload id. Ids sort in creation order (a zero-padded
+// sequence number first), so that listing by (key, id) lists each key's uploads oldest
+// first, as S3 does.
 func (s *Server) newUploadID() string {
 	n := s.idSeq.Add(1)
 	sum := md5.Sum([]byte(fmt.Sprintf("upload-%d-%d", s.now().UnixNano(), n)))
-	return base64.RawURLEncoding.EncodeToString(sum[:]) + "." + strconv.FormatUint(n, 10)
+	return fmt.Sprintf("%010d.", n) + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // address splits a request into bucket and key: virtual-hosted-style when the host is

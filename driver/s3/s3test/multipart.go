@@ -381,30 +381,21 @@ func (s *Server) listMultipartUploads(c *call) *s3Error {
 	}
 	s.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if a.key != b.key {
-			return a.key < b.key
+		if list[i].key != list[j].key {
+			return list[i].key < list[j].key
 		}
-		if !a.initiated.Equal(b.initiated) {
-			return a.initiated.Before(b.initiated)
-		}
-		return a.id < b.id
+		return list[i].id < list[j].id
 	})
-	// Resume after (key-marker, upload-id-marker): every upload of a later key, and with an
-	// id marker the uploads of key-marker that follow that id.
+	// Resume after key-marker: uploads of later keys, and (with upload-id-marker) those of
+	// key-marker whose id sorts after upload-id-marker, as S3 defines the markers.
 	if keyMarker != "" {
-		start := len(list)
-		for i, u := range list {
-			if u.key > keyMarker {
-				start = i
-				break
-			}
-			if idMarker != "" && u.key == keyMarker && u.id == idMarker {
-				start = i + 1
-				break
+		kept := list[:0]
+		for _, u := range list {
+			if u.key > keyMarker || u.key == keyMarker && idMarker != "" && u.id > idMarker {
+				kept = append(kept, u)
 			}
 		}
-		list = list[start:]
+		list = kept
 	}
 	res := listUploadsXML{NS: s3NS, Bucket: c.bucket, KeyMarker: encodeKey(c, keyMarker), UploadIdMarker: idMarker,
 		Prefix: encodeKey(c, prefix), Delimiter: encodeKey(c, delim), MaxUploads: maxUploads, EncodingType: q.Get("encoding-type")}
