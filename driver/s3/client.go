@@ -88,7 +88,11 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 		checksums: cfg.RequestChecksumCalculation != aws.RequestChecksumCalculationWhenRequired}
 	hc := o.HTTPClient
 	if hc == nil {
-		tr := cfg.HTTPClient.(*awshttp.BuildableClient).GetTransport()
+		bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+		if !ok {
+			return nil, fmt.Errorf("s3: the AWS configuration replaced the HTTP client with a %T", cfg.HTTPClient)
+		}
+		tr := bc.GetTransport()
 		if d := o.SocketTimeout; d > 0 {
 			dial := tr.DialContext
 			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -260,3 +260,33 @@ func TestChecksumCalculationSetting(t *testing.T) {
 		})
 	}
 }
+
+func TestEndpointFromEnvironment(t *testing.T) {
+	isolateAWS(t)
+	srv := s3test.NewServer(t, s3test.WithBuckets("bkt"))
+	other := s3test.NewServer(t, s3test.WithBuckets("bkt"))
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	u, err := open(srv, "bkt", "", without(srv.Options(), "alluxio.underfs.s3.endpoint", "alluxio.underfs.s3.disable.dns.buckets"))
+	if err != nil {
+		t.Fatalf("mount with AWS_ENDPOINT_URL_S3: %v", err)
+	}
+	if err := ufs.WriteFile(bg, u, "env", []byte("e")); err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	if _, ok := srv.Object("bkt", "env"); !ok {
+		t.Fatal("the object did not reach AWS_ENDPOINT_URL_S3")
+	}
+	// The option wins over the environment.
+	u, err = open(other, "bkt", "", other.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if err := ufs.WriteFile(bg, u, "opt", []byte("o")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := other.Object("bkt", "opt"); !ok {
+		t.Fatal("the endpoint option did not win over AWS_ENDPOINT_URL_S3")
+	}
+}

@@ -368,8 +368,9 @@ func hostNeedsPathStyle(base string) bool {
 }
 
 // regionOf infers the region from an AWS endpoint host: s3.<region>.amazonaws.com,
-// s3-<region>.amazonaws.com, s3.dualstack.<region>.amazonaws.com, their .com.cn forms, and
-// bucket.s3.<region>... It returns "" for other hosts and the global s3.amazonaws.com.
+// s3-<region>.amazonaws.com, s3.dualstack.<region>.amazonaws.com, s3-fips.<region>...,
+// their .com.cn forms, with or without a bucket label in front. It returns "" for other
+// hosts, the global s3.amazonaws.com and the accelerate endpoints.
 func regionOf(base string) string {
 	u, err := url.Parse(base)
 	if err != nil {
@@ -383,21 +384,26 @@ func regionOf(base string) string {
 		}
 	}
 	labels := strings.Split(rest, ".")
-	for i, l := range labels {
+	for i := 0; i < len(labels); i++ {
+		l := labels[i]
 		switch {
 		case l == "s3" || l == "s3-fips":
-			if j := i + 1; j < len(labels) && labels[j] == "dualstack" {
-				i = j
+			if i+1 < len(labels) && labels[i+1] == "dualstack" {
+				i++
 			}
 			if i+1 < len(labels) {
 				return labels[i+1]
 			}
 			return ""
 		case strings.HasPrefix(l, "s3-") && i == len(labels)-1:
-			if r := strings.TrimPrefix(l, "s3-"); r != "external-1" {
+			switch r := strings.TrimPrefix(l, "s3-"); r {
+			case "external-1":
+				return DefaultRegion
+			case "accelerate":
+				return ""
+			default:
 				return r
 			}
-			return DefaultRegion
 		}
 	}
 	return ""
