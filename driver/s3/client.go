@@ -36,8 +36,7 @@ type client struct {
 	region    string
 	// checksums is true when uploads carry CRC32 checksums (the SDK's default, unless
 	// AWS_REQUEST_CHECKSUM_CALCULATION=when_required or the profile says so).
-	checksums  bool
-	credSource string
+	checksums bool
 }
 
 const (
@@ -72,10 +71,8 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 	if o.Region != "" {
 		load = append(load, config.WithRegion(o.Region))
 	}
-	source := "the SDK's default chain"
 	if o.AccessKeyID != "" {
 		load = append(load, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretKey, "")))
-		source = "the mount options"
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
@@ -84,7 +81,7 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 		}
 		return nil, fmt.Errorf("%w: loading the AWS configuration (environment, shared config files): %w", fs.ErrInvalid, err)
 	}
-	c := &client{region: regionFor(o, cfg.Region), credSource: source,
+	c := &client{region: regionFor(o, cfg.Region),
 		checksums: cfg.RequestChecksumCalculation != aws.RequestChecksumCalculationWhenRequired}
 	hc := o.HTTPClient
 	if hc == nil {
@@ -170,11 +167,13 @@ func checkCredentials(ctx context.Context, cfg aws.Config, o *Options) error {
 		err = errors.New("no credential provider")
 	} else {
 		rctx, cancel := context.WithTimeout(ctx, credentialTimeout)
-		_, err = cfg.Credentials.Retrieve(rctx)
+		var creds aws.Credentials
+		creds, err = cfg.Credentials.Retrieve(rctx)
 		cancel()
-	}
-	if err == nil {
-		return nil
+		if err == nil {
+			o.Logger.Debug("unifiedfs: s3: credentials from the AWS default chain", "source", creds.Source)
+			return nil
+		}
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		return ufs.WrapErr(cerr, err)
