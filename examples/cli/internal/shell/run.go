@@ -21,6 +21,7 @@ import (
 	_ "github.com/unifiedfs/unifiedfs/driver/kodo"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
 	_ "github.com/unifiedfs/unifiedfs/driver/oss"
+	_ "github.com/unifiedfs/unifiedfs/driver/s3"
 )
 
 // Main runs the command line in os.Args and returns the exit code: 0 ok, 1 the operation
