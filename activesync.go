@@ -32,7 +32,7 @@ type activeSync struct {
 // creating it for points it has not seen and forgetting removed ones.
 func (f *FS) syncPointStates() []*syncPoint {
 	a := &f.active
-	paths := f.ns.SyncPoints()
+	paths := f.ns().SyncPoints()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	next := make(map[string]*syncPoint, len(paths))

@@ -21,7 +21,7 @@ import (
 // once the entry is on disk: concurrent callers share one fsync.
 func (f *FS) apply(e *namespace.Entry, opened ufs.UFS) error {
 	f.applyMu.Lock()
-	if err := f.ns.Check(e); err != nil {
+	if err := f.ns().Check(e); err != nil {
 		f.applyMu.Unlock()
 		return err
 	}
@@ -30,7 +30,7 @@ func (f *FS) apply(e *namespace.Entry, opened ufs.UFS) error {
 		f.applyMu.Unlock()
 		return pathErr("journal", e.Path, err)
 	}
-	eff, err := f.ns.Apply(e)
+	eff, err := f.ns().Apply(e)
 	var closing []*mount
 	if err == nil {
 		closing = f.effectsLocked(e, eff, opened)
@@ -127,14 +127,14 @@ func (f *FS) inodesFromStatuses(m *mount, dir string, sts []ufs.Status, want fun
 			out = make([]*inode.Inode, len(sts))
 		}
 		if st.IsDir {
-			out[i] = f.ns.InodeFromStatus(st, 0)
+			out[i] = f.ns().InodeFromStatus(st, 0)
 			continue
 		}
 		if len(slab) == 0 {
 			slab = make([]inode.Inode, len(sts)-i)
 		}
 		id := namespace.LoadedID(uri, ufs.Rel(m.Path, ufs.Join(dir, st.Name)), st.Size, st.ContentHash)
-		f.ns.FillFile(&slab[0], st, id)
+		f.ns().FillFile(&slab[0], st, id)
 		out[i], slab = &slab[0], slab[1:]
 	}
 	return out
@@ -157,7 +157,7 @@ func (f *FS) newID() (uint64, error) {
 	a := &f.ids
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.next >= f.ns.IDHigh() {
+	if a.next >= f.ns().IDHigh() {
 		if err := f.apply(&namespace.Entry{Op: namespace.OpAllocIDs, Path: ufs.Root, IDHigh: a.next + idBatch}, nil); err != nil {
 			return 0, err
 		}
@@ -171,6 +171,6 @@ func (f *FS) newID() (uint64, error) {
 // process).
 func (f *FS) startIDs() {
 	f.ids.mu.Lock()
-	f.ids.next = max(f.ns.IDHigh(), uint64(f.now().UnixNano())) &^ namespace.LoadedBit
+	f.ids.next = max(f.ns().IDHigh(), uint64(f.now().UnixNano())) &^ namespace.LoadedBit
 	f.ids.mu.Unlock()
 }

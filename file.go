@@ -278,7 +278,7 @@ func (fl *File) readErr(err error) error {
 	case errors.Is(err, cache.ErrBlockLost):
 		// A reader holds its version's blocks (versionRefs), so a missing pinned block is
 		// truly gone (a damaged disk tier): the file is lost if p still holds this version.
-		if in := f.ns.Lookup(p); in != nil && !in.IsDir() && in.ID == fl.r.node.ID {
+		if in := f.ns().Lookup(p); in != nil && !in.IsDir() && in.ID == fl.r.node.ID {
 			f.markLost(p, in)
 		}
 		return pathErr("read", p, fmt.Errorf("%w: %w", ErrLost, err))
@@ -296,7 +296,7 @@ func (fl *File) readErr(err error) error {
 // resyncFile syncs the metadata of the file at p with the UFS when the namespace still
 // holds version id there.
 func (f *FS) resyncFile(ctx context.Context, p string, id uint64) {
-	if in := f.ns.Lookup(p); in == nil || in.ID != id {
+	if in := f.ns().Lookup(p); in == nil || in.ID != id {
 		return
 	}
 	_, _ = f.resolve(ctx, "read", p, lookupOpts{force: true})

@@ -93,7 +93,7 @@ func (f *FS) replayEntry(ctx context.Context, e *namespace.Entry) error {
 		opened = f.reopenMount(ctx, e.Mount)
 	}
 	f.applyMu.Lock()
-	eff, err := f.ns.Apply(e)
+	eff, err := f.ns().Apply(e)
 	var closing []*mount
 	if err == nil {
 		closing = f.effectsLocked(e, eff, opened)
@@ -151,7 +151,7 @@ func (f *FS) recoverFiles() {
 			}
 		}
 	}
-	walk(ufs.Root, f.ns.Root())
+	walk(ufs.Root, f.ns().Root())
 	// Pinned blocks nobody needs: a file persisted before the crash (its unpin was lost)
 	// or one whose completion never reached the journal.
 	for id := range pinned {
@@ -165,7 +165,7 @@ func (f *FS) recoverFiles() {
 	}
 	for _, p := range lost {
 		f.log.Warn("unifiedfs: unpersisted file lost: its cached blocks are gone", "path", ufs.Rooted(p))
-		f.markLost(p, f.ns.Lookup(p))
+		f.markLost(p, f.ns().Lookup(p))
 	}
 	for i, in := range queue {
 		f.persist.enqueue(in.ID, queuePaths[i])
@@ -208,7 +208,7 @@ func (f *FS) Checkpoint() error {
 		return nil
 	}
 	f.applyMu.Lock()
-	snap, err := f.ns.Snapshot()
+	snap, err := f.ns().Snapshot()
 	seq := f.journal.LastSeq()
 	f.applyMu.Unlock()
 	if err != nil {

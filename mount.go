@@ -110,10 +110,10 @@ func (f *FS) warnUnknownOptions(p string, u ufs.UFS, opts map[string]string) {
 func (f *FS) submitMount(p string, rec *namespace.MountRecord, opened ufs.UFS) error {
 	for {
 		f.applyMu.Lock() // read the watermark where apply will check it
-		rec.ID = f.ns.NextMountID()
+		rec.ID = f.ns().NextMountID()
 		f.applyMu.Unlock()
 		err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: p, Mount: rec}, opened)
-		if errors.Is(err, fs.ErrInvalid) && f.ns.NextMountID() > rec.ID {
+		if errors.Is(err, fs.ErrInvalid) && f.ns().NextMountID() > rec.ID {
 			continue // another mount took the id meanwhile
 		}
 		return err
@@ -146,7 +146,7 @@ func (f *FS) Unmount(ctx context.Context, path string) error {
 }
 
 func (f *FS) unmountLocked(p string) error {
-	if err := f.ns.Check(&namespace.Entry{Op: namespace.OpUnmount, Path: p}); err != nil {
+	if err := f.ns().Check(&namespace.Entry{Op: namespace.OpUnmount, Path: p}); err != nil {
 		return err
 	}
 	f.writers.cancelUnder(p)
@@ -159,7 +159,7 @@ func (f *FS) unmountLocked(p string) error {
 // mountsBelow returns the mounts strictly below p (and p's own when self), sorted by path.
 func (f *FS) mountsBelow(p string, self bool) []*mount {
 	var out []*mount
-	for _, nm := range f.ns.Mounts().Below(p, self) {
+	for _, nm := range f.ns().Mounts().Below(p, self) {
 		if m := f.mountByID(nm.ID); m != nil {
 			out = append(out, m)
 		}

@@ -104,7 +104,7 @@ func (f *FS) mkdirLocked(ctx context.Context, p string, o MkdirOptions) error {
 		}
 		ps = inode.Persisted
 	}
-	owner := f.ns.DefaultOwner(true)
+	owner := f.ns().DefaultOwner(true)
 	rec := &namespace.NodeRecord{Dir: true, MTime: f.now().UnixNano(), Persist: ps, Owner: owner.Owner, Group: owner.Group, Mode: mode}
 	if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec}, nil); err != nil {
 		return err
@@ -136,7 +136,7 @@ func (f *FS) resolveParent(ctx context.Context, op, p string) (resolved, error) 
 // seen, so lookups below it need not ask the UFS. (Listing times are this member's own
 // soft state, not namespace state.)
 func (f *FS) markNewDirLoaded(p string) {
-	if in := f.ns.Lookup(p); in != nil && in.IsDir() {
+	if in := f.ns().Lookup(p); in != nil && in.IsDir() {
 		in.Dir().SyncedAt.CompareAndSwap(0, f.now().UnixNano())
 	}
 }
@@ -145,7 +145,7 @@ func (f *FS) markNewDirLoaded(p string) {
 // (the UFS created them as parents of a persisted entry).
 func (f *FS) markAncestorsPersisted(ctx context.Context, p string) error {
 	for {
-		in := f.ns.Lookup(p)
+		in := f.ns().Lookup(p)
 		if in == nil || in.IsMount() || in.Persist() == inode.Persisted {
 			return nil
 		}
@@ -288,7 +288,7 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Wr
 		w.cw = f.cache.NewWriter(cache.File{ID: w.id}, pinned)
 	}
 	if !exists {
-		owner := f.ns.DefaultOwner(false)
+		owner := f.ns().DefaultOwner(false)
 		rec := &namespace.NodeRecord{ID: w.id, MTime: f.now().UnixNano(), Mode: mode, Owner: owner.Owner, Group: owner.Group, Open: true, Pinned: pinned}
 		// Volatile: a write dies with its process, so only its completion is journaled.
 		if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec, Volatile: true}, nil); err != nil {
@@ -389,7 +389,7 @@ func (w *Writer) abandon() {
 func (w *Writer) abandonLocked() {
 	f := w.f
 	owned := f.writers.remove(w)
-	if in := f.ns.Lookup(w.path); owned && !w.replaces && in != nil && !in.IsDir() && in.ID == w.id {
+	if in := f.ns().Lookup(w.path); owned && !w.replaces && in != nil && !in.IsDir() && in.ID == w.id {
 		_ = f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: w.path, Volatile: true}, nil)
 	}
 }
@@ -455,14 +455,14 @@ func (w *Writer) commitLocked() error {
 	if w.cancelled.Load() || !f.writers.owns(w) {
 		return errRemovedWhileWritten(w.path)
 	}
-	cur := f.ns.Lookup(w.path)
+	cur := f.ns().Lookup(w.path)
 	if !w.replaces && (cur == nil || cur.IsDir() || cur.ID != w.id) {
 		return errRemovedWhileWritten(w.path)
 	}
 	if w.replaces && cur != nil && cur.IsDir() {
 		return pathErr("close", w.path, errorf(ErrIsDir, "%s became a directory while being written", ufs.Rooted(w.path)))
 	}
-	owner := f.ns.DefaultOwner(false)
+	owner := f.ns().DefaultOwner(false)
 	rec := &namespace.NodeRecord{ID: w.id, Size: w.n, MTime: f.now().UnixNano(), Persist: inode.NotPersisted,
 		Pinned: w.wt == MustCache || w.wt == AsyncThrough, Owner: owner.Owner, Group: owner.Group, Mode: w.mode}
 	if w.uw != nil {

@@ -36,7 +36,7 @@ type lookupOpts struct {
 // never fully listed is looked up with one UFS Stat, and a miss is remembered (absent
 // cache). Errors wrap fs.ErrNotExist (and ErrNotDir when a path element is a file).
 func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved, error) {
-	cur := f.ns.Root()
+	cur := f.ns().Root()
 	m := f.rootMount()
 	if p == ufs.Root {
 		return resolved{path: p, node: cur, mount: m, ufsPath: ufs.Root}, nil

@@ -162,7 +162,7 @@ func (f *FS) applyBuilt(dir string, sts []ufs.Status, built []*inode.Inode) {
 
 // loadedIDAt returns the content id of the version st describes at the namespace path p.
 func (f *FS) loadedIDAt(p string, st ufs.Status) uint64 {
-	m := f.mountByID(f.ns.MountOf(parentPath(p)))
+	m := f.mountByID(f.ns().MountOf(parentPath(p)))
 	if m == nil {
 		m = f.rootMount()
 	}
@@ -241,7 +241,7 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 // namespace; entries only the namespace has (not persisted, being written, mount points)
 // stay, and so do the directories holding them (marked not persisted).
 func (f *FS) syncGone(p string) {
-	cur := f.ns.Lookup(p)
+	cur := f.ns().Lookup(p)
 	if cur == nil || cur.IsMount() || f.hasMountBelow(p) {
 		return
 	}
@@ -262,7 +262,7 @@ func (f *FS) syncGone(p string) {
 // from the UFS (volatile) unless it takes active-sync points with it, which are durable.
 func (f *FS) goneEntry(p string) *namespace.Entry {
 	e := &namespace.Entry{Op: namespace.OpDelete, Path: p, Volatile: true}
-	for _, sp := range f.ns.SyncPoints() {
+	for _, sp := range f.ns().SyncPoints() {
 		if ufs.IsWithin(sp, p) {
 			e.Volatile = false
 		}

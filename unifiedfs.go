@@ -127,7 +127,7 @@ type FS struct {
 
 	// applyMu serialises every change of namespace state (apply). Readers never take it.
 	applyMu sync.Mutex
-	ns      *namespace.State
+	nsp     atomic.Pointer[namespace.State] // replaced only when a member rebuilds its state (HA)
 	mounts  atomic.Pointer[map[uint32]*mount] // this member's UFS handles of ns's mounts, by id
 	ids     idAllocator
 
@@ -205,11 +205,11 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	f.ns = namespace.New(namespace.Config{
+	f.nsp.Store(namespace.New(namespace.Config{
 		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
 		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
 		RootMTime: rootMTime,
-	})
+	}))
 	uri, _ := ufs.ParseURI(cfg.RootUFS)
 	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
 		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
@@ -227,12 +227,15 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	f.startIDs()
 	if rec != nil {
 		f.recoverFiles()
-		if len(f.ns.SyncPoints()) > 0 {
+		if len(f.ns().SyncPoints()) > 0 {
 			f.startActiveLoop()
 		}
 	}
 	return f, nil
 }
+
+// ns returns the namespace state.
+func (f *FS) ns() *namespace.State { return f.nsp.Load() }
 
 // rootMount returns the mount at "/".
 func (f *FS) rootMount() *mount { return f.mountByID(namespace.RootMountID) }

@@ -44,7 +44,7 @@ type versionRef struct {
 func (v *versionRefs) acquire(f *FS, p string, in *inode.Inode, m *mount) (cur *inode.Inode, pinned bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	cur = f.ns.Lookup(p)
+	cur = f.ns().Lookup(p)
 	if cur == nil || cur.IsDir() || cur.ID != in.ID {
 		return nil, false
 	}
