@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,5 +384,85 @@ func TestAppendNeedsPlainDataTransfer(t *testing.T) {
 	}
 	if _, err := u.Stat(bg, "log"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the refused Append left a file: %v", err)
+	}
+}
+
+// TestVersionReadsWhileReplaced reads versions of a file a writer keeps replacing with
+// same-length content, across several blocks: every read returns exactly the version
+// its hash names, or fails with ufs.ErrChanged.
+func TestVersionReadsWhileReplaced(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 4096})
+	u := open(t, c, nil)
+	vr := u.(ufs.VersionReader)
+	const size, versions, readers = 3*4096 + 100, 15, 4
+	content := func(v int) []byte {
+		return bytes.Repeat([]byte(fmt.Sprintf("v%04d;", v)), size/6+1)[:size]
+	}
+	var hashes sync.Map // content hash -> version
+	mustWrite(t, u, "v", content(0))
+	st, _ := u.Stat(bg, "v")
+	hashes.Store(st.ContentHash, 0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, changes atomic.Int64
+	errs := make(chan error, readers)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, err := u.Stat(bg, "v")
+				if err != nil {
+					errs <- err
+					return
+				}
+				rc, err := vr.OpenVersion(bg, "v", st.ContentHash, 0, st.Size)
+				var got []byte
+				if err == nil {
+					got, err = io.ReadAll(rc)
+					rc.Close()
+				}
+				if errors.Is(err, ufs.ErrChanged) {
+					changes.Add(1)
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				v, ok := hashes.Load(st.ContentHash)
+				if !ok || !bytes.Equal(got, content(v.(int))) {
+					errs <- fmt.Errorf("read of version %v (hash %s) returned other bytes (%.12q...)", v, st.ContentHash, got)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	for v := 1; v <= versions; v++ {
+		mustWrite(t, u, "v", content(v))
+		st, err := u.Stat(bg, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := hashes.LoadOrStore(st.ContentHash, v); dup {
+			t.Fatalf("version %d has the hash of an earlier version: %s", v, st.ContentHash)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d version reads returned their version, %d reported ErrChanged", reads.Load(), changes.Load())
+	if reads.Load() == 0 {
+		t.Fatal("no read completed")
 	}
 }
