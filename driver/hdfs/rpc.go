@@ -115,7 +115,7 @@ func (n namenode) isFileClosed(src string) (bool, error) {
 // waitClosed polls until the NameNode has closed the file at abs (a lease or truncate
 // recovery finished), backing off from the completion delay up to a second.
 func (f *FS) waitClosed(ctx context.Context, op, p, abs string) error {
-	delay := min(f.set.completeDelay, 50*time.Millisecond)
+	delay := min(f.set.completeDelay, 2*time.Millisecond)
 	for {
 		closed, err := f.nn.isFileClosed(abs)
 		if err != nil {
