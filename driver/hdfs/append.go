@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
 
@@ -256,7 +257,10 @@ func (w *appendWriter) Sync() error {
 }
 
 // Close completes the file (the client waits for every acknowledgement; the NameNode
-// for the last block's report) and closes the writer's client, releasing the lease.
+// for the last block's report) and closes the writer's client, releasing the lease. A
+// writer that failed cannot complete the file; it recovers its own lease instead (the
+// file closes at what the DataNode holds), so that the next appender need not wait for
+// the lease to expire.
 func (w *appendWriter) Close() error {
 	if w.closed {
 		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
@@ -265,7 +269,16 @@ func (w *appendWriter) Close() error {
 	w.closed = true
 	if err == nil {
 		err = w.f.complete(w.ctx, w.fw, w.path)
+	} else if closed, rerr := w.nn.recoverLease(w.abs); rerr == nil && !closed {
+		// Best effort (it fails when the file was sealed), bounded: the writer's own
+		// context may be what failed it.
+		ctx, cancel := context.WithTimeout(context.Background(), recoverWait)
+		_ = w.f.waitClosed(ctx, "close", w.path, w.abs)
+		cancel()
 	}
 	w.client.Close()
 	return err
 }
+
+// recoverWait bounds how long a failed writer's Close waits for its file to close.
+const recoverWait = 10 * time.Second

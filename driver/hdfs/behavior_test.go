@@ -466,3 +466,44 @@ func TestVersionReadsWhileReplaced(t *testing.T) {
 		t.Fatal("no read completed")
 	}
 }
+
+// TestFailedAppenderReleasesTheFile: an AppendWriter whose context was cancelled fails,
+// and its Close recovers its own lease, so that the next appender gets the file at once
+// (not after the lease's soft limit) with every synced byte.
+func TestFailedAppenderReleasesTheFile(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{})
+	a, b := openPair(t, c)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	ctx, cancel := context.WithCancel(bg)
+	w, err := a.(ufs.Appender).Append(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("synced;")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := w.Write([]byte("lost")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write after cancel: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close after cancel: %v", err)
+	}
+	w2, err := b.(ufs.Appender).Append(bg, "f")
+	if err != nil {
+		t.Fatalf("Append after the failed writer closed: %v", err)
+	}
+	if _, err := w2.Write([]byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ufs.ReadFile(bg, a, "f"); err != nil || string(got) != "synced;next" {
+		t.Fatalf("f holds %q, %v", got, err)
+	}
+}
