@@ -258,9 +258,11 @@ func (w *appendWriter) Sync() error {
 
 // Close completes the file (the client waits for every acknowledgement; the NameNode
 // for the last block's report) and closes the writer's client, releasing the lease. A
-// writer that failed cannot complete the file; it recovers its own lease instead (the
-// file closes at what the DataNode holds), so that the next appender need not wait for
-// the lease to expire.
+// writer that failed cannot complete the file; if it still holds the lease (fsync
+// checks), it recovers it (the file closes at what the DataNode holds), so that the next
+// appender need not wait for the lease to expire. A writer that lost its lease (sealed)
+// leaves the file alone: another writer may hold it by now. (Check and recovery are two
+// calls; a seal and a new appender's Append would both have to fit between them.)
 func (w *appendWriter) Close() error {
 	if w.closed {
 		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
@@ -269,12 +271,13 @@ func (w *appendWriter) Close() error {
 	w.closed = true
 	if err == nil {
 		err = w.f.complete(w.ctx, w.fw, w.path)
-	} else if closed, rerr := w.nn.recoverLease(w.abs); rerr == nil && !closed {
-		// Best effort (it fails when the file was sealed), bounded: the writer's own
-		// context may be what failed it.
-		ctx, cancel := context.WithTimeout(context.Background(), recoverWait)
-		_ = w.f.waitClosed(ctx, "close", w.path, w.abs)
-		cancel()
+	} else if w.nn.fsync(w.abs, w.fileID, -1) == nil {
+		if closed, rerr := w.nn.recoverLease(w.abs); rerr == nil && !closed {
+			// Bounded: the writer's own context may be what failed it.
+			ctx, cancel := context.WithTimeout(context.Background(), recoverWait)
+			_ = w.f.waitClosed(ctx, "close", w.path, w.abs)
+			cancel()
+		}
 	}
 	w.client.Close()
 	return err
