@@ -138,9 +138,22 @@ func Rooted(p string) string {
 // tempPrefix starts the names of in-flight uploads on filesystems (local, HDFS).
 const tempPrefix = ".unifiedfs.tmp."
 
+// MaxNameLen is the longest file name (bytes) local filesystems and HDFS accept.
+const MaxNameLen = 255
+
 // TempName returns a temporary name for an upload of base, in the same directory, made
-// unique by token. Sync never loads entries whose name IsTempName.
-func TempName(base, token string) string { return tempPrefix + base + "." + token }
+// unique by token. Sync never loads entries whose name IsTempName. The name fits in
+// MaxNameLen bytes whenever the token does with room to spare: base is cut (at a UTF-8
+// boundary) as much as needed, so that every name the store accepts can be uploaded.
+func TempName(base, token string) string {
+	if room := MaxNameLen - len(tempPrefix) - 1 - len(token); len(base) > room && room >= 0 {
+		for room > 0 && !utf8.RuneStart(base[room]) {
+			room--
+		}
+		base = base[:room]
+	}
+	return tempPrefix + base + "." + token
+}
 
 // IsTempName reports whether name (a base name) is an in-flight upload's temporary name.
 func IsTempName(name string) bool { return strings.HasPrefix(name, tempPrefix) }

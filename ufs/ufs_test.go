@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
@@ -57,6 +58,14 @@ func TestPathHelpers(t *testing.T) {
 	}
 	if !ufs.IsTempName(ufs.TempName("f", "1")) || ufs.IsTempName("f") {
 		t.Error("TempName")
+	}
+	// A name of the longest length gets a temporary name that is no longer, cut at a
+	// UTF-8 boundary, and still unique by its token.
+	for _, base := range []string{strings.Repeat("n", 255), strings.Repeat("日", 85), "x" + strings.Repeat("日", 84) + "y"} {
+		tmp := ufs.TempName(base, "0123456789abcdef")
+		if len(tmp) > ufs.MaxNameLen || !utf8.ValidString(tmp) || !ufs.IsTempName(tmp) || !strings.HasSuffix(tmp, ".0123456789abcdef") {
+			t.Errorf("TempName of a %d-byte name = %q (%d bytes)", len(base), tmp, len(tmp))
+		}
 	}
 }
 

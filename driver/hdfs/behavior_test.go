@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"math/rand"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,8 +287,16 @@ func TestStatusAttributes(t *testing.T) {
 	if st.Owner != c.User() || st.Group != "supergroup" || st.Mode != 0o600 || st.Size != 5 {
 		t.Fatalf("status = %+v", st)
 	}
-	if want := fmt.Sprintf("len:5,mtime:%d", st.ModTime.UnixMilli()); st.ContentHash != want {
-		t.Fatalf("content hash %q, want %q", st.ContentHash, want)
+	// Length, modification time and file id: a new version is a new file, so two
+	// same-length writes within one millisecond still differ.
+	prefix := fmt.Sprintf("len:5,mtime:%d,id:", st.ModTime.UnixMilli())
+	id, ok := strings.CutPrefix(st.ContentHash, prefix)
+	if n, err := strconv.ParseUint(id, 10, 64); !ok || err != nil || n == 0 {
+		t.Fatalf("content hash %q, want %q and the file id", st.ContentHash, prefix)
+	}
+	mustWrite(t, u, "f", []byte("54321"))
+	if st2, err := u.Stat(bg, "f"); err != nil || st2.ContentHash == st.ContentHash || strings.HasSuffix(st2.ContentHash, ",id:"+id) {
+		t.Fatalf("content hash after a same-length rewrite: %q (was %q), %v", st2.ContentHash, st.ContentHash, err)
 	}
 	if caps := u.Capabilities(); caps.Kind != "hdfs" || !caps.AtomicRename || !caps.Owners || caps.ObjectStore {
 		t.Fatalf("capabilities = %+v", caps)
@@ -298,5 +309,201 @@ func TestStatusAttributes(t *testing.T) {
 	}
 	if err := u.Close(); !errors.Is(err, fs.ErrClosed) {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+// TestSyncIsDurable: Sync sends every packet with the DataNode's sync flag and waits for
+// the acknowledgements, so the DataNode has made every synced byte durable.
+func TestSyncIsDurable(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10})
+	u := open(t, c, nil)
+	abs := u.(interface{ Root() string }).Root() + "/log"
+	w, err := u.(ufs.Appender).Append(bg, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	data := randBytes(3, 200_000)
+	for _, cut := range []int{10, 513, 65_536, 140_001, 200_000} {
+		prev, _ := c.SyncedLength(abs)
+		if _, err := w.Write(data[prev:cut]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := c.SyncedLength(abs); err != nil || n != int64(cut) {
+			t.Fatalf("after a Sync at %d the DataNode has made %d bytes durable (%v)", cut, n, err)
+		}
+	}
+}
+
+// TestLongNames stores names of HDFS's limit (255 bytes, dfs.namenode.fs-limits.
+// max-component-length): uploads go through a temporary name that must fit too. A
+// longer name fails with fs.ErrInvalid and leaves nothing behind.
+func TestLongNames(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{})
+	u := open(t, c, nil)
+	names := []string{strings.Repeat("n", 251) + ".txt", strings.Repeat("日", 85)}
+	for i, name := range names {
+		data := []byte(fmt.Sprintf("content %d", i))
+		mustWrite(t, u, "d/"+name, data)
+		if got, err := ufs.ReadFile(bg, u, "d/"+name); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read a %d-byte name: %q, %v", len(name), got, err)
+		}
+		if st, err := u.Stat(bg, "d/"+name); err != nil || st.Name != name {
+			t.Fatalf("stat a %d-byte name: %+v, %v", len(name), st, err)
+		}
+	}
+	if err := u.Rename(bg, "d/"+names[0], "d/"+strings.Repeat("m", 255)); err != nil {
+		t.Fatalf("rename to a 255-byte name: %v", err)
+	}
+	err := ufs.WriteFile(bg, u, "d/"+strings.Repeat("x", 256), []byte("x"))
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrInvalid) || !errors.As(err, &pe) {
+		t.Fatalf("write a 256-byte name: %v, want a *fs.PathError wrapping fs.ErrInvalid", err)
+	}
+	all, err := ufs.ListAll(bg, u, "d")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("after a failed upload d holds %v (%v), want the two files", all, err)
+	}
+}
+
+// TestAppendNeedsPlainDataTransfer: with data transfer protection the acknowledgements
+// Sync waits for are wrapped, so Append says it is not supported.
+func TestAppendNeedsPlainDataTransfer(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{})
+	u := open(t, c, map[string]string{"hdfs.data.transfer.protection": "authentication"})
+	_, err := u.(ufs.Appender).Append(bg, "log")
+	var pe *fs.PathError
+	if !errors.Is(err, ufs.ErrNotSupported) || !errors.As(err, &pe) {
+		t.Fatalf("Append with data transfer protection: %v, want ErrNotSupported", err)
+	}
+	if _, err := u.Stat(bg, "log"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the refused Append left a file: %v", err)
+	}
+}
+
+// TestVersionReadsWhileReplaced reads versions of a file a writer keeps replacing with
+// same-length content, across several blocks: every read returns exactly the version
+// its hash names, or fails with ufs.ErrChanged.
+func TestVersionReadsWhileReplaced(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 4096})
+	u := open(t, c, nil)
+	vr := u.(ufs.VersionReader)
+	const size, versions, readers = 3*4096 + 100, 15, 4
+	content := func(v int) []byte {
+		return bytes.Repeat([]byte(fmt.Sprintf("v%04d;", v)), size/6+1)[:size]
+	}
+	var hashes sync.Map // content hash -> version
+	mustWrite(t, u, "v", content(0))
+	st, _ := u.Stat(bg, "v")
+	hashes.Store(st.ContentHash, 0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, changes atomic.Int64
+	errs := make(chan error, readers)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, err := u.Stat(bg, "v")
+				if err != nil {
+					errs <- err
+					return
+				}
+				rc, err := vr.OpenVersion(bg, "v", st.ContentHash, 0, st.Size)
+				var got []byte
+				if err == nil {
+					got, err = io.ReadAll(rc)
+					rc.Close()
+				}
+				if errors.Is(err, ufs.ErrChanged) {
+					changes.Add(1)
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				v, ok := hashes.Load(st.ContentHash)
+				if !ok || !bytes.Equal(got, content(v.(int))) {
+					errs <- fmt.Errorf("read of version %v (hash %s) returned other bytes (%.12q...)", v, st.ContentHash, got)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	for v := 1; v <= versions; v++ {
+		mustWrite(t, u, "v", content(v))
+		st, err := u.Stat(bg, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := hashes.LoadOrStore(st.ContentHash, v); dup {
+			t.Fatalf("version %d has the hash of an earlier version: %s", v, st.ContentHash)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d version reads returned their version, %d reported ErrChanged", reads.Load(), changes.Load())
+	if reads.Load() == 0 {
+		t.Fatal("no read completed")
+	}
+}
+
+// TestFailedAppenderReleasesTheFile: an AppendWriter whose context was cancelled fails,
+// and its Close recovers its own lease, so that the next appender gets the file at once
+// (not after the lease's soft limit) with every synced byte.
+func TestFailedAppenderReleasesTheFile(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{})
+	a, b := openPair(t, c)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	ctx, cancel := context.WithCancel(bg)
+	w, err := a.(ufs.Appender).Append(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("synced;")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := w.Write([]byte("lost")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write after cancel: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close after cancel: %v", err)
+	}
+	w2, err := b.(ufs.Appender).Append(bg, "f")
+	if err != nil {
+		t.Fatalf("Append after the failed writer closed: %v", err)
+	}
+	if _, err := w2.Write([]byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ufs.ReadFile(bg, a, "f"); err != nil || string(got) != "synced;next" {
+		t.Fatalf("f holds %q, %v", got, err)
 	}
 }

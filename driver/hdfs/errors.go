@@ -3,8 +3,10 @@ package hdfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
@@ -21,7 +23,8 @@ var exceptionSentinels = map[string]error{
 	"org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException":                 fs.ErrPermission,
 	"org.apache.hadoop.security.authorize.AuthorizationException":                    fs.ErrPermission,
 	"org.apache.hadoop.fs.FileAlreadyExistsException":                                fs.ErrExist,
-	"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException":                   fs.ErrExist,
+	"org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException":                   ufs.ErrBusy,
+	"org.apache.hadoop.hdfs.protocol.RecoveryInProgressException":                    ufs.ErrBusy,
 	"org.apache.hadoop.fs.PathIsNotEmptyDirectoryException":                          ufs.ErrNotEmpty,
 	"org.apache.hadoop.fs.ParentNotDirectoryException":                               ufs.ErrNotDir,
 	"org.apache.hadoop.fs.PathIsNotDirectoryException":                               ufs.ErrNotDir,
@@ -58,6 +61,14 @@ func mapErr(op, p string, err error) error {
 		// Already one of the contract's sentinels (the client's interpretation).
 	default:
 		sentinel = exceptionSentinels[exceptionClass(err)]
+	}
+	if sentinel == ufs.ErrBusy {
+		// The NameNode's message names the holder; the client's error text does not.
+		var re hdfs.Error
+		if errors.As(err, &re) {
+			msg, _, _ := strings.Cut(re.Message(), "\n")
+			err = fmt.Errorf("%w (%s)", err, msg)
+		}
 	}
 	if sentinel != nil {
 		err = ufs.WrapErr(sentinel, err)

@@ -21,8 +21,17 @@
 // CRC32C chunk checksums before any byte is returned (see reader).
 //
 // Status carries owner, group and mode; the content hash of a file is
-// "len:<size>,mtime:<ms>" as Alluxio's HDFS fingerprint is. Java exceptions from the
-// NameNode map to the fs sentinels by class name (see mapErr).
+// "len:<size>,mtime:<ms>,id:<file id>": Alluxio's HDFS fingerprint plus the inode id,
+// which tells apart two same-length writes within a millisecond (each upload is a new
+// file). OpenVersion checks that hash (see its guarantee). Java exceptions from the
+// NameNode map to the fs sentinels by class name (see mapErr); AlreadyBeingCreated and
+// RecoveryInProgress (another writer's lease) map to ufs.ErrBusy.
+//
+// FS implements ufs.Appender (Append, Truncate) and ufs.Sealer (Seal: recoverLease) for
+// logs such as a shared journal: an AppendWriter has a client and lease of its own, and
+// its Sync is hflush+hsync (see Append and pipelines). The NameNode calls the client has
+// no method for (fsync, recoverLease, isFileClosed) go through its connection; see
+// rpc.go.
 //
 // Limits inherited from the client: a NameNode call cannot be interrupted, so a
 // cancelled context is noticed before each call and between reads and writes, not
@@ -59,6 +68,8 @@ type FS struct {
 	set      settings
 	defaults hdfs.ServerDefaults
 	closed   atomic.Bool
+	nn       namenode // calls the client has no method for (see rpc.go)
+	nnErr    error    // why nn is unavailable: Append, Truncate's wait and Seal fail with it
 
 	listMu    sync.Mutex
 	listCache map[string]*listing // by absolute directory path
@@ -80,6 +91,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		return nil, ufs.OpenError(uri, err)
 	}
 	f := &FS{client: client, root: ufs.Rooted(uri.Path), set: set, listCache: map[string]*listing{}}
+	f.nn, f.nnErr = namenodeOf(client)
 	// Fetch the server defaults now: the client caches them in an unguarded field on
 	// first use, which must not happen concurrently.
 	if f.defaults, err = client.ServerDefaults(); err != nil {
@@ -142,11 +154,13 @@ func status(name string, fi *hdfs.FileInfo) ufs.Status {
 		Group: fi.OwnerGroup(), Mode: fi.Mode().Perm()}
 	if !st.IsDir {
 		st.Size = fi.Size()
-		ms := fi.ModTime().UnixMilli()
+		ms, id := fi.ModTime().UnixMilli(), uint64(0)
 		if raw, ok := fi.Sys().(*hdfs.FileStatus); ok {
-			ms = int64(raw.GetModificationTime())
+			ms, id = int64(raw.GetModificationTime()), raw.GetFileId()
 		}
-		st.ContentHash = "len:" + strconv.FormatInt(st.Size, 10) + ",mtime:" + strconv.FormatInt(ms, 10)
+		// Two same-length writes within a millisecond share length and mtime; a write is
+		// a new file (temporary name, rename), so the file id tells them apart.
+		st.ContentHash = "len:" + strconv.FormatInt(st.Size, 10) + ",mtime:" + strconv.FormatInt(ms, 10) + ",id:" + strconv.FormatUint(id, 10)
 	}
 	return st
 }

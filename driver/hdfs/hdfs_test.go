@@ -84,3 +84,27 @@ func TestRealHDFS(t *testing.T) {
 		return u
 	}})
 }
+
+// openPair opens one fresh directory of cluster c twice, as two processes would: two
+// clients, so two lease holders.
+func openPair(t *testing.T, c *hdfstest.Cluster) (ufs.UFS, ufs.UFS) {
+	t.Helper()
+	uri := c.URI(fmt.Sprintf("/test/%d", dirs.Add(1)))
+	var us [2]ufs.UFS
+	for i := range us {
+		u, err := ufs.Open(context.Background(), uri, c.Options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		us[i] = u
+	}
+	return us[0], us[1]
+}
+
+// TestAppendConformance runs the Appender and Sealer cases with 64 KiB blocks, so that
+// their appends cross block boundaries.
+func TestAppendConformance(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10})
+	ufstest.RunAppend(t, ufstest.AppendHarness{New: func(t *testing.T) (ufs.UFS, ufs.UFS) { return openPair(t, c) }})
+}

@@ -60,6 +60,7 @@ const defaultPort = "8020"
 // settings is everything Open derives from a URI and its options.
 type settings struct {
 	client          hdfs.ClientOptions
+	dial            func(ctx context.Context, network, addr string) (net.Conn, error) // plain dialer
 	completeRetries int
 	completeDelay   time.Duration
 	listCacheTTL    time.Duration
@@ -138,6 +139,7 @@ func parseSettings(uri ufs.URI, opts ufs.Options) (settings, error) {
 		return s, badOption(OptConnectTimeout, fmt.Sprint(timeout), "must be positive")
 	}
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	s.dial = dialer.DialContext
 	s.client.NamenodeDialFunc = dialer.DialContext
 	s.client.DatanodeDialFunc = bufferedDial(dialer.DialContext)
 

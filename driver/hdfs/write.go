@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
 
@@ -29,11 +28,8 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 		return nil, mapErr("create", p, err)
 	}
 	dir, base := ufs.Split(c)
-	if err := f.client.MkdirAll(f.abs(dir), 0o755); err != nil {
-		if errors.Is(err, os.ErrExist) || exceptionClass(err) == "org.apache.hadoop.fs.ParentNotDirectoryException" {
-			return nil, &fs.PathError{Op: "create", Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
-		}
-		return nil, mapErr("create", p, err)
+	if err := f.mkdirParent("create", p, dir); err != nil {
+		return nil, err
 	}
 	var tok [8]byte
 	_, _ = rand.Read(tok[:])
@@ -109,7 +105,7 @@ func (w *writer) Close() error {
 		w.discard()
 		return &fs.PathError{Op: "close", Path: w.path, Err: err}
 	}
-	if err := w.complete(); err != nil {
+	if err := w.f.complete(w.ctx, w.fw, w.path); err != nil {
 		_ = w.f.client.Remove(w.f.abs(w.tmp))
 		return err
 	}
@@ -125,25 +121,21 @@ func (w *writer) Close() error {
 	return nil
 }
 
-// complete closes the client's writer, retrying with exponential backoff while the
-// NameNode answers that the last block is not yet replicated (complete returns false),
-// as the Java client does (dfs.client.block.write.locateFollowingBlock.*).
-func (w *writer) complete() error {
-	delay := w.f.set.completeDelay
+// complete closes the client's writer fw of path, retrying with exponential backoff
+// while the NameNode answers that the last block is not yet replicated (complete returns
+// false), as the Java client does (dfs.client.block.write.locateFollowingBlock.*).
+func (f *FS) complete(ctx context.Context, fw *hdfs.FileWriter, path string) error {
+	delay := f.set.completeDelay
 	for attempt := 0; ; attempt++ {
-		err := w.fw.Close()
+		err := fw.Close()
 		if err == nil {
 			return nil
 		}
-		if !hdfs.IsErrReplicating(err) || attempt >= w.f.set.completeRetries {
-			return mapErr("close", w.path, err)
+		if !hdfs.IsErrReplicating(err) || attempt >= f.set.completeRetries {
+			return mapErr("close", path, err)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-w.ctx.Done():
-			t.Stop()
-			return &fs.PathError{Op: "close", Path: w.path, Err: w.ctx.Err()}
-		case <-t.C:
+		if err := sleepCtx(ctx, delay); err != nil {
+			return &fs.PathError{Op: "close", Path: path, Err: err}
 		}
 		delay *= 2
 	}

@@ -2,11 +2,16 @@
 //
 // Every access goes through an os.Root, so no path (symbolic links included) can reach
 // outside the mounted directory. Create writes a temporary file in the target directory,
-// fsyncs it and renames it into place. The content hash is "len:<size>,mtime:<ns>".
+// fsyncs it, renames it into place and fsyncs the directory. The content hash is
+// "len:<size>,mtime:<ns>". FS implements ufs.VersionReader and ufs.Appender (see
+// Append); it cannot implement ufs.Sealer: no process can take a file away from another
+// that has it open.
 //
 // Options (case-insensitive):
 //
-//	local.fsync   "true" (default) fsyncs each file before it is renamed into place
+//	local.fsync   "true" (default) fsyncs each uploaded file before it is renamed into
+//	              place, and its directory after; "false" leaves durability to the
+//	              kernel (a journal on file:// needs the default)
 //
 // Import it for its side effect of registering "file":
 //
@@ -103,6 +108,8 @@ func mapErr(op, p string, err error) error {
 			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
 		case syscall.EISDIR:
 			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrIsDir, err)}
+		case syscall.ENAMETOOLONG:
+			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(fs.ErrInvalid, err)}
 		}
 	}
 	if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrPermission) &&
@@ -123,12 +130,17 @@ func (l *FS) status(name string, fi fs.FileInfo) ufs.Status {
 	st := ufs.Status{Name: name, IsDir: fi.IsDir(), ModTime: fi.ModTime(), Mode: fi.Mode().Perm()}
 	if !st.IsDir {
 		st.Size = fi.Size()
-		st.ContentHash = "len:" + strconv.FormatInt(fi.Size(), 10) + ",mtime:" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+		st.ContentHash = contentHash(fi)
 	}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.Owner, st.Group = l.owner(sys.Uid, sys.Gid)
 	}
 	return st
+}
+
+// contentHash is a file's "len:<size>,mtime:<ns>".
+func contentHash(fi fs.FileInfo) string {
+	return "len:" + strconv.FormatInt(fi.Size(), 10) + ",mtime:" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
 }
 
 func (l *FS) owner(uid, gid uint32) (string, string) {
@@ -224,25 +236,9 @@ func (l *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 
 // OpenRange implements ufs.UFS.
 func (l *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	c, err := begin(ctx, "open", p)
+	f, _, err := l.openFile(ctx, p, off)
 	if err != nil {
 		return nil, err
-	}
-	if off < 0 {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off)}
-	}
-	f, err := l.root.Open(c)
-	if err != nil {
-		return nil, mapErr("open", p, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, mapErr("open", p, err)
-	}
-	if fi.IsDir() {
-		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
 	}
 	if n < 0 {
 		n = 1<<63 - 1 - off
@@ -250,18 +246,79 @@ func (l *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadClos
 	return &rangeReader{ctx: ctx, f: f, sr: io.NewSectionReader(f, off, n), path: p}, nil
 }
 
+// OpenVersion implements ufs.VersionReader. The hash is checked against the open
+// descriptor (fstat), and the descriptor pins that version: Create replaces a file by
+// renaming a new one over it, which leaves the open file's bytes alone. Only Append and
+// Truncate change a file in place; appends leave a version's bytes alone, and a file cut
+// under the reader ends its read with ErrChanged.
+func (l *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+	f, fi, err := l.openFile(ctx, p, off)
+	if err != nil {
+		return nil, err
+	}
+	if h := contentHash(fi); h != hash {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, h, hash)}
+	}
+	size := fi.Size()
+	start, end := min(off, size), size
+	short := n >= 0 && off+n > size
+	if n >= 0 && !short {
+		end = off + n
+	}
+	return &rangeReader{ctx: ctx, f: f, sr: io.NewSectionReader(f, start, end-start), path: p, versioned: true, short: short}, nil
+}
+
+// openFile opens the file at p for reading and fstats it.
+func (l *FS) openFile(ctx context.Context, p string, off int64) (*os.File, fs.FileInfo, error) {
+	c, err := begin(ctx, "open", p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if off < 0 {
+		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off)}
+	}
+	f, err := l.root.Open(c)
+	if err != nil {
+		return nil, nil, mapErr("open", p, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, mapErr("open", p, err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
+	}
+	return f, fi, nil
+}
+
 type rangeReader struct {
 	ctx  context.Context
 	f    *os.File
 	sr   *io.SectionReader
 	path string
+
+	// A version read (OpenVersion) ends with ErrChanged instead of io.EOF when the range
+	// asked for reaches past the version's end (short) or the file ended early.
+	versioned, short bool
+	got              int64
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, &fs.PathError{Op: "read", Path: r.path, Err: err}
 	}
-	return r.sr.Read(p)
+	n, err := r.sr.Read(p)
+	r.got += int64(n)
+	if err == io.EOF && r.versioned && (r.short || r.got < r.sr.Size()) {
+		if n > 0 {
+			return n, nil // the next Read reports it
+		}
+		return 0, &fs.PathError{Op: "read", Path: r.path, Err: fmt.Errorf("%w: the file is shorter than the version asked for", ufs.ErrChanged)}
+	}
+	return n, err
 }
 
 func (r *rangeReader) Close() error { return r.f.Close() }
@@ -361,6 +418,13 @@ func (w *writer) Close() error {
 	if err := w.l.root.Rename(w.tmp, w.dst); err != nil {
 		_ = w.l.root.Remove(w.tmp)
 		return mapErr("close", w.path, err)
+	}
+	if w.l.fsync {
+		// The rename is durable only once its directory is.
+		dir, _ := ufs.Split(w.dst)
+		if err := w.l.syncDir(dir); err != nil {
+			return mapErr("close", w.path, err)
+		}
 	}
 	if statErr == nil { // rename keeps size and mtime: this is what Stat will say
 		w.written, w.ok = w.l.status(ufs.Base(w.dst), fi), true

@@ -1,8 +1,10 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,5 +115,70 @@ func TestCreateLeavesNoTempOnFailure(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(root, "d"))
 	if len(entries) != 0 {
 		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+func TestAppendConformance(t *testing.T) {
+	ufstest.RunAppend(t, ufstest.AppendHarness{New: func(t *testing.T) (ufs.UFS, ufs.UFS) {
+		dir := t.TempDir()
+		a, err := ufs.Open(context.Background(), "file://"+dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ufs.Open(context.Background(), "file://"+dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}})
+}
+
+// TestLongNames stores names of the filesystem's limit (255 bytes, in ASCII and in
+// three-byte runes): uploads go through a temporary name that must fit too. A longer
+// name fails with fs.ErrInvalid and leaves nothing behind.
+func TestLongNames(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	u, err := local.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	names := []string{strings.Repeat("n", 251) + ".txt", strings.Repeat("日", 85)}
+	for i, name := range names {
+		data := []byte(fmt.Sprintf("content %d", i))
+		if err := ufs.WriteFile(ctx, u, "d/"+name, data); err != nil {
+			t.Fatalf("write a %d-byte name: %v", len(name), err)
+		}
+		if got, err := ufs.ReadFile(ctx, u, "d/"+name); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read a %d-byte name: %q, %v", len(name), got, err)
+		}
+		if st, err := u.Stat(ctx, "d/"+name); err != nil || st.Name != name {
+			t.Fatalf("stat a %d-byte name: %+v, %v", len(name), st, err)
+		}
+		w, err := u.Append(ctx, "d/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("+"))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Rename(ctx, "d/"+names[0], "d/"+strings.Repeat("m", 255)); err != nil {
+		t.Fatalf("rename to a 255-byte name: %v", err)
+	}
+	all, err := ufs.ListAll(ctx, u, "d")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("list: %v, %v", all, err)
+	}
+	tooLong := strings.Repeat("x", 256)
+	err = ufs.WriteFile(ctx, u, "d/"+tooLong, []byte("x"))
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrInvalid) || !errors.As(err, &pe) {
+		t.Fatalf("write a 256-byte name: %v, want a *fs.PathError wrapping fs.ErrInvalid", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "d")); len(entries) != 2 {
+		t.Fatalf("after a failed upload the directory holds %d entries, want 2", len(entries))
 	}
 }

@@ -13,10 +13,14 @@
 //
 // Files live in a Storage: a flat set of named files. NewDirStorage keeps them in a
 // local directory (created 0700, files 0600: checkpoints and entries may hold mount
-// secrets). A later implementation can keep them on a shared filesystem so that standby
-// processes can Replay the leader's journal. Exactly one process writes a journal: Open
-// takes Storage.Lock (a flock'ed lock file on local disk, released by the kernel if the
-// holder dies) and fails with ErrLocked while another holder is alive.
+// secrets). NewUFSStorage keeps them in a directory of a filesystem UFS that can append
+// (ufs.Appender: file:// on a shared mount, or hdfs://), so that standby processes can
+// Replay the leader's journal; it refuses object stores. Exactly one process writes a
+// journal: Open takes Storage.Lock and fails with ErrLocked while another holder is
+// alive. On local disk the lock is a flock'ed lock file, released by the kernel if the
+// holder dies; on a UFS it is the lock file's single appender (a flock, or an HDFS lease
+// that frees after its soft limit), and a storage whose UFS can revoke writers
+// (ufs.Sealer) implements Sealer, with which the HA layer fences an old leader.
 //
 // # Format (version 1)
 //

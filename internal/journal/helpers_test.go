@@ -3,8 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,16 +13,6 @@ import (
 // payload is the deterministic data of entry seq.
 func payload(seq uint64) []byte {
 	return []byte(fmt.Sprintf("entry-%06d-%s", seq, strings.Repeat("x", int(seq%7))))
-}
-
-func newStorage(t *testing.T) (string, Storage) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "j")
-	st, err := NewDirStorage(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, st
 }
 
 // logRecorder collects Logf lines.
@@ -90,23 +78,6 @@ func closeJ(t *testing.T, j *Journal) {
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-}
-
-func dirSize(t *testing.T, dir string) (total int64, files int) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += fi.Size()
-		files++
-	}
-	return total, files
 }
 
 var errCrash = errors.New("simulated crash")

@@ -14,8 +14,8 @@ import (
 // journal locked.
 var ErrLocked = errors.New("journal: locked by another process")
 
-// Storage is where journal files live: a local directory now, a shared filesystem (HDFS,
-// NFS) for HA later. Names are plain file names: no slashes, not starting with a dot
+// Storage is where journal files live: a local directory (NewDirStorage), or a directory
+// of a filesystem UFS (NewUFSStorage: a shared mount or HDFS, for HA). Names are plain file names: no slashes, not starting with a dot
 // (dot names are reserved for the storage's own temporary and lock files, which List
 // does not return). A Journal calls the methods concurrently (the group-commit writer
 // appends while Checkpoint writes and removes other files).
@@ -88,9 +88,17 @@ func NewDirStorage(dir string) (Storage, error) {
 // String names the directory (for log lines).
 func (d *dirStorage) String() string { return d.dir }
 
-func (d *dirStorage) path(op, name string) (string, error) {
+// checkName refuses a name that is not a plain file name of the journal's own.
+func checkName(op, name string) error {
 	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) || name != filepath.Base(name) {
-		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	return nil
+}
+
+func (d *dirStorage) path(op, name string) (string, error) {
+	if err := checkName(op, name); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.dir, name), nil
 }

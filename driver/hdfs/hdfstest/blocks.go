@@ -14,6 +14,7 @@ const (
 	blockUnderConstruction = iota // being written
 	blockCommitted                // the client reported its final length
 	blockComplete                 // committed and a replica of that length was reported
+	blockUnderRecovery            // lease or truncate recovery: the DataNode is finalizing it
 )
 
 type blockInfo struct {
@@ -22,6 +23,11 @@ type blockInfo struct {
 	state    int
 	reported int64 // length of the finalized replica the DataNode reported; -1 if none
 	file     *inode
+
+	// While under recovery: the recovery id (the generation stamp the block gets) and,
+	// for a truncate, the length to cut the replica to (-1 for lease recovery).
+	recoveryID  uint64
+	truncateLen int64
 }
 
 // commit records the client's final length of b, as BlockManager.commitBlock does.

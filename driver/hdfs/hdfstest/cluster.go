@@ -5,17 +5,29 @@
 // acks) for the data.
 //
 // The NameNode is strict where a real one is: POSIX permissions against the user of the
-// connection context (AccessControlException), leases checked on every write call and
-// expired after Config.LeaseHardLimit without renewal, blocks committed and completed as
-// BlockManager does (complete returns false until the DataNode has reported the last
-// block; addBlock throws NotReplicatedYetException while an earlier block is pending),
-// listings paged at Config.ListingLimit entries in signed-byte name order, block access
-// tokens (HMAC) checked by the DataNode. The DataNode verifies every chunk checksum on
-// write and serves the stored ones on read, so Cluster.CorruptBlock is caught by the
-// client.
+// connection context (AccessControlException), leases checked on every write call,
+// blocks committed and completed as BlockManager does (complete returns false until the
+// DataNode has reported the last block; addBlock throws NotReplicatedYetException while
+// an earlier block is pending), listings paged at Config.ListingLimit entries in
+// signed-byte name order, block access tokens (HMAC) checked by the DataNode. The
+// DataNode verifies every chunk checksum on write and serves the stored ones on read, so
+// Cluster.CorruptBlock is caught by the client.
 //
-// Not implemented: Kerberos/SASL, encrypted data transfer, append, snapshots, symlinks,
-// replication pipelines of more than one DataNode.
+// Appends and leases (see lease.go): append reopens a partial last block for the
+// client's PIPELINE_SETUP_APPEND (the go client keeps the block's generation stamp, as
+// the DataNode allows); packets may start inside a checksum chunk after an hflush, and
+// the DataNode recomputes that chunk's checksum; a packet with the sync flag is durable
+// before its ack (Cluster.SyncedLength); fsync publishes the last block's length to
+// readers; truncate cuts whole blocks at once and the last one by block recovery;
+// recoverLease, isFileClosed, and leases with a soft limit (another client's append or
+// create is refused with AlreadyBeingCreatedException, past it recovery starts:
+// RecoveryInProgressException) and a hard limit (the NameNode recovers the lease).
+// Recovery bumps the block's generation stamp, stops the writer's pipeline and closes
+// the file, so the old writer's later calls fail.
+//
+// Not implemented: Kerberos/SASL, encrypted data transfer, snapshots, symlinks,
+// replication pipelines of more than one DataNode, pipeline recovery
+// (updatePipeline).
 package hdfstest
 
 import (
@@ -38,7 +50,13 @@ type Config struct {
 	// ListingLimit is the most entries one getListing call returns (dfs.ls.limit);
 	// default 1000 as on a real cluster. Tests use a small one to exercise paging.
 	ListingLimit int
-	// LeaseHardLimit is how long a writer's lease lives without renewal; default 1h.
+	// LeaseSoftLimit is how long a writer's lease excludes other writers without
+	// renewal: past it, another client's create, append or truncate of the file starts
+	// lease recovery. Default 60s (HdfsConstants.LEASE_SOFTLIMIT_PERIOD). The client
+	// renews every second, so a limit in tests must be longer than that.
+	LeaseSoftLimit time.Duration
+	// LeaseHardLimit is how long a writer's lease lives without renewal before the
+	// NameNode recovers it on its own; default 1h.
 	LeaseHardLimit time.Duration
 	// BlockReportDelay delays the DataNode's report of each finalized block to the
 	// NameNode: until it arrives, complete returns false. Default 0 (immediate).
@@ -61,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ListingLimit == 0 {
 		c.ListingLimit = 1000
+	}
+	if c.LeaseSoftLimit == 0 {
+		c.LeaseSoftLimit = time.Minute
 	}
 	if c.LeaseHardLimit == 0 {
 		c.LeaseHardLimit = time.Hour
@@ -205,6 +226,71 @@ func (c *Cluster) DropLeaseRenewals(on bool) {
 	c.nn.mu.Lock()
 	c.nn.dropRenew = on
 	c.nn.mu.Unlock()
+}
+
+// PauseBlockRecovery holds block recoveries (lease recovery, truncate) while on, as a
+// DataNode that has not yet heartbeated for its recovery commands would; turning it off
+// runs those queued.
+func (c *Cluster) PauseBlockRecovery(on bool) {
+	n := c.nn
+	n.mu.Lock()
+	n.recoveryPaused = on
+	var tasks []recoveryTask
+	if !on {
+		tasks, n.pendingRecoveries = n.pendingRecoveries, nil
+	}
+	n.mu.Unlock()
+	for _, t := range tasks {
+		c.dn.recover(t)
+	}
+}
+
+// SyncedLength returns how many bytes of the file at p the DataNode has made durable:
+// those of packets sent with the sync flag (hsync), block by block up to the first
+// block not synced to its end.
+func (c *Cluster) SyncedLength(p string) (int64, error) {
+	n := c.nn
+	n.mu.Lock()
+	ip, err := n.resolve(p)
+	if err != nil {
+		n.mu.Unlock()
+		return 0, err
+	}
+	in := ip.last()
+	if in == nil || in.dir {
+		n.mu.Unlock()
+		return 0, notFound(p)
+	}
+	ids := make([]uint64, len(in.blocks))
+	for i, b := range in.blocks {
+		ids[i] = b.id
+	}
+	n.mu.Unlock()
+	var total int64
+	for _, id := range ids {
+		synced, size := c.dn.syncedLength(id)
+		total += synced
+		if synced < size {
+			break
+		}
+	}
+	return total, nil
+}
+
+// Holder returns the lease holder (client name) of the file at p, "" when it is closed.
+func (c *Cluster) Holder(p string) (string, error) {
+	n := c.nn
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ip, err := n.resolve(p)
+	if err != nil {
+		return "", err
+	}
+	in := ip.last()
+	if in == nil || in.dir {
+		return "", notFound(p)
+	}
+	return in.holder, nil
 }
 
 // MkdirAll creates the absolute directory p and its missing parents as the superuser,

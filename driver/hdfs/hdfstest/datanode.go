@@ -38,11 +38,15 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // replica is one block's bytes and their chunk checksums as the DataNode stores them.
+// data is only ever appended to or replaced whole (readers keep the slices they took);
+// the checksum of a partial last chunk changes as the chunk fills, so sums is replaced
+// whole when that happens.
 type replica struct {
 	gs        uint64
 	data      []byte
 	sums      []uint32 // one CRC32C per bytesPerChecksum chunk of data
 	finalized bool
+	synced    int // bytes made durable by packets with the sync flag
 }
 
 type datanode struct {
@@ -53,6 +57,7 @@ type datanode struct {
 
 	mu          sync.Mutex
 	replicas    map[uint64]*replica
+	writers     map[uint64]net.Conn // the pipeline connection writing each block
 	reportDelay time.Duration
 	conns       map[net.Conn]struct{}
 	wg          sync.WaitGroup
@@ -61,7 +66,7 @@ type datanode struct {
 
 func newDatanode(ln net.Listener, reportDelay time.Duration) *datanode {
 	return &datanode{ln: ln, uuid: "dn-0000-hdfstest", storageID: "DS-hdfstest-0",
-		replicas: map[uint64]*replica{}, reportDelay: reportDelay, conns: map[net.Conn]struct{}{}}
+		replicas: map[uint64]*replica{}, writers: map[uint64]net.Conn{}, reportDelay: reportDelay, conns: map[net.Conn]struct{}{}}
 }
 
 func (d *datanode) info() datanodeInfo {
@@ -177,22 +182,28 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 	switch {
 	case b.PoolID != d.nn.poolID:
 		return respond(conn, blockOpResponse{Status: "ERROR", Message: "unknown block pool " + b.PoolID})
-	case op.Stage != "PIPELINE_SETUP_CREATE":
-		return respond(conn, blockOpResponse{Status: "ERROR_UNSUPPORTED", Message: "this DataNode supports only PIPELINE_SETUP_CREATE, not " + op.Stage})
+	case op.Stage != "PIPELINE_SETUP_CREATE" && op.Stage != "PIPELINE_SETUP_APPEND":
+		return respond(conn, blockOpResponse{Status: "ERROR_UNSUPPORTED", Message: "this DataNode supports PIPELINE_SETUP_CREATE and PIPELINE_SETUP_APPEND, not " + op.Stage})
 	case len(op.Targets) > 0:
 		return respond(conn, blockOpResponse{Status: "ERROR", Message: "this DataNode does not forward pipelines"})
 	case op.RequestedChecksum.Type != "CHECKSUM_CRC32C" || op.RequestedChecksum.BytesPerChecksum != bytesPerChecksum:
 		return respond(conn, blockOpResponse{Status: "ERROR_UNSUPPORTED",
 			Message: fmt.Sprintf("checksum %s/%d is not CRC32C/%d", op.RequestedChecksum.Type, op.RequestedChecksum.BytesPerChecksum, bytesPerChecksum)})
 	}
-	rep := &replica{gs: b.GenerationStamp}
-	d.mu.Lock()
-	if _, ok := d.replicas[b.BlockID]; ok {
-		d.mu.Unlock()
-		return respond(conn, blockOpResponse{Status: "ERROR", Message: fmt.Sprintf("ReplicaAlreadyExistsException: blk_%d_%d already exists", b.BlockID, b.GenerationStamp)})
+	rep, gs, err := d.openReplica(op)
+	if err != nil {
+		return respond(conn, blockOpResponse{Status: "ERROR", Message: err.Error()})
 	}
-	d.replicas[b.BlockID] = rep
+	d.mu.Lock()
+	d.writers[b.BlockID] = conn
 	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if d.writers[b.BlockID] == conn {
+			delete(d.writers, b.BlockID)
+		}
+		d.mu.Unlock()
+	}()
 	empty := ""
 	if err := respond(conn, blockOpResponse{Status: "SUCCESS", FirstBadLink: &empty}); err != nil {
 		return err
@@ -200,9 +211,10 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 
 	var nextSeqno int64 = 1 << 62
 	for {
+		// A connection that fails leaves the replica being written: lease recovery
+		// finalizes it at what it holds.
 		h, sums, data, err := readPacket(r)
 		if err != nil {
-			d.invalidate(b.BlockID)
 			return err
 		}
 		if h.Seqno == heartbeatSeqno {
@@ -216,11 +228,6 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 			return ack(conn, h.Seqno, "ERROR")
 		}
 		nextSeqno = h.Seqno + 1
-		if h.OffsetInBlock != int64(len(rep.data)) || (len(rep.data)%bytesPerChecksum != 0 && len(data) > 0) {
-			d.invalidate(b.BlockID)
-			_ = ack(conn, h.Seqno, "ERROR")
-			return fmt.Errorf("packet offset %d does not continue the replica at %d", h.OffsetInBlock, len(rep.data))
-		}
 		for i := 0; i*bytesPerChecksum < len(data); i++ {
 			chunk := data[i*bytesPerChecksum : min(len(data), (i+1)*bytesPerChecksum)]
 			if crc32.Checksum(chunk, castagnoli) != sums[i] {
@@ -229,16 +236,14 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 				return fmt.Errorf("checksum error in blk_%d at offset %d", b.BlockID, h.OffsetInBlock+int64(i*bytesPerChecksum))
 			}
 		}
-		d.mu.Lock()
-		rep.data = append(rep.data, data...)
-		rep.sums = append(rep.sums, sums...)
-		if h.LastPacketInBlock {
-			rep.finalized = true
+		size, err := d.receive(b.BlockID, rep, gs, h, sums, data)
+		if err != nil {
+			_ = ack(conn, h.Seqno, "ERROR")
+			return err
 		}
-		d.mu.Unlock()
 		if h.LastPacketInBlock {
 			// As BlockReceiver does: finalize, queue the block report, then ack.
-			d.report(b.BlockID, b.GenerationStamp, uint64(len(rep.data)))
+			d.report(b.BlockID, gs, uint64(size))
 		}
 		if err := ack(conn, h.Seqno, "SUCCESS"); err != nil {
 			return err
@@ -247,6 +252,129 @@ func (d *datanode) writeBlock(conn net.Conn, r *bufio.Reader, op *opWriteBlock) 
 			return nil
 		}
 	}
+}
+
+// openReplica creates the replica a PIPELINE_SETUP_CREATE writes, or reopens the
+// finalized one a PIPELINE_SETUP_APPEND continues, as FsDatasetImpl.append checks it:
+// the new generation stamp may not be older, the length must be the one expected. It
+// returns the generation stamp the writer writes under.
+func (d *datanode) openReplica(op *opWriteBlock) (*replica, uint64, error) {
+	b := op.Header.BaseHeader.Block
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rep := d.replicas[b.BlockID]
+	if op.Stage == "PIPELINE_SETUP_CREATE" {
+		if rep != nil {
+			return nil, 0, fmt.Errorf("ReplicaAlreadyExistsException: blk_%d_%d already exists", b.BlockID, b.GenerationStamp)
+		}
+		rep = &replica{gs: b.GenerationStamp}
+		d.replicas[b.BlockID] = rep
+		return rep, rep.gs, nil
+	}
+	gs := op.LatestGenerationStamp
+	switch {
+	case rep == nil:
+		return nil, 0, fmt.Errorf("ReplicaNotFoundException: Replica not found for blk_%d_%d", b.BlockID, b.GenerationStamp)
+	case !rep.finalized:
+		return nil, 0, fmt.Errorf("ReplicaNotFoundException: Cannot append to an unfinalized replica blk_%d_%d", b.BlockID, rep.gs)
+	case gs < rep.gs:
+		return nil, 0, fmt.Errorf("The new generation stamp %d should be greater than the replica blk_%d_%d's generation stamp", gs, b.BlockID, rep.gs)
+	case uint64(len(rep.data)) != op.MinBytesRcvd:
+		return nil, 0, fmt.Errorf("Corrupted replica blk_%d_%d with a length of %d expected length is %d", b.BlockID, rep.gs, len(rep.data), op.MinBytesRcvd)
+	}
+	rep.gs, rep.finalized = gs, false
+	return rep, gs, nil
+}
+
+// receive adds a packet's verified data to the replica and returns the replica's size.
+// A packet continuing a partial chunk (after an hflush) must end at or before the
+// chunk's end; the stored checksum of that chunk is extended over the new bytes. A
+// replica finalized or re-stamped under the writer (block recovery) takes nothing more.
+func (d *datanode) receive(id uint64, rep *replica, gs uint64, h packetHeader, sums []uint32, data []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.replicas[id] != rep || rep.gs != gs || rep.finalized:
+		return 0, fmt.Errorf("blk_%d_%d was recovered or deleted under its writer", id, gs)
+	case h.OffsetInBlock != int64(len(rep.data)):
+		return 0, fmt.Errorf("packet offset %d does not continue the replica at %d", h.OffsetInBlock, len(rep.data))
+	}
+	if partial := len(rep.data) % bytesPerChecksum; partial != 0 && len(data) > 0 {
+		if len(data) > bytesPerChecksum-partial {
+			return 0, fmt.Errorf("a packet at offset %d inside a chunk carries %d bytes, past the chunk's end", h.OffsetInBlock, len(data))
+		}
+		merged := append([]uint32(nil), rep.sums...)
+		merged[len(merged)-1] = crc32.Update(merged[len(merged)-1], castagnoli, data)
+		rep.sums = merged
+	} else {
+		rep.sums = append(rep.sums, sums...)
+	}
+	rep.data = append(rep.data, data...)
+	if h.SyncBlock {
+		rep.synced = len(rep.data)
+	}
+	if h.LastPacketInBlock {
+		rep.finalized = true
+	}
+	return len(rep.data), nil
+}
+
+// recover runs a block recovery the NameNode ordered, in the background as the
+// DataNode's BlockRecoveryWorker does: it stops the block's writer, cuts the replica
+// (truncate) or keeps what it holds (lease recovery), gives it the recovery id as its
+// generation stamp, finalizes it and reports back.
+func (d *datanode) recover(t recoveryTask) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	go func() {
+		defer d.wg.Done()
+		d.mu.Lock()
+		rep := d.replicas[t.id]
+		if rep == nil {
+			d.mu.Unlock()
+			return // deleted meanwhile
+		}
+		if w := d.writers[t.id]; w != nil {
+			w.Close()
+			delete(d.writers, t.id)
+		}
+		size := len(rep.data)
+		if t.truncateLen >= 0 && int(t.truncateLen) < size {
+			size = int(t.truncateLen)
+		}
+		data := append([]byte(nil), rep.data[:size]...)
+		sums := append([]uint32(nil), rep.sums[:(size+bytesPerChecksum-1)/bytesPerChecksum]...)
+		if tail := size % bytesPerChecksum; tail != 0 {
+			sums[len(sums)-1] = crc32.Checksum(data[size-tail:], castagnoli)
+		}
+		rep.data, rep.sums = data, sums
+		rep.synced = min(rep.synced, size)
+		rep.gs, rep.finalized = t.recoveryID, true
+		d.mu.Unlock()
+		d.nn.commitBlockSynchronization(t.id, t.recoveryID, uint64(size))
+	}()
+}
+
+// hasReplica reports whether the DataNode holds a replica of block id.
+func (d *datanode) hasReplica(id uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.replicas[id] != nil
+}
+
+// syncedLength returns the durable and the total bytes of block id's replica.
+func (d *datanode) syncedLength(id uint64) (synced, size int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rep := d.replicas[id]; rep != nil {
+		return int64(rep.synced), int64(len(rep.data))
+	}
+	return 0, 0
 }
 
 // report tells the NameNode about a finalized replica, after the configured delay (the
@@ -310,7 +438,9 @@ func (d *datanode) readBlock(conn net.Conn, r *bufio.Reader, op *opReadBlock) er
 	var data []byte
 	var sums []uint32
 	if rep != nil {
-		data, sums = rep.data, rep.sums // appended to only, never modified in place
+		// Never modified in place (see replica); a replica being written is read up to
+		// what it has received.
+		data, sums = rep.data, rep.sums
 	}
 	d.mu.Unlock()
 	switch {

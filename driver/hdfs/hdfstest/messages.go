@@ -228,6 +228,35 @@ type renewLeaseReq struct {
 	ClientName string `json:"clientName"`
 }
 
+type appendReq struct {
+	Src        string `json:"src"`
+	ClientName string `json:"clientName"`
+	Flag       uint32 `json:"flag"` // CreateFlag bits; NEW_BLOCK asks for a fresh block
+}
+
+type appendResp struct {
+	Block *locatedBlock `json:"block,omitempty"`
+	Stat  *fileStatus   `json:"stat,omitempty"`
+}
+
+type fsyncReq struct {
+	Src             string `json:"src"`
+	Client          string `json:"client"`
+	LastBlockLength int64  `json:"lastBlockLength,string"` // the proto's default is -1: no length
+	FileID          uint64 `json:"fileId,string"`
+}
+
+type truncateReq struct {
+	Src        string `json:"src"`
+	NewLength  uint64 `json:"newLength,string"`
+	ClientName string `json:"clientName"`
+}
+
+type recoverLeaseReq struct {
+	Src        string `json:"src"`
+	ClientName string `json:"clientName"`
+}
+
 type setPermissionReq struct {
 	Src        string       `json:"src"`
 	Permission fsPermission `json:"permission"`
@@ -297,6 +326,7 @@ type packetHeader struct {
 	Seqno             int64 `json:"seqno,string"`
 	LastPacketInBlock bool  `json:"lastPacketInBlock"`
 	DataLen           int32 `json:"dataLen"`
+	SyncBlock         bool  `json:"syncBlock,omitempty"` // hsync: durable before the ack
 }
 
 type pipelineAck struct {

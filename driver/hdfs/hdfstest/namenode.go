@@ -22,6 +22,10 @@ type namenode struct {
 	nextBlock uint64
 	nextGS    uint64
 
+	// Block recoveries wait here while paused (Cluster.PauseBlockRecovery).
+	recoveryPaused    bool
+	pendingRecoveries []recoveryTask
+
 	// Fault injection and observation.
 	standby    bool
 	dropRenew  bool
@@ -58,6 +62,11 @@ func (n *namenode) methods() map[string]method {
 		"renewLease":             m("renewLease", n.renewLease),
 		"setPermission":          m("setPermission", n.setPermission),
 		"setOwner":               m("setOwner", n.setOwner),
+		"append":                 m("append", n.appendFile),
+		"fsync":                  m("fsync", n.fsync),
+		"truncate":               m("truncate", n.truncate),
+		"recoverLease":           m("recoverLease", n.recoverLease),
+		"isFileClosed":           m("isFileClosed", n.isFileClosed),
 	}
 }
 
@@ -80,7 +89,7 @@ func (n *namenode) before(c *call) error {
 
 func category(method string) string {
 	switch method {
-	case "getFileInfo", "getListing", "getBlockLocations", "getServerDefaults":
+	case "getFileInfo", "getListing", "getBlockLocations", "getServerDefaults", "isFileClosed":
 		return "READ"
 	}
 	return "WRITE"
@@ -242,13 +251,13 @@ func (n *namenode) create(c *call) (any, error) {
 		return nil, exception(exIO, "Requested replication factor of %d is out of the range [1, 512]", req.Replication)
 	}
 	if old := p.last(); old != nil {
-		switch {
-		case old.dir:
+		if old.dir {
 			return nil, exception(exFileExists, "%s already exists as a directory", req.Src)
-		case old.holder != "":
-			return nil, exception(exAlreadyCreated, "Failed to CREATE_FILE %s for %s because this file lease is currently owned by %s",
-				req.Src, req.ClientName, old.holder)
-		case req.CreateFlag&createFlagOverwrite == 0:
+		}
+		if _, err := n.recoverLeaseInternal("CREATE_FILE", req.Src, old, req.ClientName, false); err != nil {
+			return nil, err
+		}
+		if req.CreateFlag&createFlagOverwrite == 0 {
 			return nil, exception(exFileExists, "%s for client %s already exists", req.Src, req.ClientName)
 		}
 	}
@@ -313,7 +322,11 @@ func (n *namenode) addBlock(c *call) (any, error) {
 	if len(f.blocks) > 0 {
 		last = f.blocks[len(f.blocks)-1]
 	}
+	// The first block of an append that starts at a block boundary has no previous
+	// block: the file's last block is then full and complete (FSDirWriteFileOp case 1).
+	appendsAtBoundary := req.Previous == nil && last != nil && last.numBytes >= f.blockSize && last.state == blockComplete
 	switch {
+	case appendsAtBoundary:
 	case last == nil && req.Previous != nil, last != nil && (req.Previous == nil || req.Previous.BlockID != last.id):
 		return nil, exception(exIO, "Cannot allocate block in %s: passed 'previous' block %v does not match actual last block in file: %v",
 			req.Src, req.Previous, last)
@@ -398,8 +411,7 @@ func (n *namenode) complete(c *call) (any, error) {
 			return resultResp{Result: false}, nil // the client retries while the block replicates
 		}
 	}
-	n.releaseLease(f)
-	f.mtime = n.now()
+	n.finalizeFile(f)
 	return resultResp{Result: true}, nil
 }
 
@@ -431,17 +443,25 @@ func (n *namenode) getBlockLocations(c *call) (any, error) {
 	if req.Offset > size {
 		return nil, exception(exIO, "offset %d is past the end of %s (%d bytes)", req.Offset, req.Src, size)
 	}
+	// As FSDirStatAndListingOp: the file length excludes a last block under
+	// construction, whose length (as far as hflush published it) is the block's own; the
+	// block itself is listed, and again as lastBlock.
 	lbs := &locatedBlocks{FileLength: size, Blocks: []locatedBlock{}, UnderConstruction: f.holder != "", IsLastBlockComplete: true}
 	var off uint64
-	for _, b := range f.blocks {
+	for i, b := range f.blocks {
 		end := off + b.numBytes
 		if end > req.Offset && off < req.Offset+req.Length {
 			lbs.Blocks = append(lbs.Blocks, n.located(b, off, c.user, "R", true))
 		}
+		if i == len(f.blocks)-1 {
+			last := n.located(b, off, c.user, "R", true)
+			lbs.LastBlock = &last
+			lbs.IsLastBlockComplete = b.state == blockComplete
+			if f.holder != "" && !lbs.IsLastBlockComplete {
+				lbs.FileLength = off
+			}
+		}
 		off = end
-	}
-	if k := len(f.blocks); k > 0 {
-		lbs.IsLastBlockComplete = f.blocks[k-1].state == blockComplete
 	}
 	f.atime = n.now()
 	return getBlockLocationsResp{Locations: lbs}, nil
@@ -628,39 +648,4 @@ func (n *namenode) owned(user, src string) (*inode, error) {
 		return nil, exception(exAccessControl, "Permission denied. user=%s is not the owner of inode=%s", user, in.path())
 	}
 	return in, nil
-}
-
-// releaseLease closes f for writing.
-func (n *namenode) releaseLease(f *inode) {
-	f.holder = ""
-}
-
-// expireLeases recovers the files of clients that stopped renewing their lease for
-// longer than the hard limit, as the LeaseManager's monitor does: the file is closed
-// with the bytes its DataNode reported, and the writer's next call fails.
-func (n *namenode) expireLeases() {
-	now := time.Now()
-	for client, renewed := range n.leases {
-		if now.Sub(renewed) <= n.cfg.LeaseHardLimit {
-			continue
-		}
-		delete(n.leases, client)
-		for _, f := range n.inodes {
-			if f.holder != client {
-				continue
-			}
-			kept := f.blocks[:0]
-			for _, b := range f.blocks {
-				if b.reported >= 0 {
-					b.numBytes, b.state = uint64(b.reported), blockComplete
-					kept = append(kept, b)
-				} else {
-					delete(n.blocks, b.id)
-					n.dn.invalidate(b.id)
-				}
-			}
-			f.blocks = kept
-			f.holder = ""
-		}
-	}
 }

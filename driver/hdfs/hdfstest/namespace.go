@@ -9,21 +9,23 @@ import (
 
 // Java exception classes the NameNode throws, as the client sees them.
 const (
-	exFileNotFound      = "java.io.FileNotFoundException"
-	exIO                = "java.io.IOException"
-	exAccessControl     = "org.apache.hadoop.security.AccessControlException"
-	exFileExists        = "org.apache.hadoop.fs.FileAlreadyExistsException"
-	exParentNotDir      = "org.apache.hadoop.fs.ParentNotDirectoryException"
-	exNotEmpty          = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
-	exInvalidPath       = "org.apache.hadoop.fs.InvalidPathException"
-	exAlreadyCreated    = "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"
-	exLeaseExpired      = "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException"
-	exNotReplicatedYet  = "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException"
-	exComponentTooLong  = "org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException"
-	exIllegalArgument   = "org.apache.hadoop.HadoopIllegalArgumentException"
-	maxComponentLength  = 255 // dfs.namenode.fs-limits.max-component-length
-	permRead, permWrite = 4, 2
-	permExec            = 1
+	exFileNotFound       = "java.io.FileNotFoundException"
+	exIO                 = "java.io.IOException"
+	exAccessControl      = "org.apache.hadoop.security.AccessControlException"
+	exFileExists         = "org.apache.hadoop.fs.FileAlreadyExistsException"
+	exParentNotDir       = "org.apache.hadoop.fs.ParentNotDirectoryException"
+	exNotEmpty           = "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"
+	exInvalidPath        = "org.apache.hadoop.fs.InvalidPathException"
+	exAlreadyCreated     = "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"
+	exLeaseExpired       = "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException"
+	exNotReplicatedYet   = "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException"
+	exComponentTooLong   = "org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException"
+	exIllegalArgument    = "org.apache.hadoop.HadoopIllegalArgumentException"
+	exRecoveryInProgress = "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException"
+	exRetriable          = "org.apache.hadoop.ipc.RetriableException"
+	maxComponentLength   = 255 // dfs.namenode.fs-limits.max-component-length
+	permRead, permWrite  = 4, 2
+	permExec             = 1
 )
 
 // inode is a file or a directory of the namespace.
@@ -57,6 +59,14 @@ func (in *inode) path() string {
 		parts[i], parts[j] = parts[j], parts[i]
 	}
 	return "/" + strings.Join(parts, "/")
+}
+
+// lastBlock returns the file's last block, nil when it has none.
+func (in *inode) lastBlock() *blockInfo {
+	if len(in.blocks) == 0 {
+		return nil
+	}
+	return in.blocks[len(in.blocks)-1]
 }
 
 func (in *inode) length() uint64 {
@@ -312,9 +322,7 @@ func (n *namenode) unlink(in *inode) {
 			delete(n.blocks, b.id)
 			n.dn.invalidate(b.id)
 		}
-		if x.holder != "" {
-			n.releaseLease(x)
-		}
+		x.holder = "" // the lease goes with the file
 	}
 	drop(in)
 }
