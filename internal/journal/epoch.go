@@ -20,8 +20,8 @@ import (
 //     previous leader, should it still run (paused in a long GC, cut off from ZooKeeper),
 //     reads the newer epoch when it checks after its next fsync, and acknowledges nothing
 //     more: every later Wait fails with ErrFenced.
-//  2. Where the storage can revoke another writer (Sealer: HDFS lease recovery), it seals
-//     the older epochs' newest segment, so that the old leader's writes fail at once.
+//  2. Where the storage can revoke other writers (Sealer: HDFS lease recovery), it seals
+//     the journal's files, so that the old leader's writes fail at once.
 //  3. It recovers the history to its end (seq S) and records that epoch E starts at
 //     S+1, then writes its own segments, named with the epoch.
 //
@@ -90,13 +90,6 @@ func CurrentEpoch(st Storage) (uint64, error) {
 	return e.current, nil
 }
 
-// Sealer is implemented by storages that can revoke another process's append handle of
-// a file and make its length final (HDFS: lease recovery). Local and NFS directories
-// cannot: there the epoch file is the fence.
-type Sealer interface {
-	Seal(name string) error
-}
-
 // OpenEpoch takes over the journal in st as the leader of epoch (see Epochs above) and
 // returns it ready to append after the last entry of the history, with what it
 // recovered. It fails with ErrFenced when st already records epoch or a newer one. It
@@ -119,8 +112,10 @@ func OpenEpoch(st Storage, epoch uint64, opts Options) (*Journal, *Recovered, er
 		return nil, nil, fmt.Errorf("journal: record epoch %d: %w", epoch, err)
 	}
 	if s, ok := st.(Sealer); ok {
-		if err := sealOlder(st, s, epoch); err != nil {
-			return nil, nil, err
+		// Revoke every other writer (HDFS: lease recovery of each file), so that the
+		// previous leader's next write fails at once instead of at its next fence check.
+		if err := s.Seal(); err != nil {
+			return nil, nil, fmt.Errorf("journal: seal the previous leader's files: %w", err)
 		}
 	}
 	r, err := recoverState(st, opts.logf)
@@ -156,28 +151,6 @@ func OpenEpoch(st Storage, epoch uint64, opts Options) (*Journal, *Recovered, er
 	}
 	j.start()
 	return j, r.rec, nil
-}
-
-// sealOlder seals the newest segment of every epoch older than epoch.
-func sealOlder(st Storage, s Sealer, epoch uint64) error {
-	names, err := st.List()
-	if err != nil {
-		return fmt.Errorf("journal: list: %w", err)
-	}
-	newest := map[uint64]fileID{}
-	for _, n := range names {
-		if id, ok := parseSegmentID(n); ok && id.epoch < epoch {
-			if cur, ok := newest[id.epoch]; !ok || id.seq > cur.seq {
-				newest[id.epoch] = id
-			}
-		}
-	}
-	for _, id := range newest {
-		if err := s.Seal(segName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("journal: seal %s: %w", segName(id), err)
-		}
-	}
-	return nil
 }
 
 // fenced reports whether this journal may no longer acknowledge: a newer epoch is

@@ -131,6 +131,15 @@ func (s *ufsStorage) Open(name string) (io.ReadCloser, error) {
 	return s.u.OpenRange(s.ctx, p, 0, -1)
 }
 
+// OpenAt implements RangeOpener.
+func (s *ufsStorage) OpenAt(name string, off int64) (io.ReadCloser, error) {
+	p, err := s.path("open", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.u.OpenRange(s.ctx, p, off, -1)
+}
+
 func (s *ufsStorage) Append(name string) (AppendFile, error) {
 	p, err := s.path("append", name)
 	if err != nil {
