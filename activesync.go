@@ -59,7 +59,7 @@ func (f *FS) StartSync(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "startSync", p); err != nil {
+	if err := f.mutating(ctx, "startSync", p); err != nil {
 		return err
 	}
 	r, err := f.resolve(ctx, "startSync", p, lookupOpts{})
@@ -82,7 +82,7 @@ func (f *FS) StopSync(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "stopSync", p); err != nil {
+	if err := f.mutating(ctx, "stopSync", p); err != nil {
 		return err
 	}
 	return f.apply(&namespace.Entry{Op: namespace.OpRemoveSyncPoint, Path: p}, nil)

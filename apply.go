@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/journal"
 	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
@@ -28,6 +29,9 @@ func (f *FS) apply(e *namespace.Entry, opened ufs.UFS) error {
 	ticket, err := f.appendEntry(e)
 	if err != nil {
 		f.applyMu.Unlock()
+		if errors.Is(err, ErrNotLeader) {
+			return err
+		}
 		return pathErr("journal", e.Path, err)
 	}
 	eff, err := f.ns().Apply(e)
@@ -42,7 +46,18 @@ func (f *FS) apply(e *namespace.Entry, opened ufs.UFS) error {
 	f.applyMu.Unlock()
 	f.closeMounts(closing)
 	if ticket != nil {
-		if werr := ticket.Wait(); werr != nil {
+		werr := ticket.Wait()
+		if werr != nil && f.ha != nil {
+			f.ha.journalFailed()
+		}
+		if errors.Is(werr, journal.ErrFenced) {
+			// A deposed leader: the change is not history (every member drops it).
+			return pathErr(e.Op.String(), e.Path, fmt.Errorf("%w: this member lost its leadership before the change was acknowledged: %w", ErrNotLeader, werr))
+		}
+		if werr != nil && f.ha != nil {
+			return pathErr(e.Op.String(), e.Path, fmt.Errorf("%w: the shared journal failed, so this member gives its leadership up: %w", ErrNotLeader, werr))
+		}
+		if werr != nil {
 			return pathErr("journal", e.Path, fmt.Errorf("namespace change not durable: %w", werr))
 		}
 		f.maybeCheckpoint()

@@ -43,11 +43,15 @@ var (
 	ErrIncomplete = errors.New("file is being written")
 	// ErrBusy: the file is being written by another writer (Create with Overwrite), or a
 	// rename would move a file being written.
-	ErrBusy = errors.New("file is busy: being written")
+	ErrBusy = ufs.ErrBusy
 	// ErrChanged: the file's content in the UFS is no longer the version the namespace
 	// described when it was opened (it was replaced behind the namespace). Its metadata is
 	// synced again: open it again to read the new version.
 	ErrChanged = ufs.ErrChanged
+	// ErrNotLeader: a mutation on a member of a highly available namespace that is not its
+	// leader (a standby, or a leader whose ZooKeeper session is in doubt). The message
+	// names the leader when one is known.
+	ErrNotLeader = errors.New("not the leader")
 	// ErrSyncLimit: a recursive metadata sync passed its limit (see SyncLimitError).
 	ErrSyncLimit = errors.New("recursive sync limit exceeded")
 	// ErrClosed: the FS was closed.

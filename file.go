@@ -98,6 +98,7 @@ func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
 	return func(ctx context.Context, off int64, b []byte) (int, error) {
 		at := f.versions.pathOf(id, p)
 		n, err := readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, b)
+		f.stats.ufsBytes.Add(int64(n))
 		if errors.Is(err, fs.ErrNotExist) {
 			if moved, ok := f.movedFrom(ctx, id, at); ok {
 				n, err = readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, moved), hash, size, off, b)
@@ -228,6 +229,7 @@ func (fl *File) readStream(p []byte, off int64) (int, error) {
 	want := min(int64(len(p)), in.Size-off)
 	n, err := io.ReadFull(fl.sr, p[:want])
 	fl.srOff += int64(n)
+	fl.fs.stats.ufsBytes.Add(int64(n))
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF && int64(n) < want:
 		return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), in.Size))
@@ -266,6 +268,7 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	} else {
 		n, err = fl.cr.ReadAt(fl.ctx, p, off)
 	}
+	fl.fs.stats.readBytes.Add(int64(n))
 	if err != nil && err != io.EOF {
 		err = fl.readErr(err)
 	}

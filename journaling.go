@@ -37,21 +37,28 @@ func (f *FS) openJournal(dir string) (*journal.Recovered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unifiedfs: journal %s: %w", dir, err)
 	}
-	f.journal = j
+	f.jrn.Store(j)
 	return rec, nil
 }
 
 // appendEntry queues e in the journal; applyMu must be held. It returns nil when e is
 // not journaled.
 func (f *FS) appendEntry(e *namespace.Entry) (journal.Ticket, error) {
-	if f.journal == nil || e.Volatile || e.Op == namespace.OpLoad {
+	if e.Volatile || e.Op == namespace.OpLoad {
+		return nil, nil
+	}
+	j := f.jnl()
+	if j == nil {
+		if f.ha != nil { // a standby: only the member holding the journal's epoch writes it
+			return nil, f.checkLeader("journal", e.Path)
+		}
 		return nil, nil
 	}
 	data, err := namespace.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("unifiedfs: encoding journal entry: %w", err)
 	}
-	return f.journal.Append(data), nil
+	return j.Append(data), nil
 }
 
 // replay rebuilds the namespace from a recovered journal: the checkpoint's entries, then
@@ -186,7 +193,7 @@ func (f *FS) markLost(p string, in *inode.Inode) {
 // maybeCheckpoint writes a checkpoint when the journal grew past the threshold. One runs
 // at a time, in the background.
 func (f *FS) maybeCheckpoint() {
-	if f.journal == nil || f.journal.SizeSinceCheckpoint() < f.checkpointBytes {
+	if j := f.jnl(); j == nil || j.SizeSinceCheckpoint() < f.checkpointBytes {
 		return
 	}
 	if !f.checkpointing.CompareAndSwap(false, true) {
@@ -204,17 +211,18 @@ func (f *FS) maybeCheckpoint() {
 // compacts the entries it covers. It is a no-op without Config.JournalDir. The FS calls
 // it by itself as the journal grows; Close calls it once more.
 func (f *FS) Checkpoint() error {
-	if f.journal == nil {
+	j := f.jnl()
+	if j == nil {
 		return nil
 	}
 	f.applyMu.Lock()
 	snap, err := f.ns().Snapshot()
-	seq := f.journal.LastSeq()
+	seq := j.LastSeq()
 	f.applyMu.Unlock()
 	if err != nil {
 		return err
 	}
-	return f.journal.Checkpoint(snap, seq)
+	return j.Checkpoint(snap, seq)
 }
 
 // brokenUFS stands for a journaled mount whose UFS cannot be reached: every operation

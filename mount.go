@@ -36,7 +36,7 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "mount", p); err != nil {
+	if err := f.mutating(ctx, "mount", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -131,7 +131,7 @@ func (f *FS) Unmount(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "unmount", p); err != nil {
+	if err := f.mutating(ctx, "unmount", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {

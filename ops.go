@@ -65,7 +65,7 @@ func (f *FS) Mkdir(ctx context.Context, path string, opts ...MkdirOptions) error
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "mkdir", p); err != nil {
+	if err := f.mutating(ctx, "mkdir", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -224,7 +224,7 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Wr
 	if err != nil {
 		return nil, err
 	}
-	if err := f.check(ctx, "create", p); err != nil {
+	if err := f.mutating(ctx, "create", p); err != nil {
 		return nil, err
 	}
 	if p == ufs.Root {

@@ -23,7 +23,7 @@ func (f *FS) Persist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "persist", p); err != nil {
+	if err := f.mutating(ctx, "persist", p); err != nil {
 		return err
 	}
 	r, err := f.resolve(ctx, "persist", p, lookupOpts{})
@@ -256,11 +256,17 @@ func (p *persister) worker() {
 		case !alive:
 		case err == nil, errors.Is(err, fs.ErrNotExist) && j.path == path, errors.Is(err, ErrLost):
 			delete(p.jobs, j.id)
+			if err == nil {
+				f.stats.persistsDone.Add(1)
+			} else {
+				f.stats.persistFailures.Add(1)
+			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				f.log.Warn("unifiedfs: async persist gave up", "path", ufs.Rooted(path), "err", err)
 			}
 		default:
 			// Retry with backoff (or at once when the file moved meanwhile).
+			f.stats.persistFailures.Add(1)
 			j.attempts++
 			if j.path == path {
 				d := f.cfg.PersistRetryBase << min(j.attempts-1, 10)
@@ -273,6 +279,13 @@ func (p *persister) worker() {
 		p.cond.Broadcast()
 		p.mu.Unlock()
 	}
+}
+
+// pending returns how many jobs wait or run.
+func (p *persister) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.jobs)
 }
 
 // cancel drops the job of content id and aborts its running attempt, waiting for it. It

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -171,7 +172,14 @@ func unescapeProperty(s string) (string, error) {
 //	alluxio.master.metadata.sync.traversal.order        SyncTraversal (BFS or DFS)
 //	alluxio.user.file.writetype.default                 WriteType (MUST_CACHE, CACHE_THROUGH, THROUGH, ASYNC_THROUGH)
 //	alluxio.user.file.readtype.default                  ReadType (NO_CACHE, CACHE, CACHE_PROMOTE)
-//	alluxio.master.journal.folder                       JournalDir (a local path or file:// URI)
+//	alluxio.master.journal.folder                       JournalDir (a local path or file:// URI); with
+//	                                                    ZooKeeper enabled, HA.Journal (file:// or hdfs://)
+//	alluxio.zookeeper.enabled                           HA: true makes this process a member of a
+//	                                                    highly available namespace
+//	alluxio.zookeeper.address                           HA.ZooKeeper (host:port,host:port,...)
+//	alluxio.zookeeper.election.path, .leader.path       HA.ElectionPath, HA.LeaderPath
+//	alluxio.zookeeper.session.timeout                   HA.SessionTimeout (2s, 60sec, 1min, 60000)
+//	alluxio.master.hostname, alluxio.master.rpc.port    HA.Address (host:port; port default 19998)
 //	alluxio.master.ufs.active.sync.interval             ActiveSyncInterval
 //	alluxio.master.ufs.active.sync.max.activities       ActiveSyncMaxActivities
 //	alluxio.master.ufs.active.sync.max.age              ActiveSyncMaxAge
@@ -268,7 +276,72 @@ func ConfigFromProperties(props map[string]string) (Config, []string, error) {
 	if cfg.CacheDir != "" && cfg.CacheDiskCapacity == 0 {
 		cfg.CacheDiskCapacity = DefaultCacheDiskCapacity
 	}
+	p.haConfig(&cfg)
 	return cfg, p.warnings, errors.Join(p.errs...)
+}
+
+// haKeys configure high availability (with alluxio.zookeeper.enabled).
+var haKeys = []string{"alluxio.zookeeper.address", "alluxio.zookeeper.election.path", "alluxio.zookeeper.leader.path",
+	"alluxio.zookeeper.session.timeout", "alluxio.master.hostname", "alluxio.master.rpc.port"}
+
+// haConfig fills cfg.HA from the alluxio.zookeeper.* and alluxio.master.* keys when
+// alluxio.zookeeper.enabled is true; the journal folder then names the shared journal.
+func (p *propParser) haConfig(cfg *Config) {
+	get := func(k string) string { return strings.TrimSpace(p.props[k]) }
+	enabled := false
+	if on := get("alluxio.zookeeper.enabled"); on != "" {
+		var ok bool
+		if enabled, ok = p.bool("alluxio.zookeeper.enabled", on); !ok {
+			return
+		}
+	}
+	if !enabled {
+		for _, k := range haKeys {
+			if get(k) != "" {
+				p.warn("%s is ignored: it configures high availability, and alluxio.zookeeper.enabled is not true", k)
+			}
+		}
+		return
+	}
+	ha := HAConfig{ElectionPath: get("alluxio.zookeeper.election.path"), LeaderPath: get("alluxio.zookeeper.leader.path")}
+	for _, a := range strings.Split(get("alluxio.zookeeper.address"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			ha.ZooKeeper = append(ha.ZooKeeper, a)
+		}
+	}
+	if len(ha.ZooKeeper) == 0 {
+		p.fail("alluxio.zookeeper.address", "", "want host:port[,host:port...] when alluxio.zookeeper.enabled is true")
+	}
+	if v := get("alluxio.zookeeper.session.timeout"); v != "" {
+		if d, ok := p.duration("alluxio.zookeeper.session.timeout", v); ok {
+			ha.SessionTimeout = d
+		}
+	}
+	if j := get("unifiedfs.journal.dir"); j == "" {
+		j = get("alluxio.master.journal.folder")
+		if j == "" {
+			p.fail("alluxio.master.journal.folder", "", "want the shared journal's URI (file:///shared/dir or hdfs://namenode:port/path) when alluxio.zookeeper.enabled is true")
+		} else {
+			if strings.HasPrefix(j, "/") {
+				j = "file://" + j
+			}
+			ha.Journal = j
+		}
+	} else {
+		p.fail("unifiedfs.journal.dir", j, "a local journal directory is for a single process: set alluxio.master.journal.folder to the shared journal instead")
+	}
+	cfg.JournalDir = ""
+	host, port := get("alluxio.master.hostname"), get("alluxio.master.rpc.port")
+	if host == "" {
+		p.fail("alluxio.master.hostname", "", "want this member's advertised host name when alluxio.zookeeper.enabled is true")
+	}
+	if port == "" {
+		port = "19998"
+	} else if _, ok := p.int("alluxio.master.rpc.port", port, 1); !ok {
+		return
+	}
+	ha.Address = net.JoinHostPort(host, port)
+	cfg.HA = ha
 }
 
 // UFSOptionsFromProperties returns the driver options set globally in props: keys outside
@@ -471,7 +544,12 @@ var propSetters = map[string]propSetter{
 		}
 		cfg.ReadType = r
 	},
-	"alluxio.master.journal.folder":                 setDir(journalDir),
+	"alluxio.master.journal.folder": func(p *propParser, cfg *Config, key, v string) {
+		if on, _ := strconv.ParseBool(strings.TrimSpace(p.props["alluxio.zookeeper.enabled"])); on {
+			return // the shared journal's URI: see haConfig
+		}
+		setDir(journalDir)(p, cfg, key, v)
+	},
 	"alluxio.master.ufs.active.sync.interval":       setDuration(func(c *Config) *time.Duration { return &c.ActiveSyncInterval }),
 	"alluxio.master.ufs.active.sync.max.activities": setInt(func(c *Config) *int { return &c.ActiveSyncMaxActivities }, 1),
 	"alluxio.master.ufs.active.sync.max.age":        setInt(func(c *Config) *int { return &c.ActiveSyncMaxAge }, 1),
@@ -481,6 +559,14 @@ var propSetters = map[string]propSetter{
 	"alluxio.worker.tieredstore.level0.dirs.quota":  setSize(cacheCapacity),
 	"alluxio.worker.tieredstore.level1.dirs.path":   setDir(cacheDir),
 	"alluxio.worker.tieredstore.level1.dirs.quota":  setSize(cacheDiskCapacity),
+
+	"alluxio.zookeeper.enabled":         ignore, // the HA keys: see haConfig
+	"alluxio.zookeeper.address":         ignore,
+	"alluxio.zookeeper.election.path":   ignore,
+	"alluxio.zookeeper.leader.path":     ignore,
+	"alluxio.zookeeper.session.timeout": ignore,
+	"alluxio.master.hostname":           ignore,
+	"alluxio.master.rpc.port":           ignore,
 
 	"unifiedfs.cache.dir":           ignore,
 	"unifiedfs.cache.capacity":      ignore,

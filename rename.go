@@ -34,7 +34,7 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return renameErr(src, dst, err)
 	}
-	if err := f.check(ctx, "rename", s); err != nil {
+	if err := f.mutating(ctx, "rename", s); err != nil {
 		return renameErr(s, d, err)
 	}
 	if s == d && s != ufs.Root {
@@ -140,7 +140,7 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 	if err != nil {
 		return err
 	}
-	if err := f.check(ctx, "delete", p); err != nil {
+	if err := f.mutating(ctx, "delete", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {

@@ -82,6 +82,7 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 			return err
 		}
 		add, addBuilt = add[:0], addBuilt[:0]
+		f.stats.listedEntries.Add(int64(len(page.Entries)))
 		for j, st := range page.Entries {
 			if ufs.IsTempName(st.Name) {
 				continue
@@ -143,6 +144,7 @@ func (f *FS) syncListing(ctx context.Context, r *resolved, pages pageSource, cnt
 	}
 	d.SyncedAt.Store(listedAt)
 	f.sync.synced(r.path, listedAt)
+	f.stats.listings.Add(1)
 	return nil
 }
 

@@ -105,6 +105,10 @@ type Config struct {
 	// compacts it (default 16 MiB).
 	JournalCheckpointBytes int64
 
+	// HA makes this FS one member of a highly available namespace (ZooKeeper election, a
+	// journal on shared storage); the zero value is a single process. See HAConfig.
+	HA HAConfig
+
 	// Registry resolves UFS URIs; nil means ufs.Default (drivers' init registrations).
 	Registry *ufs.Registry
 	// Logger receives warnings (failed background persists, ...); nil discards them.
@@ -127,17 +131,20 @@ type FS struct {
 
 	// applyMu serialises every change of namespace state (apply). Readers never take it.
 	applyMu sync.Mutex
-	nsp     atomic.Pointer[namespace.State] // replaced only when a member rebuilds its state (HA)
+	nsp     atomic.Pointer[namespace.State]   // replaced only when a member rebuilds its state (HA)
 	mounts  atomic.Pointer[map[uint32]*mount] // this member's UFS handles of ns's mounts, by id
 	ids     idAllocator
 
+	stats    counters
 	locks    pathlock.Manager
 	absent   absentCache
 	writers  writerSet
 	versions versionRefs
 
 	persist         *persister
-	journal         *journal.Journal
+	jrn             atomic.Pointer[journal.Journal] // nil without a journal, and on an HA standby
+	nsConfig        namespace.Config
+	ha              *haMember // nil unless Config.HA is set
 	checkpointBytes int64
 	checkpointing   atomic.Bool
 	sync            *syncPolicy
@@ -177,8 +184,8 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	f.checkpointBytes = cfg.JournalCheckpointBytes
 	fail := func(err error) (*FS, error) {
 		f.stop()
-		if f.journal != nil {
-			_ = f.journal.Close()
+		if j := f.jnl(); j != nil {
+			_ = j.Close()
 		}
 		for _, m := range *f.mounts.Load() {
 			_ = m.ufs.Close()
@@ -187,6 +194,9 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		return nil, err
 	}
 	var rec *journal.Recovered
+	if cfg.HA.enabled() && cfg.JournalDir != "" {
+		return fail(errorf(fs.ErrInvalid, "unifiedfs: Config.JournalDir is for a single process; a highly available namespace keeps its journal at HAConfig.Journal"))
+	}
 	if cfg.JournalDir != "" {
 		if rec, err = f.openJournal(cfg.JournalDir); err != nil {
 			return fail(err)
@@ -205,11 +215,12 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	f.nsp.Store(namespace.New(namespace.Config{
+	f.nsConfig = namespace.Config{
 		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
 		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
 		RootMTime: rootMTime,
-	}))
+	}
+	f.nsp.Store(namespace.New(f.nsConfig))
 	uri, _ := ufs.ParseURI(cfg.RootUFS)
 	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
 		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
@@ -224,6 +235,12 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 			return fail(err)
 		}
 	}
+	if cfg.HA.enabled() {
+		if err := f.startHA(ctx); err != nil {
+			f.persist.drain(0)
+			return fail(err)
+		}
+	}
 	f.startIDs()
 	if rec != nil {
 		f.recoverFiles()
@@ -233,6 +250,9 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	}
 	return f, nil
 }
+
+// jnl returns the journal this member writes, or nil.
+func (f *FS) jnl() *journal.Journal { return f.jrn.Load() }
 
 // ns returns the namespace state.
 func (f *FS) ns() *namespace.State { return f.nsp.Load() }
@@ -256,10 +276,15 @@ func (f *FS) Close() error {
 	if err := f.Checkpoint(); err != nil {
 		errs = append(errs, fmt.Errorf("final journal checkpoint: %w", err))
 	}
+	if f.ha != nil {
+		if err := f.ha.close(); err != nil { // hands leadership over
+			f.log.Warn("unifiedfs: HA: leaving the election", "err", err)
+		}
+	}
 	f.stop()
 	f.persist.wait()
-	if f.journal != nil {
-		if err := f.journal.Close(); err != nil {
+	if j := f.jrn.Swap(nil); j != nil {
+		if err := j.Close(); err != nil && !errors.Is(err, journal.ErrFenced) {
 			errs = append(errs, err)
 		}
 	}

@@ -173,3 +173,12 @@ func (c *Cache) Keep(f File) error {
 	}
 	return nil
 }
+
+// Capacity returns the memory tier's and the disk tier's capacities in bytes (disk 0
+// without a disk tier).
+func (c *Cache) Capacity() (mem, disk int64) {
+	if c.disk != nil {
+		disk = c.disk.capacity
+	}
+	return c.memCap, disk
+}

@@ -165,11 +165,17 @@ func (j *Journal) fenced() error {
 	if j.epoch == 0 {
 		return nil
 	}
-	cur, err := CurrentEpoch(j.st)
+	// Read the file itself: a journal whose epoch file is gone (its directory moved, an
+	// NFS outage) can no longer tell that no newer leader took over.
+	b, err := readAll(j.st, epochFile)
 	if err != nil {
 		return fmt.Errorf("%w: cannot read the epoch file: %w", ErrFenced, err)
 	}
-	if cur > j.epoch {
+	ep := &epochs{start: map[uint64]uint64{}}
+	if err := ep.decode(b); err != nil {
+		return fmt.Errorf("%w: the epoch file is damaged: %w", ErrFenced, err)
+	}
+	if cur := ep.current; cur > j.epoch {
 		return fmt.Errorf("%w: epoch %d started (this leader's is %d)", ErrFenced, cur, j.epoch)
 	}
 	return nil

@@ -151,7 +151,7 @@ func (s *State) ensureParents(p string, eff *Effects) {
 	if old := parent.Dir().Lookup(name); old != nil {
 		collect(old, &eff.Released)
 	}
-	parent.Dir().Put(inode.NewDir(name, s.defDir, 0, inode.Persisted))
+	s.putNew(parent.Dir(), inode.NewDir(name, s.defDir, 0, inode.Persisted))
 }
 
 func parentOf(p string) string { d, _ := ufs.Split(p); return d }
@@ -162,7 +162,56 @@ func (s *State) replace(p string, in *inode.Inode) {
 		s.root.Store(in)
 		return
 	}
-	s.Lookup(parentOf(p)).Dir().Put(in)
+	s.putVersion(s.Lookup(parentOf(p)).Dir(), in)
+}
+
+// Counts: the entries of the tree by kind, kept as the tree changes, so that reporting
+// them costs no walk.
+
+// putNew puts in (a new entry, or one moved in) into d, replacing what had its name.
+func (s *State) putNew(d *inode.Dir, in *inode.Inode) {
+	if old := d.Lookup(in.Name); old != nil {
+		s.countTree(old, -1)
+	}
+	d.Put(in)
+	s.countTree(in, 1)
+}
+
+// putVersion puts a new version of an entry of d that shares the old one's children.
+func (s *State) putVersion(d *inode.Dir, in *inode.Inode) {
+	if old := d.Lookup(in.Name); old != nil {
+		s.count(old, -1)
+	}
+	d.Put(in)
+	s.count(in, 1)
+}
+
+// remove deletes the entry name of d with its subtree.
+func (s *State) remove(d *inode.Dir, name string) {
+	if old := d.Lookup(name); old != nil {
+		s.countTree(old, -1)
+	}
+	d.Delete(name)
+}
+
+// count adds delta to the count of in's kind.
+func (s *State) count(in *inode.Inode, delta int64) {
+	k := CountDirs
+	switch {
+	case in.IsDir():
+	case in.Flags&inode.FlagOpen != 0:
+		k = CountIncomplete
+	default:
+		k = CountKind(in.Persist())
+	}
+	s.counts[k].Add(delta)
+}
+
+func (s *State) countTree(in *inode.Inode, delta int64) {
+	s.count(in, delta)
+	if d := in.Dir(); d != nil {
+		d.Range(func(c *inode.Inode) bool { s.countTree(c, delta); return true })
+	}
 }
 
 // collect appends the content ids of the files at or below in.
@@ -274,7 +323,7 @@ func (s *State) applyMount(e *Entry) (Effects, error) {
 		mp := inode.NewDir(name, s.defDir, r.MTime, inode.Persisted)
 		mp.Flags |= inode.FlagMount
 		mp.Dir().MountID.Store(m.ID)
-		parent.Dir().Put(mp)
+		s.putNew(parent.Dir(), mp)
 	}
 	s.nextMount = max(s.nextMount, m.ID)
 	s.mounts.Store(s.mounts.Load().with(m))
@@ -315,7 +364,7 @@ func (s *State) removeMount(p string, in *inode.Inode, eff *Effects) {
 	t := s.mounts.Load()
 	m := t.ByID(in.Dir().MountID.Load())
 	collect(in, &eff.Released)
-	s.Lookup(parentOf(p)).Dir().Delete(in.Name)
+	s.remove(s.Lookup(parentOf(p)).Dir(), in.Name)
 	s.dropSyncPointsUnder(p)
 	if m != nil {
 		s.mounts.Store(t.without(m.ID))
@@ -360,7 +409,7 @@ func (s *State) applyCreate(e *Entry) (Effects, error) {
 			next := old.Clone()
 			next.Owner, next.MTime = in.Owner, in.MTime
 			next.Flags = next.Flags&^3 | inode.Flags(in.Persist())
-			parent.Dir().Put(next)
+			s.putVersion(parent.Dir(), next)
 			return eff, nil
 		}
 		if old.IsMount() {
@@ -368,7 +417,7 @@ func (s *State) applyCreate(e *Entry) (Effects, error) {
 		}
 		collect(old, &eff.Released)
 	}
-	parent.Dir().Put(in)
+	s.putNew(parent.Dir(), in)
 	return eff, nil
 }
 
@@ -402,7 +451,7 @@ func (s *State) applyComplete(e *Entry) (Effects, error) {
 			collect(old, &eff.Released)
 		}
 	}
-	parent.Dir().Put(s.nodeFrom(name, e.Node))
+	s.putNew(parent.Dir(), s.nodeFrom(name, e.Node))
 	return eff, nil
 }
 
@@ -518,12 +567,13 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 			return Effects{}, pathErr("rename", e.Dst, fs.ErrExist)
 		}
 		collect(old, &eff.Released) // loaded here after the move: the moved entry replaces it
+		s.countTree(old, -1)
 	}
 	moved := src.Renamed(dstName)
 	if !moved.IsDir() {
 		moved.Flags &^= inode.FlagShadow // whatever it hid stays at the old path (and goes)
 	}
-	s.Lookup(parentOf(e.Path)).Dir().Delete(src.Name)
+	s.Lookup(parentOf(e.Path)).Dir().Delete(src.Name) // a move: the counts do not change
 	dstParent.Dir().Put(moved)
 	s.moveSyncPoints(e.Path, e.Dst)
 	return eff, nil
@@ -563,7 +613,7 @@ func (s *State) applyDelete(e *Entry) (Effects, error) {
 	// in every member's tree): there is nothing more to remove.
 	if cur := s.Lookup(e.Path); cur != nil {
 		collect(cur, &eff.Released)
-		s.Lookup(parentOf(e.Path)).Dir().Delete(cur.Name)
+		s.remove(s.Lookup(parentOf(e.Path)).Dir(), cur.Name)
 	}
 	s.dropSyncPointsUnder(e.Path)
 	return eff, nil
@@ -614,6 +664,9 @@ func (s *State) applyLoad(e *Entry) error {
 		add = append(add, in)
 	}
 	d.PutSorted(add)
+	for _, in := range add {
+		s.count(in, 1)
+	}
 	if e.Complete {
 		d.SyncedAt.Store(e.SyncedAt)
 	}

@@ -228,6 +228,7 @@ func TestReplayGivesTheSameState(t *testing.T) {
 				}
 				journal = append(journal, e)
 			}
+			checkCounts(t, leader)
 			want := snapshot(t, leader)
 			standby := newState(t)
 			for i, e := range journal {
@@ -243,6 +244,7 @@ func TestReplayGivesTheSameState(t *testing.T) {
 					t.Fatalf("replay of entry %d (%s %s): %v", i, e.Op, e.Path, err)
 				}
 			}
+			checkCounts(t, standby)
 			if got := snapshot(t, standby); !bytes.Equal(got, want) {
 				t.Fatalf("replayed state differs:\nleader:  %s\nstandby: %s", want, got)
 			}
@@ -263,5 +265,27 @@ func TestReplayGivesTheSameState(t *testing.T) {
 				t.Fatalf("restored state differs:\nleader:   %s\nrestored: %s", want, got)
 			}
 		})
+	}
+}
+
+// checkCounts compares the kept counts with a walk of the tree.
+func checkCounts(t *testing.T, s *State) {
+	t.Helper()
+	var want [countKinds]int64
+	var walk func(*inode.Inode)
+	walk = func(in *inode.Inode) {
+		switch {
+		case in.IsDir():
+			want[CountDirs]++
+			in.Dir().Range(func(c *inode.Inode) bool { walk(c); return true })
+		case in.Flags&inode.FlagOpen != 0:
+			want[CountIncomplete]++
+		default:
+			want[in.Persist()]++
+		}
+	}
+	walk(s.Root())
+	if got := s.Counts(); got != want {
+		t.Fatalf("counts %v, a walk finds %v", got, want)
 	}
 }

@@ -59,6 +59,8 @@ type State struct {
 	defFile *inode.Owner
 	defDir  *inode.Owner
 
+	counts [countKinds]atomic.Int64
+
 	// Under the caller's apply lock:
 	nextMount uint32 // highest mount id applied
 	idHigh    uint64 // content ids below may be in use
@@ -72,6 +74,7 @@ func New(cfg Config) *State {
 	root := inode.NewDir("", s.defDir, cfg.RootMTime, inode.Persisted)
 	root.Flags |= inode.FlagMount
 	s.root.Store(root)
+	s.counts[CountDirs].Store(1)
 	s.mounts.Store(&MountTable{byID: map[uint32]*Mount{}})
 	s.points.Store(&[]string{})
 	return s
@@ -159,6 +162,31 @@ func (s *State) DefaultOwner(dir bool) *inode.Owner {
 		return s.defDir
 	}
 	return s.defFile
+}
+
+// CountKind names what Counts counts.
+type CountKind int
+
+// The kinds of entries Counts counts: files by persist state (the first four, in the
+// order of inode.PersistState), files being written, and directories.
+const (
+	CountNotPersisted  CountKind = CountKind(inode.NotPersisted)
+	CountToBePersisted CountKind = CountKind(inode.ToBePersisted)
+	CountPersisted     CountKind = CountKind(inode.Persisted)
+	CountLost          CountKind = CountKind(inode.Lost)
+	CountIncomplete    CountKind = 4
+	CountDirs          CountKind = 5
+	countKinds                   = 6
+)
+
+// Counts returns how many entries of each kind the tree holds (the root included among
+// the directories). It costs no walk.
+func (s *State) Counts() [countKinds]int64 {
+	var out [countKinds]int64
+	for i := range out {
+		out[i] = s.counts[i].Load()
+	}
+	return out
 }
 
 // Mount is one published mount. It is immutable.
