@@ -148,13 +148,13 @@ func ClassifyNet(err error) Class {
 		return Final
 	}
 	var (
-		certErr    *tls.CertificateVerificationError
-		unknownCA  x509.UnknownAuthorityError
-		hostErr    x509.HostnameError
-		dnsErr     *net.DNSError
-		recordErr  tls.RecordHeaderError
-		netErr     net.Error
-		permanent  *permanentError
+		certErr   *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		dnsErr    *net.DNSError
+		recordErr tls.RecordHeaderError
+		netErr    net.Error
+		permanent *permanentError
 	)
 	switch {
 	case errors.As(err, &permanent), errors.Is(err, ufs.ErrChanged):
