@@ -7,16 +7,11 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
-	"time"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
-
-// cleanupTimeout bounds the AbortMultipartUpload sent after a failure, which runs even
-// when the caller's context has ended.
-const cleanupTimeout = 30 * time.Second
 
 // Create implements ufs.UFS. Data is buffered; a file that stays within
 // fs.oss.multipart.threshold is sent by Close with one PutObject, a larger one becomes a
@@ -104,8 +99,10 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // initiate starts the multipart upload.
 func (w *writer) initiate() error {
-	res, err := w.f.client.InitiateMultipartUpload(w.ctx, &sdk.InitiateMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, DisableAutoDetectMimeType: true,
+	res, err := call(w.ctx, w.f, func(ctx context.Context) (*sdk.InitiateMultipartUploadResult, error) {
+		return w.f.client.InitiateMultipartUpload(ctx, &sdk.InitiateMultipartUploadRequest{
+			Bucket: &w.f.bucket, Key: &w.key, DisableAutoDetectMimeType: true,
+		})
 	})
 	if err != nil {
 		return err
@@ -149,9 +146,11 @@ func (w *writer) sendPart(data []byte) error {
 	w.wg.Add(1)
 	go func() {
 		defer func() { <-w.sem; w.wg.Done() }()
-		res, err := w.f.client.UploadPart(w.partCtx, &sdk.UploadPartRequest{
-			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: num,
-			Body: bytes.NewReader(data), ContentLength: sdk.Ptr(int64(len(data))),
+		res, err := transfer(w.partCtx, w.f, func(ctx context.Context) (*sdk.UploadPartResult, error) {
+			return w.f.client.UploadPart(ctx, &sdk.UploadPartRequest{
+				Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: num,
+				Body: bytes.NewReader(data), ContentLength: sdk.Ptr(int64(len(data))),
+			})
 		})
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -188,12 +187,22 @@ func (w *writer) discard() error {
 	}
 	w.cancel()
 	w.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
-	defer cancel()
-	_, err := w.f.client.AbortMultipartUpload(ctx, &sdk.AbortMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
-	})
+	err := w.f.abortUpload(w.ctx, w.key, w.uploadID)
 	w.uploadID = ""
+	return err
+}
+
+// abortUpload aborts a multipart upload on a context detached from ctx (whose end may be
+// why the upload failed) and bounded by unifiedfs.abort.timeout. An upload that is already
+// gone is not an error.
+func (f *FS) abortUpload(ctx context.Context, key, id string) error {
+	actx, cancel := f.cleanupContext(ctx)
+	defer cancel()
+	_, err := call(actx, f, func(ctx context.Context) (*sdk.AbortMultipartUploadResult, error) {
+		return f.client.AbortMultipartUpload(ctx, &sdk.AbortMultipartUploadRequest{
+			Bucket: &f.bucket, Key: &key, UploadId: &id,
+		})
+	})
 	if err != nil && !hasCode(err, "NoSuchUpload") {
 		return err
 	}
@@ -213,9 +222,11 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	if w.uploadID == "" {
-		res, err := w.f.client.PutObject(w.ctx, &sdk.PutObjectRequest{
-			Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
-			ContentLength: sdk.Ptr(int64(len(w.buf))),
+		res, err := transfer(w.ctx, w.f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
+			return w.f.client.PutObject(ctx, &sdk.PutObjectRequest{
+				Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
+				ContentLength: sdk.Ptr(int64(len(w.buf))),
+			})
 		})
 		w.buf = nil
 		if err != nil {
@@ -233,9 +244,11 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return w.parts[i].PartNumber < w.parts[j].PartNumber })
-	res, err := w.f.client.CompleteMultipartUpload(w.ctx, &sdk.CompleteMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
-		CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
+	res, err := call(w.ctx, w.f, func(ctx context.Context) (*sdk.CompleteMultipartUploadResult, error) {
+		return w.f.client.CompleteMultipartUpload(ctx, &sdk.CompleteMultipartUploadRequest{
+			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
+			CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
+		})
 	})
 	if err != nil {
 		return w.fail("close", err)

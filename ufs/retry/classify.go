@@ -129,22 +129,17 @@ func ClassifyResponse(r Response, codes map[string]Class) Class {
 	return Final
 }
 
-// ClassifyNet classifies a failure that carries no store answer: a cancelled or expired
-// context is Final; refused, reset, aborted or broken connections, a connection closed
-// before or during a response (EOF, unexpected EOF), and timeouts are Transient; TLS
-// certificate errors, DNS names that do not exist, and anything unrecognised are Final.
+// ClassifyNet classifies a failure that carries no store answer: a cancelled context is
+// Final; refused, reset, aborted or broken connections, a connection closed before or
+// during a response (EOF, unexpected EOF), and timeouts (context.DeadlineExceeded among
+// them: net/http's timeouts match it) are Transient; TLS certificate errors, DNS names that
+// do not exist, and anything unrecognised are Final. The caller's own context is not
+// judged here: Do, Value and Resume never retry once it has ended.
 func ClassifyNet(err error) Class {
 	switch {
 	case err == nil:
 		return Final
 	case errors.Is(err, context.Canceled):
-		return Final
-	}
-	var te *timeoutError
-	if errors.As(err, &te) {
-		return Transient
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
 		return Final
 	}
 	var (

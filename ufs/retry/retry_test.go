@@ -61,7 +61,7 @@ func TestClassify(t *testing.T) {
 		{"idle connection closed", errors.New("http: server closed idle connection"), Transient},
 		{"attempt timeout", &timeoutError{after: time.Second, err: context.DeadlineExceeded}, Transient},
 		{"cancelled", fmt.Errorf("x: %w", context.Canceled), Final},
-		{"caller deadline", context.DeadlineExceeded, Final},
+		{"inner deadline", context.DeadlineExceeded, Transient},
 		{"no such host", &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, Final},
 		{"500", status(500, "InternalServerError"), Transient},
 		{"500 code table", status(500, "InternalError"), Final},
@@ -206,6 +206,15 @@ func TestDo(t *testing.T) {
 		}
 		if el := time.Since(start); el > 500*time.Millisecond {
 			t.Fatalf("gave up after %v, want at once", el)
+		}
+	})
+	t.Run("CallerDeadlineNotRetried", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+		defer cancel()
+		n := 0
+		err := Do(ctx, p, func(ctx context.Context) error { n++; <-ctx.Done(); return ctx.Err() })
+		if n != 1 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("caller's deadline: %d attempts, %v", n, err)
 		}
 	})
 	t.Run("CancelWhileWaiting", func(t *testing.T) {
