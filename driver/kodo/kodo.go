@@ -57,6 +57,7 @@ import (
 	"github.com/qiniu/go-sdk/v7/storagev2/apis"
 	"github.com/qiniu/go-sdk/v7/storagev2/uplog"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func init() {
@@ -71,6 +72,30 @@ type FS struct {
 	prefix string // key prefix of the root: "" or "dir/"
 	c      *clients
 	closed atomic.Bool
+
+	stats retry.Stats
+	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
+	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
+}
+
+// RetryStats implements retry.Reporter.
+func (f *FS) RetryStats() *retry.Stats { return &f.stats }
+
+// call runs one SDK request that moves no file data under the mount's retry policy.
+func call[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.ctl, op)
+}
+
+// transfer runs one request that moves file data (an upload body, or a download whose body
+// is read after it returns) under the mount's retry policy, without the request cap.
+func transfer[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.data, op)
+}
+
+// cleanupContext returns a context for the abort of a failed upload: detached from ctx (the
+// caller's may be what ended) and bounded by unifiedfs.abort.timeout.
+func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), f.cfg.net.AbortTimeout)
 }
 
 // Open is the ufs.Opener for kodo://<bucket>/<dir> URIs. It checks that the bucket exists
@@ -103,6 +128,9 @@ func New(uri ufs.URI, opts ufs.Options) (*FS, error) {
 		return nil, err
 	}
 	f := &FS{cfg: cfg, bucket: uri.Authority, c: c}
+	f.ctl = &cfg.net.Policy
+	f.ctl.Inspect, f.ctl.Codes, f.ctl.Stats = inspect, retryCodes, &f.stats
+	f.data = f.ctl.Unbounded()
 	if uri.Path != ufs.Root {
 		f.prefix = uri.Path + "/"
 	}
@@ -153,9 +181,11 @@ func (f *FS) entry(key string) string { return f.bucket + ":" + key }
 
 // listOnce lists one page of keys.
 func (f *FS) listOnce(ctx context.Context, prefix, delimiter, marker string, limit int) (*apis.GetObjectsResponse, error) {
-	return f.c.storage.GetObjects(ctx, &apis.GetObjectsRequest{
-		Bucket: f.bucket, Prefix: prefix, Delimiter: delimiter, Marker: marker, Limit: int64(limit),
-	}, nil)
+	return call(ctx, f, func(ctx context.Context) (*apis.GetObjectsResponse, error) {
+		return f.c.storage.GetObjects(ctx, &apis.GetObjectsRequest{
+			Bucket: f.bucket, Prefix: prefix, Delimiter: delimiter, Marker: marker, Limit: int64(limit),
+		}, nil)
+	})
 }
 
 // putTime converts Kodo's putTime (100 ns units) to a time.

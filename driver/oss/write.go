@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Create implements ufs.UFS. Data is buffered; a file that stays within
@@ -24,7 +27,7 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if c == ufs.Root {
 		return nil, errRoot("create", p)
 	}
-	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
+	w := &writer{f: f, ctx: ctx, path: p, clean: c, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
 	}
@@ -32,14 +35,16 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 }
 
 type writer struct {
-	f    *FS
-	ctx  context.Context
-	path string
-	key  string
-	buf  []byte
+	f     *FS
+	ctx   context.Context
+	path  string
+	clean string
+	key   string
+	buf   []byte
 
 	// Multipart state, set once the buffer outgrows the threshold.
 	uploadID string
+	started  time.Time // the server's Date when the upload was initiated
 	partCtx  context.Context
 	cancel   context.CancelFunc
 	next     int32 // number of the next part
@@ -108,6 +113,10 @@ func (w *writer) initiate() error {
 		return err
 	}
 	w.uploadID = sdk.ToString(res.UploadId)
+	w.started = time.Now().Add(-time.Minute) // when the server does not say
+	if t, err := http.ParseTime(res.Headers.Get("Date")); err == nil {
+		w.started = t
+	}
 	w.partCtx, w.cancel = context.WithCancel(w.ctx)
 	return nil
 }
@@ -250,12 +259,23 @@ func (w *writer) Close() error {
 			CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
 		})
 	})
-	if err != nil {
+	var etag *string
+	switch {
+	case err == nil:
+		etag = res.ETag
+	case hasCode(err, "NoSuchUpload") && retry.Retried(err):
+		// An earlier attempt may have completed the upload and lost its answer.
+		st, found, serr := w.f.statFile(w.ctx, w.clean)
+		if serr != nil || !found || st.Size != w.size || st.ModTime.Before(w.started.Truncate(time.Second)) {
+			return w.fail("close", err)
+		}
+		etag = &st.ContentHash
+	default:
 		return w.fail("close", err)
 	}
 	w.cancel()
 	w.uploadID = ""
-	w.record(res.ETag)
+	w.record(etag)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -216,4 +217,14 @@ func (p *Policy) Delay(n int, err error) time.Duration {
 		return min(max(p.Jitter(ceiling), 0), ceiling)
 	}
 	return rand.N(ceiling + 1)
+}
+
+// Retried reports whether err comes from Do or Value after more than one attempt. A
+// request that is not idempotent (completing a multipart upload, a move) may have
+// succeeded in an attempt whose answer was lost; a later attempt then fails ("no such
+// upload", "no such file"), and the driver should check the outcome before reporting
+// failure.
+func Retried(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Attempts > 1
 }

@@ -156,9 +156,7 @@ func (s *Server) drop(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler) // closes the connection too
 	}
 	_ = conn.Close()
-	s.mu.Lock()
-	s.stats.Dropped++
-	s.mu.Unlock()
+	s.dropped.Add(1) // not under s.mu: handlers may answer while holding it
 }
 
 // truncatingWriter forwards the first half of a successful response body (by its

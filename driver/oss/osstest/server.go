@@ -98,6 +98,7 @@ type Server struct {
 	denied  []*denial
 	counts  map[string]int
 	stats   Stats
+	dropped atomic.Int64
 }
 
 // Stats counts notable events since the server started.
@@ -271,7 +272,9 @@ func (s *Server) Requests(op string) int {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Dropped = int(s.dropped.Load())
+	return st
 }
 
 func newObject(data []byte, now time.Time, contentType string) *object {
