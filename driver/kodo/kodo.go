@@ -24,12 +24,6 @@
 //	                                     query (default: the SDK's uc.qiniuapi.com, ...)
 //	fs.kodo.rshost, fs.kodo.rsfhost,     comma-separated hosts overriding those /v4/query
 //	fs.kodo.uphost, fs.kodo.apihost      returns; with rs, rsf and up all set, UC is not used
-//	alluxio.underfs.kodo.connect.timeout dial and TLS timeout (default 30s)
-//	fs.kodo.response.timeout             wait for response headers (default 60s)
-//	fs.kodo.retries                      retries of a retryable failure (5xx, timeouts,
-//	                                     resets) on one host (default 3; 0 disables)
-//	fs.kodo.retry.interval               first wait between retries, doubling (default:
-//	                                     the SDK's 50-100 ms)
 //	alluxio.underfs.kodo.requests.max    parallel part uploads of one Create (default 4)
 //	fs.kodo.upload.threshold             larger files use resumable upload v2 (default 4MB)
 //	fs.kodo.upload.partsize              part size of resumable uploads (default 4MB,
@@ -38,6 +32,19 @@
 //	fs.kodo.token.ttl                    lifetime of upload and download tokens (default 24h)
 //	fs.kodo.cachedir                     directory of the SDK's region-query cache
 //	                                     (default: $TMPDIR/qiniu-golang-sdk)
+//
+// Retries and timeouts are the shared unifiedfs.* options of every driver, documented in
+// package github.com/unifiedfs/unifiedfs/ufs/retry (unifiedfs.retry.attempts,
+// unifiedfs.retry.base.delay, unifiedfs.retry.max.delay, unifiedfs.read.resume.max,
+// unifiedfs.connect.timeout, unifiedfs.response.timeout, unifiedfs.idle.timeout,
+// unifiedfs.request.timeout, unifiedfs.abort.timeout). Kodo's older keys are aliases:
+// alluxio.underfs.kodo.connect.timeout (connect), fs.kodo.response.timeout (response),
+// fs.kodo.retries (retries after the first attempt), fs.kodo.retry.interval (base delay).
+// The SDK's own retries are off; 573 (too many requests) is throttling, the other 6xx codes
+// are final. Downloads that break mid-body resume from the first byte not delivered; the
+// resumed response must carry the first one's ETag (Kodo's hash), since download domains
+// do not promise If-Match, and another version fails the read with ufs.ErrChanged.
+// OpenVersion (ufs.VersionReader) checks the ETag of the first response the same way.
 //
 // Importing the package disables the SDK's upload logging ("uplog"), which would otherwise
 // buffer logs under os.TempDir() and send them to Qiniu.
