@@ -2,18 +2,18 @@ package kodo
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/qiniu/go-sdk/v7/auth"
 	"github.com/qiniu/go-sdk/v7/storagev2/apis"
-	"github.com/qiniu/go-sdk/v7/storagev2/backoff"
 	"github.com/qiniu/go-sdk/v7/storagev2/chooser"
 	httpclient "github.com/qiniu/go-sdk/v7/storagev2/http_client"
 	"github.com/qiniu/go-sdk/v7/storagev2/region"
 	"github.com/qiniu/go-sdk/v7/storagev2/resolver"
 	"github.com/qiniu/go-sdk/v7/storagev2/retrier"
+
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // defaultUCHosts are the SDK's bucket-query hosts, used when fs.kodo.uchost is unset.
@@ -28,17 +28,8 @@ type clients struct {
 }
 
 func newClients(cfg *config, bucket string) (*clients, error) {
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   max(2*cfg.concurrency, 16),
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.connectTimeout,
-		ResponseHeaderTimeout: cfg.responseTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
+	tr := retry.NewTransport(cfg.net, 0)
+	tr.MaxIdleConnsPerHost = max(2*cfg.concurrency, 16)
 	hc := &http.Client{Transport: tr}
 	creds := auth.New(cfg.accessKey, cfg.secretKey)
 
@@ -47,12 +38,8 @@ func newClients(cfg *config, bucket string) (*clients, error) {
 	// probes an outside address to learn the local IP), so it is turned off.
 	res := resolver.NewEmptyResolver()
 	cho := chooser.NewDirectChooser()
-	var bo backoff.Backoff
-	if cfg.retryInterval > 0 {
-		bo = backoff.NewExponentialBackoff(cfg.retryInterval, 2)
-	}
 
-	regions, err := regionsProvider(cfg, bucket, hc, res, cho, bo)
+	regions, err := regionsProvider(cfg, bucket, hc, res, cho)
 	if err != nil {
 		return nil, err
 	}
@@ -63,26 +50,26 @@ func newClients(cfg *config, bucket string) (*clients, error) {
 		UseInsecureProtocol: !cfg.useHTTPS,
 		Resolver:            res,
 		Chooser:             cho,
-		HostRetryConfig:     retryConfig(cfg, bo),
+		HostRetryConfig:     noRetries(),
+		HostsRetryConfig:    noRetries(),
 		HostFreezeDuration:  10 * time.Second,
 	}
 	return &clients{creds: creds, http: hc, storage: apis.NewStorage(opts)}, nil
 }
 
-// retryConfig retries a request on one host up to cfg.retries times after retryable
-// failures (5xx other than Kodo's final 6xx codes, timeouts, resets); the SDK replaces a
-// RetryMax of 0 by 3, so no retries needs the never-retrier.
-func retryConfig(cfg *config, bo backoff.Backoff) *httpclient.RetryConfig {
-	if cfg.retries == 0 {
-		return &httpclient.RetryConfig{RetryMax: 1, Retrier: retrier.NewNeverRetrier()}
-	}
-	return &httpclient.RetryConfig{RetryMax: cfg.retries, Backoff: bo}
+// noRetries turns the SDK's retries off: every request runs under the mount's
+// retry.Policy, and the SDK's would multiply the attempts (its retrier also gives up at
+// once on a refused connection when there is no other host). The SDK replaces a RetryMax
+// of 0 by its default, hence 1 with the never-retrier. A host is frozen only on a retry
+// decision, so none is.
+func noRetries() *httpclient.RetryConfig {
+	return &httpclient.RetryConfig{RetryMax: 1, Retrier: retrier.NewNeverRetrier()}
 }
 
 // regionsProvider returns the service hosts of the bucket: those of the options when RS,
 // RSF and UP hosts are all given, else the answer of the UC /v4/query (cached by the SDK),
 // with any host option overriding its service.
-func regionsProvider(cfg *config, bucket string, hc *http.Client, res resolver.Resolver, cho chooser.Chooser, bo backoff.Backoff) (region.RegionsProvider, error) {
+func regionsProvider(cfg *config, bucket string, hc *http.Client, res resolver.Resolver, cho chooser.Chooser) (region.RegionsProvider, error) {
 	override := &overrideRegions{rs: cfg.rsHosts, rsf: cfg.rsfHosts, up: cfg.upHosts, api: cfg.apiHosts}
 	if len(cfg.rsHosts) > 0 && len(cfg.rsfHosts) > 0 && len(cfg.upHosts) > 0 {
 		return override, nil
@@ -94,12 +81,11 @@ func regionsProvider(cfg *config, bucket string, hc *http.Client, res resolver.R
 	query, err := region.NewBucketRegionsQuery(region.Endpoints{Preferred: uc}, &region.BucketRegionsQueryOptions{
 		UseInsecureProtocol: !cfg.useHTTPS,
 		PersistentFilePath:  cfg.cacheFile,
-		RetryMax:            cfg.retries,
+		RetryMax:            1, // the least the SDK allows; the query runs inside a call under the policy
 		HostFreezeDuration:  10 * time.Second,
 		Client:              hc,
 		Resolver:            res,
 		Chooser:             cho,
-		Backoff:             bo,
 	})
 	if err != nil {
 		return nil, err

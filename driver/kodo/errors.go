@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"strconv"
 
 	"github.com/qiniu/go-sdk/v7/client"
 	sdkerrors "github.com/qiniu/go-sdk/v7/storagev2/errors"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Kodo error codes (HTTP status of the reply, or the code of one /batch operation).
@@ -79,3 +81,33 @@ func mapErr(ctx context.Context, op, p string, err error) error {
 
 // pathErr returns a *fs.PathError for op on p with err.
 func pathErr(op, p string, err error) error { return &fs.PathError{Op: op, Path: p, Err: err} }
+
+// downloadError is an error answer of the IO service; unlike the SDK's errors it keeps the
+// response headers (Retry-After).
+type downloadError struct {
+	info   *client.ErrorInfo
+	header http.Header
+}
+
+func (e *downloadError) Error() string { return e.info.Error() }
+func (e *downloadError) Unwrap() error { return e.info }
+
+// inspect finds Kodo's answer (its status is its code) in an error, for the retry policy.
+func inspect(err error) (retry.Response, bool) {
+	var de *downloadError
+	if errors.As(err, &de) {
+		return retry.Response{Status: de.info.Code, Code: strconv.Itoa(de.info.Code), Header: de.header}, true
+	}
+	var ei *client.ErrorInfo
+	if errors.As(err, &ei) && ei.Code != 0 {
+		return retry.Response{Status: ei.Code, Code: strconv.Itoa(ei.Code)}, true
+	}
+	return retry.Response{}, false
+}
+
+// retryCodes are Kodo's codes whose status class alone would mislead the policy (6xx are
+// final except 573, too many requests, and 599, a server error; see retry.ClassifyResponse).
+var retryCodes = map[string]retry.Class{
+	"579": retry.Final, // the upload callback failed: the object is stored
+	"509": retry.Final, // bandwidth or traffic quota exceeded
+}

@@ -24,12 +24,6 @@
 //	                                     query (default: the SDK's uc.qiniuapi.com, ...)
 //	fs.kodo.rshost, fs.kodo.rsfhost,     comma-separated hosts overriding those /v4/query
 //	fs.kodo.uphost, fs.kodo.apihost      returns; with rs, rsf and up all set, UC is not used
-//	alluxio.underfs.kodo.connect.timeout dial and TLS timeout (default 30s)
-//	fs.kodo.response.timeout             wait for response headers (default 60s)
-//	fs.kodo.retries                      retries of a retryable failure (5xx, timeouts,
-//	                                     resets) on one host (default 3; 0 disables)
-//	fs.kodo.retry.interval               first wait between retries, doubling (default:
-//	                                     the SDK's 50-100 ms)
 //	alluxio.underfs.kodo.requests.max    parallel part uploads of one Create (default 4)
 //	fs.kodo.upload.threshold             larger files use resumable upload v2 (default 4MB)
 //	fs.kodo.upload.partsize              part size of resumable uploads (default 4MB,
@@ -38,6 +32,19 @@
 //	fs.kodo.token.ttl                    lifetime of upload and download tokens (default 24h)
 //	fs.kodo.cachedir                     directory of the SDK's region-query cache
 //	                                     (default: $TMPDIR/qiniu-golang-sdk)
+//
+// Retries and timeouts are the shared unifiedfs.* options of every driver, documented in
+// package github.com/unifiedfs/unifiedfs/ufs/retry (unifiedfs.retry.attempts,
+// unifiedfs.retry.base.delay, unifiedfs.retry.max.delay, unifiedfs.read.resume.max,
+// unifiedfs.connect.timeout, unifiedfs.response.timeout, unifiedfs.idle.timeout,
+// unifiedfs.request.timeout, unifiedfs.abort.timeout). Kodo's older keys are aliases:
+// alluxio.underfs.kodo.connect.timeout (connect), fs.kodo.response.timeout (response),
+// fs.kodo.retries (retries after the first attempt), fs.kodo.retry.interval (base delay).
+// The SDK's own retries are off; 573 (too many requests) is throttling, the other 6xx codes
+// are final. Downloads that break mid-body resume from the first byte not delivered; the
+// resumed response must carry the first one's ETag (Kodo's hash), since download domains
+// do not promise If-Match, and another version fails the read with ufs.ErrChanged.
+// OpenVersion (ufs.VersionReader) checks the ETag of the first response the same way.
 //
 // Importing the package disables the SDK's upload logging ("uplog"), which would otherwise
 // buffer logs under os.TempDir() and send them to Qiniu.
@@ -57,6 +64,7 @@ import (
 	"github.com/qiniu/go-sdk/v7/storagev2/apis"
 	"github.com/qiniu/go-sdk/v7/storagev2/uplog"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func init() {
@@ -71,6 +79,30 @@ type FS struct {
 	prefix string // key prefix of the root: "" or "dir/"
 	c      *clients
 	closed atomic.Bool
+
+	stats retry.Stats
+	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
+	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
+}
+
+// RetryStats implements retry.Reporter.
+func (f *FS) RetryStats() *retry.Stats { return &f.stats }
+
+// call runs one SDK request that moves no file data under the mount's retry policy.
+func call[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.ctl, op)
+}
+
+// transfer runs one request that moves file data (an upload body, or a download whose body
+// is read after it returns) under the mount's retry policy, without the request cap.
+func transfer[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.data, op)
+}
+
+// cleanupContext returns a context for the abort of a failed upload: detached from ctx (the
+// caller's may be what ended) and bounded by unifiedfs.abort.timeout.
+func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), f.cfg.net.AbortTimeout)
 }
 
 // Open is the ufs.Opener for kodo://<bucket>/<dir> URIs. It checks that the bucket exists
@@ -103,6 +135,9 @@ func New(uri ufs.URI, opts ufs.Options) (*FS, error) {
 		return nil, err
 	}
 	f := &FS{cfg: cfg, bucket: uri.Authority, c: c}
+	f.ctl = &cfg.net.Policy
+	f.ctl.Inspect, f.ctl.Codes, f.ctl.Stats = inspect, retryCodes, &f.stats
+	f.data = f.ctl.Unbounded()
 	if uri.Path != ufs.Root {
 		f.prefix = uri.Path + "/"
 	}
@@ -153,9 +188,11 @@ func (f *FS) entry(key string) string { return f.bucket + ":" + key }
 
 // listOnce lists one page of keys.
 func (f *FS) listOnce(ctx context.Context, prefix, delimiter, marker string, limit int) (*apis.GetObjectsResponse, error) {
-	return f.c.storage.GetObjects(ctx, &apis.GetObjectsRequest{
-		Bucket: f.bucket, Prefix: prefix, Delimiter: delimiter, Marker: marker, Limit: int64(limit),
-	}, nil)
+	return call(ctx, f, func(ctx context.Context) (*apis.GetObjectsResponse, error) {
+		return f.c.storage.GetObjects(ctx, &apis.GetObjectsRequest{
+			Bucket: f.bucket, Prefix: prefix, Delimiter: delimiter, Marker: marker, Limit: int64(limit),
+		}, nil)
+	})
 }
 
 // putTime converts Kodo's putTime (100 ns units) to a time.

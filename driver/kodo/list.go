@@ -33,7 +33,9 @@ func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
 // stat returns the status of clean path c (not Root), or an error satisfying
 // fs.ErrNotExist.
 func (f *FS) stat(ctx context.Context, c string) (ufs.Status, error) {
-	resp, err := f.c.storage.StatObject(ctx, &apis.StatObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	resp, err := call(ctx, f, func(ctx context.Context) (*apis.StatObjectResponse, error) {
+		return f.c.storage.StatObject(ctx, &apis.StatObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	})
 	if err == nil {
 		return ufs.Status{Name: ufs.Base(c), Size: resp.Size, ModTime: putTime(resp.PutTime), ContentHash: resp.Hash}, nil
 	}

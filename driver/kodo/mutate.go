@@ -37,7 +37,7 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 	if c == ufs.Root {
 		return pathErr("remove", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
 	}
-	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	err = f.deleteKey(ctx, f.key(c))
 	if !isCode(err, codeNoSuchFile) {
 		return mapErr(ctx, "remove", p, err)
 	}
@@ -52,7 +52,7 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 	case len(page.Items) > 1 || page.Items[0].Key != dir:
 		return pathErr("remove", p, ufs.ErrNotEmpty)
 	}
-	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(dir)}, nil)
+	err = f.deleteKey(ctx, dir)
 	if isCode(err, codeNoSuchFile) {
 		err = nil // removed concurrently
 	}
@@ -69,7 +69,7 @@ func (f *FS) RemoveAll(ctx context.Context, p string) error {
 	if c == ufs.Root {
 		return pathErr("removeall", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
 	}
-	_, err = f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(f.key(c))}, nil)
+	err = f.deleteKey(ctx, f.key(c))
 	if err != nil && !isCode(err, codeNoSuchFile) {
 		return mapErr(ctx, "removeall", p, err)
 	}
@@ -106,7 +106,9 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 		return mapErr(ctx, "rename", dst, err)
 	}
 	if !st.IsDir {
-		_, err := f.c.storage.MoveObject(ctx, &apis.MoveObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d))}, nil)
+		_, err := call(ctx, f, func(ctx context.Context) (*apis.MoveObjectResponse, error) {
+			return f.c.storage.MoveObject(ctx, &apis.MoveObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d))}, nil)
+		})
 		return mapErr(ctx, "rename", src, err)
 	}
 	from, to := f.dirPrefix(s), f.dirPrefix(d)
@@ -130,8 +132,18 @@ func (f *FS) Copy(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.c.storage.CopyObject(ctx, &apis.CopyObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d)), IsForce: true}, nil)
+	_, err = call(ctx, f, func(ctx context.Context) (*apis.CopyObjectResponse, error) {
+		return f.c.storage.CopyObject(ctx, &apis.CopyObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d)), IsForce: true}, nil)
+	})
 	return mapErr(ctx, "copy", src, err)
+}
+
+// deleteKey deletes one key.
+func (f *FS) deleteKey(ctx context.Context, key string) error {
+	_, err := call(ctx, f, func(ctx context.Context) (*apis.DeleteObjectResponse, error) {
+		return f.c.storage.DeleteObject(ctx, &apis.DeleteObjectRequest{Entry: f.entry(key)}, nil)
+	})
+	return err
 }
 
 func (f *FS) encodedEntry(key string) string {
@@ -165,7 +177,9 @@ func (f *FS) eachPage(ctx context.Context, prefix string, fn func(keys []string)
 // batch runs ops (at most 1000) and returns the first failed operation's error as a
 // *client.ErrorInfo naming its key; a failure with code ignore counts as success.
 func (f *FS) batch(ctx context.Context, ops, keys []string, ignore int) error {
-	resp, err := f.c.storage.BatchOps(ctx, &apis.BatchOpsRequest{Operations: ops}, &apis.Options{OverwrittenBucketName: f.bucket})
+	resp, err := call(ctx, f, func(ctx context.Context) (*apis.BatchOpsResponse, error) {
+		return f.c.storage.BatchOps(ctx, &apis.BatchOpsRequest{Operations: ops}, &apis.Options{OverwrittenBucketName: f.bucket})
+	})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Option keys. The four of Alluxio's Kodo guide are required; the rest are optional. Keys
@@ -25,6 +26,8 @@ const (
 	OptAPIHost = "fs.kodo.apihost" // comma-separated API hosts, overriding /v4/query
 	OptHTTPS   = "fs.kodo.usehttps"
 
+	// Aliases of the shared unifiedfs.* options (package ufs/retry): connect timeout,
+	// response-header timeout, retries after the first attempt, first backoff.
 	OptConnectTimeout  = "alluxio.underfs.kodo.connect.timeout"
 	OptResponseTimeout = "fs.kodo.response.timeout"
 	OptRetries         = "fs.kodo.retries"
@@ -64,16 +67,13 @@ type config struct {
 
 	ucHosts, rsHosts, rsfHosts, upHosts, apiHosts []string
 
-	connectTimeout  time.Duration
-	responseTimeout time.Duration
-	retries         int
-	retryInterval   time.Duration // 0: the SDK's default (50-100 ms)
-	concurrency     int
-	partSize        int64
-	threshold       int64
-	pageSize        int
-	tokenTTL        time.Duration
-	cacheFile       string // SDK region-query cache; "" for the SDK default under os.TempDir()
+	net         retry.Config // retries and timeouts (the shared unifiedfs.* options)
+	concurrency int
+	partSize    int64
+	threshold   int64
+	pageSize    int
+	tokenTTL    time.Duration
+	cacheFile   string // SDK region-query cache; "" for the SDK default under os.TempDir()
 }
 
 func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
@@ -108,13 +108,12 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 	c.rsHosts, c.rsfHosts = hostList(o, OptRSHost), hostList(o, OptRSFHost)
 	c.upHosts, c.apiHosts = hostList(o, OptUPHost), hostList(o, OptAPIHost)
 
-	if c.connectTimeout, err = o.Duration(OptConnectTimeout, 30*time.Second); err != nil {
-		return nil, err
-	}
-	if c.responseTimeout, err = o.Duration(OptResponseTimeout, 60*time.Second); err != nil {
-		return nil, err
-	}
-	if c.retryInterval, err = o.Duration(OptRetryInterval, 0); err != nil {
+	if c.net, err = retry.Parse(o, retry.Aliases{
+		Retries:         []string{OptRetries},
+		BaseDelay:       []string{OptRetryInterval},
+		ConnectTimeout:  []string{OptConnectTimeout},
+		ResponseTimeout: []string{OptResponseTimeout},
+	}); err != nil {
 		return nil, err
 	}
 	if c.tokenTTL, err = o.Duration(OptTokenTTL, 24*time.Hour); err != nil {
@@ -126,7 +125,6 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 		max      int64
 		dst      func(int64)
 	}{
-		{OptRetries, 3, 0, 100, func(v int64) { c.retries = int(v) }},
 		{OptConcurrency, 4, 1, 1024, func(v int64) { c.concurrency = int(v) }},
 		{OptPartSize, 4 << 20, minPartSize, maxPartSize, func(v int64) { c.partSize = v }},
 		{OptThreshold, 4 << 20, 0, 1 << 30, func(v int64) { c.threshold = v }},

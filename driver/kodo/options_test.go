@@ -48,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.endpoint != "https://iovip-z1.qbox.me" || cfg.downloadHost != "dl.example.com" || !cfg.useHTTPS ||
-		cfg.partSize != 4<<20 || cfg.threshold != 4<<20 || cfg.concurrency != 4 || cfg.retries != 3 ||
+		cfg.partSize != 4<<20 || cfg.threshold != 4<<20 || cfg.concurrency != 4 || cfg.net.Policy.Attempts != 4 ||
 		cfg.pageSize != 1000 || cfg.tokenTTL != 24*time.Hour || cfg.cacheFile != "" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
@@ -58,21 +58,27 @@ func TestParseConfig(t *testing.T) {
 	m[OptPartSize] = "8MB"
 	m[OptRetries] = "0"
 	m[OptHTTPS] = "false"
+	m[OptRetryInterval] = "7ms"
+	m[OptResponseTimeout] = "3s"
 	cfg, err = parseConfig(uri, ufs.NewOptions(m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.downloadHost != "dl.example.com" || len(cfg.ucHosts) != 2 || cfg.ucHosts[1] != "http://uc2:80" ||
-		cfg.partSize != 8<<20 || cfg.retries != 0 || cfg.endpoint != "http://iovip-z1.qbox.me" {
+		cfg.partSize != 8<<20 || cfg.net.Policy.Attempts != 1 || cfg.endpoint != "http://iovip-z1.qbox.me" {
 		t.Fatalf("parsed: %+v", cfg)
 	}
+	if cfg.net.Policy.BaseDelay != 7*time.Millisecond || cfg.net.ResponseTimeout != 3*time.Second {
+		t.Fatalf("Kodo's own keys as aliases of the shared ones: %+v", cfg.net)
+	}
 	for key, bad := range map[string]string{
-		OptPartSize:    "512KB", // below Kodo's 1 MiB minimum
-		OptPageSize:    "1001",
-		OptConcurrency: "0",
-		OptHTTPS:       "maybe",
-		OptTokenTTL:    "1s",
-		OptRetries:     "-1",
+		OptPartSize:              "512KB", // below Kodo's 1 MiB minimum
+		OptPageSize:              "1001",
+		OptConcurrency:           "0",
+		OptHTTPS:                 "maybe",
+		OptTokenTTL:              "1s",
+		OptRetries:               "-1",
+		"unifiedfs.idle.timeout": "0",
 	} {
 		m := baseOptions()
 		m[key] = bad

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,15 +14,33 @@ import (
 	"time"
 
 	"github.com/qiniu/go-sdk/v7/client"
-	"github.com/qiniu/go-sdk/v7/storagev2/retrier"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // OpenRange implements ufs.UFS. It sends a GET with a Range header to the endpoint, naming
 // the download domain in the Host header, with a private download token signed for
-// "<scheme>://<downloadhost>/<key>?e=<deadline>". Failures before the body starts (5xx,
-// resets) are retried like SDK calls.
+// "<scheme>://<downloadhost>/<key>?e=<deadline>". Requests are retried under the mount's
+// policy; a body that breaks mid-way is re-requested from the first byte not yet
+// delivered, and the re-requested response must carry the ETag (Kodo's hash) of the first
+// one: Kodo's download hosts do not promise If-Match, so the version is checked on the
+// answer instead, and another version fails the read with ufs.ErrChanged.
 func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, p, "", off, n)
+}
+
+// OpenVersion implements ufs.VersionReader: the download's ETag must be hash (Kodo's hash
+// of the content), else the read fails with ufs.ErrChanged before any byte is returned.
+func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+	if hash == "" {
+		return nil, pathErr("open", p, fmt.Errorf("%w: empty content hash", fs.ErrInvalid))
+	}
+	return f.open(ctx, p, hash, off, n)
+}
+
+// open reads n bytes (n < 0: to the end) from off of the object at p; of the version
+// whose hash is hash when hash is not empty.
+func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
 	c, err := f.begin(ctx, "open", p)
 	if err != nil {
 		return nil, err
@@ -34,90 +53,127 @@ func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadClos
 	}
 	if n == 0 {
 		st, err := f.stat(ctx, c)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, mapErr(ctx, "open", p, err)
-		}
-		if st.IsDir {
+		case st.IsDir:
 			return nil, pathErr("open", p, ufs.ErrIsDir)
+		case hash != "" && st.ContentHash != hash:
+			return nil, pathErr("open", p, changed(st.ContentHash, hash))
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
-	resp, err := f.get(ctx, f.key(c), off, n)
+	if n > 0 && off > math.MaxInt64-n {
+		n = -1
+	}
+	key := f.key(c)
+	resp, err := transfer(ctx, f, func(ctx context.Context) (*http.Response, error) {
+		return f.download(ctx, key, off, n)
+	})
+	if err != nil {
+		if code := errCode(err); code == codeNotFound || code == codeNoSuchFile {
+			if st, serr := f.stat(ctx, c); serr == nil && st.IsDir {
+				return nil, pathErr("open", p, ufs.WrapErr(ufs.ErrIsDir, err))
+			}
+		}
+		return nil, mapErr(ctx, "open", p, err)
+	}
+	etag := etagOf(resp)
+	if hash != "" && etag != hash {
+		resp.Body.Close()
+		return nil, pathErr("open", p, changed(etag, hash))
+	}
+	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable { // off is at or past the end
+		resp.Body.Close()
+		if hash != "" && n > 0 {
+			return nil, pathErr("open", p, fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, off))
+		}
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	body, err := atOffset(resp, off)
+	if errors.Is(err, io.EOF) { // a 200 shorter than off: nothing to read
+		return io.NopCloser(strings.NewReader("")), nil
+	}
 	if err != nil {
 		return nil, mapErr(ctx, "open", p, err)
 	}
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
-		if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != off {
-			resp.Body.Close()
-			return nil, pathErr("open", p, fmt.Errorf("kodo: asked for bytes from %d, got Content-Range %q", off, resp.Header.Get("Content-Range")))
-		}
-		return &rangeReader{ctx: ctx, body: resp.Body, left: n, path: p}, nil
-	case http.StatusOK: // the range was ignored: skip to off
-		if _, err := io.CopyN(io.Discard, resp.Body, off); err != nil {
-			resp.Body.Close()
-			if errors.Is(err, io.EOF) {
-				return io.NopCloser(strings.NewReader("")), nil
-			}
-			return nil, mapErr(ctx, "open", p, err)
-		}
-		return &rangeReader{ctx: ctx, body: resp.Body, left: n, path: p}, nil
-	case http.StatusRequestedRangeNotSatisfiable: // off is at or past the end
-		resp.Body.Close()
-		return io.NopCloser(strings.NewReader("")), nil
+	end := int64(-1) // first byte after the range; -1: the object's end
+	if n > 0 {
+		end = off + n
 	}
-	rerr := client.ResponseError(resp) // closes the body
-	if code := errCode(rerr); code == codeNotFound || code == codeNoSuchFile {
-		if st, serr := f.stat(ctx, c); serr == nil && st.IsDir {
-			return nil, pathErr("open", p, ufs.WrapErr(ufs.ErrIsDir, rerr))
+	src := func(ctx context.Context, pos int64) (io.ReadCloser, error) {
+		if etag == "" {
+			return nil, retry.Permanent(errors.New("kodo: the download had no ETag to resume the read with"))
 		}
-	}
-	return nil, mapErr(ctx, "open", p, rerr)
-}
-
-// get sends the download request, retrying retryable failures; any response it returns
-// has not been read.
-func (f *FS) get(ctx context.Context, key string, off, n int64) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		req, err := f.downloadRequest(ctx, key, off, n)
+		count := int64(-1)
+		if end >= 0 {
+			count = end - pos
+		}
+		resp, err := f.download(ctx, key, pos, count)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := f.c.http.Do(req)
+		if got := etagOf(resp); got != etag {
+			resp.Body.Close()
+			return nil, changed(got, etag)
+		}
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, pos)
+		}
+		return atOffset(resp, pos)
+	}
+	return &rangeReader{ctx: ctx, body: retry.Resume(ctx, f.data, body, off, src), left: n, path: p, versioned: hash != ""}, nil
+}
+
+// etagOf returns the unquoted ETag of a download: the object's Kodo hash.
+func etagOf(resp *http.Response) string {
+	return strings.Trim(resp.Header.Get("ETag"), `"`)
+}
+
+// changed is the error for an object that is no longer version want.
+func changed(got, want string) error {
+	return fmt.Errorf("%w: want hash %s, the object has %q", ufs.ErrChanged, want, got)
+}
+
+// atOffset returns the body of a 206 that starts at off, or of a 200 (the range was
+// ignored) skipped to off.
+func atOffset(resp *http.Response, off int64) (io.ReadCloser, error) {
+	if resp.StatusCode == http.StatusOK {
+		if _, err := io.CopyN(io.Discard, resp.Body, off); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+		return resp.Body, nil
+	}
+	if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != off {
+		resp.Body.Close()
+		return nil, retry.Permanent(fmt.Errorf("kodo: asked for bytes from %d, got Content-Range %q", off, resp.Header.Get("Content-Range")))
+	}
+	return resp.Body, nil
+}
+
+// download sends one download request for n bytes from off (n < 0: to the end). It returns
+// the unread response of a 200, 206 or 416, and an error for any other answer.
+func (f *FS) download(ctx context.Context, key string, off, n int64) (*http.Response, error) {
+	req, err := f.downloadRequest(ctx, key, off, n)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.c.http.Do(req)
+	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			uerr.URL = redactToken(uerr.URL) // the token grants reads: keep it out of messages
 		}
-		retry := false
-		switch {
-		case err != nil:
-			retry = ctx.Err() == nil && retrier.IsErrorRetryable(err)
-		case retrier.IsStatusCodeRetryable(resp.StatusCode):
-			retry = true
-		default:
-			return resp, nil
-		}
-		if !retry || attempt >= f.cfg.retries {
-			if err != nil {
-				return nil, err
-			}
-			return nil, client.ResponseError(resp)
-		}
-		if resp != nil {
-			_ = client.ResponseError(resp) // drain and close
-		}
-		wait := f.cfg.retryInterval << attempt
-		if f.cfg.retryInterval == 0 {
-			wait = 50 * time.Millisecond
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
+		return nil, err
 	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent, http.StatusRequestedRangeNotSatisfiable:
+		return resp, nil
+	}
+	info, _ := client.ResponseError(resp).(*client.ErrorInfo) // drains and closes the body
+	return nil, &downloadError{info: info, header: resp.Header}
 }
 
 // downloadRequest builds a signed GET for key. The signed URL names the download domain;
@@ -169,12 +225,15 @@ func contentRangeStart(h string) (int64, bool) {
 	return v, err == nil
 }
 
-// rangeReader reads at most left bytes (all when left < 0) of a download body.
+// rangeReader reads at most left bytes (all when left < 0) of a download body. A body
+// that ends before left bytes ran past the object's end: io.EOF, or for a version read
+// ufs.ErrChanged (the version asked for had those bytes).
 type rangeReader struct {
-	ctx  context.Context
-	body io.ReadCloser
-	left int64
-	path string
+	ctx       context.Context
+	body      io.ReadCloser
+	left      int64
+	path      string
+	versioned bool
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -199,6 +258,9 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		return n, err
 	case errors.Is(err, io.EOF):
 		// A 206 reply shorter than the range asked: the range ran past the end.
+		if r.versioned {
+			return n, pathErr("read", r.path, fmt.Errorf("%w: the object ends %d bytes before the range", ufs.ErrChanged, r.left))
+		}
 		r.left = 0
 		return n, io.EOF
 	}

@@ -17,11 +17,8 @@ import (
 	httpclient "github.com/qiniu/go-sdk/v7/storagev2/http_client"
 	"github.com/qiniu/go-sdk/v7/storagev2/uptoken"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
-
-// abortTimeout bounds the abort of a failed resumable upload, which runs even when the
-// caller's context is done.
-const abortTimeout = 30 * time.Second
 
 // Create implements ufs.UFS. Up to fs.kodo.upload.threshold bytes are buffered and sent by
 // one form upload at Close; beyond it a resumable upload v2 starts and parts of
@@ -36,7 +33,7 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if c == ufs.Root {
 		return nil, pathErr("create", p, fmt.Errorf("%w: cannot create the root", fs.ErrInvalid))
 	}
-	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), partSize: f.cfg.partSize}
+	w := &writer{f: f, ctx: ctx, path: p, clean: c, key: f.key(c), partSize: f.cfg.partSize}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
 	}
@@ -67,17 +64,20 @@ func (f *FS) formUpload(ctx context.Context, key string, data []byte) (string, e
 		Hash string `json:"hash"`
 		Key  string `json:"key"`
 	}
-	_, err = f.c.storage.PostObject(ctx, &apis.PostObjectRequest{
-		ObjectName:  &key,
-		UploadToken: tok,
-		Crc32:       int64(crc32.ChecksumIEEE(data)),
-		File: httpclient.MultipartFormBinaryData{
-			Data:        nopCloser{bytes.NewReader(data)},
-			Name:        "data",
-			ContentType: "application/octet-stream",
-		},
-		ResponseBody: &ret,
-	}, nil)
+	crc := int64(crc32.ChecksumIEEE(data))
+	_, err = transfer(ctx, f, func(ctx context.Context) (*apis.PostObjectResponse, error) {
+		return f.c.storage.PostObject(ctx, &apis.PostObjectRequest{
+			ObjectName:  &key,
+			UploadToken: tok,
+			Crc32:       crc,
+			File: httpclient.MultipartFormBinaryData{
+				Data:        nopCloser{bytes.NewReader(data)},
+				Name:        "data",
+				ContentType: "application/octet-stream",
+			},
+			ResponseBody: &ret,
+		}, nil)
+	})
 	return ret.Hash, err
 }
 
@@ -88,10 +88,11 @@ func (nopCloser) Close() error { return nil }
 // writer is an upload in progress. Write and Close are called by one goroutine; the part
 // uploads it starts report through mp.
 type writer struct {
-	f    *FS
-	ctx  context.Context
-	path string
-	key  string
+	f     *FS
+	ctx   context.Context
+	path  string
+	clean string
+	key   string
 
 	partSize int64
 	buf      []byte
@@ -115,13 +116,14 @@ func (w *writer) record(hash string) {
 
 // multipart is a resumable upload v2 in progress.
 type multipart struct {
-	id     string
-	token  uptoken.Provider
-	ctx    context.Context // cancelled when the upload fails or is aborted
-	cancel context.CancelFunc
-	next   int64
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	id      string
+	started time.Time // local clock when the upload was initiated
+	token   uptoken.Provider
+	ctx     context.Context // cancelled when the upload fails or is aborted
+	cancel  context.CancelFunc
+	next    int64
+	sem     chan struct{}
+	wg      sync.WaitGroup
 
 	mu    sync.Mutex
 	parts []complete.PartInfo
@@ -171,14 +173,16 @@ func (w *writer) start() error {
 	if err != nil {
 		return mapErr(w.ctx, "write", w.path, err)
 	}
-	resp, err := f.c.storage.ResumableUploadV2InitiateMultipartUpload(w.ctx, &apis.ResumableUploadV2InitiateMultipartUploadRequest{
-		BucketName: f.bucket, ObjectName: &w.key, UpToken: tok,
-	}, nil)
+	resp, err := call(w.ctx, f, func(ctx context.Context) (*apis.ResumableUploadV2InitiateMultipartUploadResponse, error) {
+		return f.c.storage.ResumableUploadV2InitiateMultipartUpload(ctx, &apis.ResumableUploadV2InitiateMultipartUploadRequest{
+			BucketName: f.bucket, ObjectName: &w.key, UpToken: tok,
+		}, nil)
+	})
 	if err != nil {
 		return mapErr(w.ctx, "write", w.path, err)
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
-	w.mp = &multipart{id: resp.UploadId, token: tok, ctx: ctx, cancel: cancel, next: 1, sem: make(chan struct{}, f.cfg.concurrency)}
+	w.mp = &multipart{id: resp.UploadId, started: time.Now(), token: tok, ctx: ctx, cancel: cancel, next: 1, sem: make(chan struct{}, f.cfg.concurrency)}
 	ps := int(w.partSize)
 	for len(w.buf) >= ps {
 		if err := w.dispatch(w.buf[:ps:ps]); err != nil {
@@ -213,10 +217,12 @@ func (w *writer) dispatch(data []byte) error {
 		defer mp.wg.Done()
 		defer func() { <-mp.sem }()
 		sum := md5.Sum(data)
-		resp, err := w.f.c.storage.ResumableUploadV2UploadPart(mp.ctx, &apis.ResumableUploadV2UploadPartRequest{
-			BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, PartNumber: num,
-			Md5: hex.EncodeToString(sum[:]), UpToken: mp.token, Body: nopCloser{bytes.NewReader(data)},
-		}, nil)
+		resp, err := transfer(mp.ctx, w.f, func(ctx context.Context) (*apis.ResumableUploadV2UploadPartResponse, error) {
+			return w.f.c.storage.ResumableUploadV2UploadPart(ctx, &apis.ResumableUploadV2UploadPartRequest{
+				BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, PartNumber: num,
+				Md5: hex.EncodeToString(sum[:]), UpToken: mp.token, Body: nopCloser{bytes.NewReader(data)},
+			}, nil)
+		})
 		mp.mu.Lock()
 		defer mp.mu.Unlock()
 		if err != nil {
@@ -261,11 +267,13 @@ func (w *writer) discard() {
 	}
 	mp.cancel()
 	mp.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
+	ctx, cancel := w.f.cleanupContext(w.ctx)
 	defer cancel()
-	_, _ = w.f.c.storage.ResumableUploadV2AbortMultipartUpload(ctx, &apis.ResumableUploadV2AbortMultipartUploadRequest{
-		BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
-	}, nil)
+	_, _ = call(ctx, w.f, func(ctx context.Context) (*apis.ResumableUploadV2AbortMultipartUploadResponse, error) {
+		return w.f.c.storage.ResumableUploadV2AbortMultipartUpload(ctx, &apis.ResumableUploadV2AbortMultipartUploadRequest{
+			BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
+		}, nil)
+	})
 }
 
 func (w *writer) Close() error {
@@ -306,10 +314,21 @@ func (w *writer) Close() error {
 		Hash string `json:"hash"`
 		Key  string `json:"key"`
 	}
-	_, err := w.f.c.storage.ResumableUploadV2CompleteMultipartUpload(w.ctx, &apis.ResumableUploadV2CompleteMultipartUploadRequest{
-		BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
-		Parts: mp.parts, ResponseBody: &ret,
-	}, nil)
+	_, err := call(w.ctx, w.f, func(ctx context.Context) (*apis.ResumableUploadV2CompleteMultipartUploadResponse, error) {
+		return w.f.c.storage.ResumableUploadV2CompleteMultipartUpload(ctx, &apis.ResumableUploadV2CompleteMultipartUploadRequest{
+			BucketName: w.f.bucket, ObjectName: &w.key, UploadId: mp.id, UpToken: mp.token,
+			Parts: mp.parts, ResponseBody: &ret,
+		}, nil)
+	})
+	if err != nil && isCode(err, codeNoSuchFile) && retry.Retried(err) {
+		// An earlier attempt may have completed the upload and lost its answer: the
+		// object is there with our size, stored after the upload began (a minute of
+		// slack for the clocks; Kodo's answers carry no time the SDK exposes).
+		if st, serr := w.f.stat(w.ctx, w.clean); serr == nil && !st.IsDir && st.Size == w.size &&
+			!st.ModTime.Before(mp.started.Add(-time.Minute)) {
+			ret.Hash, err = st.ContentHash, nil
+		}
+	}
 	if err != nil {
 		w.discard()
 		return mapErr(w.ctx, "close", w.path, err)

@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
+	sdkretry "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Option keys (see the package documentation).
@@ -31,13 +30,18 @@ const (
 	keyMaxConns       = "fs.oss.connection.max"
 	keyRetries        = "fs.oss.retry.max"
 	keyRetryDelay     = "fs.oss.retry.baseDelay"
-	keyThreshold      = "fs.oss.multipart.threshold"
-	keyPartSize       = "fs.oss.multipart.partSize"
-	keyThreads        = "fs.oss.multipart.threads"
-	keyCopyThreshold  = "fs.oss.copy.threshold"
-	keyCopyPartSize   = "fs.oss.copy.partSize"
-	keyCopyThreads    = "fs.oss.copy.threads"
-	keyPageSize       = "fs.oss.list.pageSize"
+
+	aliasConnectTimeout = "alluxio.underfs.oss.connection.timeout"
+	aliasSocketTimeout  = "alluxio.underfs.oss.socket.timeout"
+	aliasMaxConns       = "alluxio.underfs.oss.connection.max"
+	aliasRetries        = "alluxio.underfs.oss.retry.max"
+	keyThreshold        = "fs.oss.multipart.threshold"
+	keyPartSize         = "fs.oss.multipart.partSize"
+	keyThreads          = "fs.oss.multipart.threads"
+	keyCopyThreshold    = "fs.oss.copy.threshold"
+	keyCopyPartSize     = "fs.oss.copy.partSize"
+	keyCopyThreads      = "fs.oss.copy.threads"
+	keyPageSize         = "fs.oss.list.pageSize"
 
 	aliasPartSize = "alluxio.underfs.oss.streaming.upload.partition.size"
 	aliasThreads  = "alluxio.underfs.oss.streaming.upload.threads"
@@ -58,10 +62,7 @@ type config struct {
 	region        string
 	pathStyle     bool
 	signV1        bool
-	retries       int
-	retryDelay    time.Duration
-	connTimeout   time.Duration
-	rwTimeout     time.Duration
+	net           retry.Config // retries and timeouts (the shared unifiedfs.* options)
 	maxConns      int
 	threshold     int64
 	partSize      int64
@@ -142,8 +143,7 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 	}{
 		{keyThreads, aliasThreads, &c.threads, 4, 1, 256},
 		{keyCopyThreads, "", &c.copyThreads, 8, 1, 256},
-		{keyRetries, "", &c.retries, 3, 0, 100},
-		{keyMaxConns, "", &c.maxConns, 100, 1, 1 << 16},
+		{keyMaxConns, aliasMaxConns, &c.maxConns, 100, 1, 1 << 16},
 		{keyPageSize, "", &c.pageSize, maxListKeys, 1, maxListKeys},
 	}
 	for _, it := range counts {
@@ -153,22 +153,14 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 		}
 		*it.dst = int(n)
 	}
-	durs := []struct {
-		key string
-		dst *time.Duration
-		def time.Duration
-	}{
-		{keyRetryDelay, &c.retryDelay, 200 * time.Millisecond},
-		{keyConnectTimeout, &c.connTimeout, 10 * time.Second},
-		{keySocketTimeout, &c.rwTimeout, 50 * time.Second},
-	}
-	for _, it := range durs {
-		if *it.dst, err = o.Duration(it.key, it.def); err != nil {
-			return nil, err
-		}
-		if *it.dst <= 0 {
-			return nil, fmt.Errorf("%w: option %s must be positive", fs.ErrInvalid, it.key)
-		}
+	c.net, err = retry.Parse(o, retry.Aliases{
+		Retries:        []string{keyRetries, aliasRetries},
+		BaseDelay:      []string{keyRetryDelay},
+		ConnectTimeout: []string{keyConnectTimeout, aliasConnectTimeout},
+		IdleTimeout:    []string{keySocketTimeout, aliasSocketTimeout},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -215,24 +207,24 @@ func regionOf(host string) string {
 	return ""
 }
 
-// newClient builds the SDK client and the HTTP client under it.
+// newClient builds the SDK client and the HTTP client under it. The SDK's own retries are
+// off (NopRetryer): every request runs under the mount's retry.Policy instead, which would
+// otherwise multiply the attempts (and the SDK's retries 401s, which must fail at once).
+// The transport bounds connecting, waiting for headers and every stall of a body
+// (unifiedfs.connect/response/idle.timeout); redirects are not followed, as in the SDK.
 func newClient(c *config) (*sdk.Client, *http.Client) {
-	hc := transport.NewHttpClient(&transport.Config{
-		ConnectTimeout:   &c.connTimeout,
-		ReadWriteTimeout: &c.rwTimeout,
-	}, transport.MaxConnections(c.maxConns), func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = min(c.maxConns, 64)
-	})
+	hc := &http.Client{
+		Transport: retry.NewTransport(c.net, c.maxConns),
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 	cfg := sdk.NewConfig().
 		WithEndpoint(c.endpoint).
 		WithCredentialsProvider(c.creds).
 		WithHttpClient(hc).
 		WithUsePathStyle(c.pathStyle).
-		WithRetryer(retry.NewStandard(func(ro *retry.RetryOptions) {
-			ro.MaxAttempts = c.retries + 1
-			ro.BaseDelay = c.retryDelay
-			ro.MaxBackoff = max(c.retryDelay*32, time.Second)
-		}))
+		WithRetryer(sdkretry.NopRetryer{})
 	if c.region != "" {
 		cfg = cfg.WithRegion(c.region)
 	}

@@ -15,8 +15,14 @@
 // deletes; directories are renamed key by key, in parallel, each source key deleted only
 // after its copy exists. RemoveAll deletes in batches of up to 1000 keys (DeleteObjects).
 //
+// Reads that break mid-body resume from the first byte not delivered, with If-Match on
+// the first response's ETag (a replaced object fails the read with ufs.ErrChanged);
+// OpenVersion (ufs.VersionReader) sends If-Match from the start. RemoveAll and directory
+// renames use verbose DeleteMultipleObjects: a key OSS did not delete is deleted alone, and
+// its error (AccessDenied, ...) is returned naming the key.
+//
 // Opening checks that the bucket exists (fs.ErrNotExist otherwise) and that the
-// credentials may list it (fs.ErrPermission otherwise).
+// credentials may list it (fs.ErrPermission otherwise); so does Stat of the root.
 //
 // # Options
 //
@@ -32,12 +38,8 @@
 //	fs.oss.signatureVersion  "v4" (default) or "v1"
 //	fs.oss.pathStyle         path-style addressing (http://endpoint/bucket/key); default
 //	                         true when the endpoint host is an IP address or "localhost"
-//	fs.oss.connection.timeout  connect timeout (default 10s)
-//	fs.oss.socket.timeout    read/write idle timeout of a connection (default 50s)
-//	fs.oss.connection.max    most connections to the endpoint (default 100)
-//	fs.oss.retry.max         retries of a failed request (default 3): 5xx, 408, 429,
-//	                         dropped connections; never authorization errors
-//	fs.oss.retry.baseDelay   first retry's backoff, growing with full jitter (default 200ms)
+//	fs.oss.connection.max    most connections to the endpoint (default 100; alias
+//	                         alluxio.underfs.oss.connection.max)
 //	fs.oss.multipart.threshold  largest file uploaded with one PutObject (default 32MB)
 //	fs.oss.multipart.partSize   multipart part size, at least 100KB (default 8MB)
 //	fs.oss.multipart.threads    parts uploaded in parallel per file (default 4)
@@ -46,6 +48,16 @@
 //	fs.oss.copy.threads      parallel copies and part copies in Rename (default 8)
 //	fs.oss.list.pageSize     keys per ListObjectsV2 request when the caller sets no page
 //	                         size (default 1000, at most 1000)
+//
+// Retries and timeouts are the shared unifiedfs.* options of every driver, documented in
+// package github.com/unifiedfs/unifiedfs/ufs/retry: unifiedfs.retry.attempts,
+// unifiedfs.retry.base.delay, unifiedfs.retry.max.delay, unifiedfs.read.resume.max,
+// unifiedfs.connect.timeout, unifiedfs.response.timeout, unifiedfs.idle.timeout,
+// unifiedfs.request.timeout and unifiedfs.abort.timeout. OSS's older keys are aliases:
+// fs.oss.retry.max and alluxio.underfs.oss.retry.max (retries after the first attempt),
+// fs.oss.retry.baseDelay, fs.oss.connection.timeout and
+// alluxio.underfs.oss.connection.timeout (connect), fs.oss.socket.timeout and
+// alluxio.underfs.oss.socket.timeout (idle). The SDK's own retries are off.
 //
 // Sizes accept suffixes ("8MB", "100KB"), durations Go or Alluxio forms ("30s", "5min",
 // or bare milliseconds). The Alluxio names alluxio.underfs.oss.streaming.upload.partition.size

@@ -17,6 +17,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 var bg = context.Background()
@@ -214,20 +215,38 @@ func TestRetries(t *testing.T) {
 			t.Fatal("the fault did not drop a connection")
 		}
 	})
-	t.Run("TruncatedBody", func(t *testing.T) {
+	t.Run("TruncatedBodyResumes", func(t *testing.T) {
 		data := bytes.Repeat([]byte("0123456789"), 10000)
 		if err := ufs.WriteFile(bg, u, "big", data); err != nil {
 			t.Fatal(err)
 		}
+		before := u.(retry.Reporter).RetryStats().Resumed.Load()
 		remove := srv.Inject(osstest.Fault{Op: "GetObject", TruncateBody: true, Times: 1})
+		got, err := ufs.ReadFile(bg, u, "big")
+		remove()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read with one body cut short: %d of %d bytes, %v; want all, resumed", len(got), len(data), err)
+		}
+		if n := u.(retry.Reporter).RetryStats().Resumed.Load() - before; n != 1 {
+			t.Fatalf("resumes = %d, want 1", n)
+		}
+	})
+	t.Run("TruncatedEveryTime", func(t *testing.T) {
+		// Each body is cut at half of what it carries: every re-open makes progress, so
+		// only the resume budget ends the read.
+		u := mount(t, srv, map[string]string{"unifiedfs.read.resume.max": "3"})
+		if err := ufs.WriteFile(bg, u, "big", bytes.Repeat([]byte("x"), 100000)); err != nil {
+			t.Fatal(err)
+		}
+		remove := srv.Inject(osstest.Fault{Op: "GetObject", TruncateBody: true})
 		defer remove()
 		got, err := ufs.ReadFile(bg, u, "big")
-		if err == nil {
-			t.Fatalf("a truncated body read as success (%d of %d bytes)", len(got), len(data))
+		if err == nil || len(got) != 100000-100000/16 || !strings.Contains(err.Error(), "resumes") {
+			t.Fatalf("every body cut short: %d bytes, %v; want 15/16 of the file and a spent resume budget", len(got), err)
 		}
 		var pe *fs.PathError
-		if !errors.As(err, &pe) {
-			t.Fatalf("not a PathError: %T %v", err, err)
+		if !errors.As(err, &pe) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("not a PathError keeping the cause: %T %v", err, err)
 		}
 	})
 }
@@ -483,5 +502,72 @@ func TestListingManyPages(t *testing.T) {
 	page, err := u.List(bg, "big", ufs.ListOptions{PageSize: 1})
 	if err != nil || len(page.Entries) != 1 || page.Entries[0].Name != "f0000" || page.NextPageToken == "" {
 		t.Fatalf("first page of 1 = %+v, %v (the marker must not take the page)", page, err)
+	}
+}
+
+// Issue 14a: Stat of the root reaches the bucket like every other call.
+func TestStatRootChecksBucket(t *testing.T) {
+	srv := osstest.NewServer(t)
+	u := mount(t, srv, map[string]string{"unifiedfs.retry.attempts": "1"})
+	if st, err := u.Stat(bg, ufs.Root); err != nil || !st.IsDir {
+		t.Fatalf("stat root: %+v, %v", st, err)
+	}
+	for _, f := range []struct {
+		fault osstest.Fault
+		want  error
+	}{
+		{osstest.Fault{Op: "ListObjectsV2", Status: 403, Code: "InvalidAccessKeyId"}, fs.ErrPermission},
+		{osstest.Fault{Op: "ListObjectsV2", Status: 403, Code: "AccessDenied"}, fs.ErrPermission},
+		{osstest.Fault{Op: "ListObjectsV2", Status: 404, Code: "NoSuchBucket"}, fs.ErrNotExist},
+	} {
+		remove := srv.Inject(f.fault)
+		_, err := u.Stat(bg, ufs.Root)
+		remove()
+		wantIs(t, err, f.want)
+		if serviceCode(err) != f.fault.Code {
+			t.Fatalf("stat root under %s: %v", f.fault.Code, err)
+		}
+	}
+}
+
+// Issue 14b: single keys that a batch delete leaves behind reach the caller.
+func TestBatchDeleteFailuresSurface(t *testing.T) {
+	srv := osstest.NewServer(t)
+	u := mount(t, srv, nil)
+	for _, p := range []string{"d/a", "d/b/x", "d/c", "e/keep"} {
+		if err := ufs.WriteFile(bg, u, p, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var root string
+	for _, k := range srv.Keys(testBucket) {
+		if strings.HasSuffix(k, "/d/a") {
+			root = strings.TrimSuffix(k, "d/a")
+		}
+	}
+	remove := srv.DenyDelete(testBucket, root+"d/b/")
+	err := u.RemoveAll(bg, "d")
+	wantIs(t, err, fs.ErrPermission)
+	if serviceCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "d/b/x") {
+		t.Fatalf("RemoveAll with an undeletable key: %v; want AccessDenied naming the key", err)
+	}
+	if _, err := u.Stat(bg, "d/a"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("deletable keys were kept: %v", err)
+	}
+	if _, err := u.Stat(bg, "d/b/x"); err != nil {
+		t.Fatalf("the undeletable key: %v", err)
+	}
+	// Rename of a directory: the copies exist, the source key that cannot go is reported.
+	err = u.Rename(bg, "d", "moved")
+	wantIs(t, err, fs.ErrPermission)
+	if _, serr := u.Stat(bg, "moved/b/x"); serr != nil {
+		t.Fatalf("the copy of the undeletable key: %v", serr)
+	}
+	remove()
+	if err := u.RemoveAll(bg, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Stat(bg, "d"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("d after RemoveAll: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // codeSentinels maps OSS error codes to the ufs contract's sentinels.
@@ -69,4 +70,27 @@ func isNotFound(err error) bool {
 func hasCode(err error, code string) bool {
 	se, ok := serviceError(err)
 	return ok && se.Code == code
+}
+
+// inspect finds the OSS answer in an SDK error, for the retry policy.
+func inspect(err error) (retry.Response, bool) {
+	se, ok := serviceError(err)
+	if !ok {
+		return retry.Response{}, false
+	}
+	return retry.Response{Status: se.StatusCode, Code: se.Code, Header: se.Headers}, true
+}
+
+// retryCodes classifies OSS error codes whose status alone would mislead the policy.
+// SlowDown and TooManyRequests (OSS's QPS and bandwidth limits) are Throttled by default.
+var retryCodes = map[string]retry.Class{
+	"NoSuchKey":             retry.Final,
+	"NoSuchBucket":          retry.Final,
+	"NoSuchUpload":          retry.Final,
+	"PreconditionFailed":    retry.Final,
+	"RequestTimeTooSkewed":  retry.Final,
+	"InvalidAccessKeyId":    retry.Final,
+	"SignatureDoesNotMatch": retry.Final,
+	"AccessDenied":          retry.Final,
+	"RequestTimeout":        retry.Transient,
 }

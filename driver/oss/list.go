@@ -39,7 +39,9 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 		if token != "" {
 			req.ContinuationToken = sdk.Ptr(token)
 		}
-		res, err := f.client.ListObjectsV2(ctx, req)
+		res, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
+			return f.client.ListObjectsV2(ctx, req)
+		})
 		if err != nil {
 			return ufs.ListPage{}, pathErr(ctx, "list", dir, err)
 		}

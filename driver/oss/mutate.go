@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -16,9 +17,11 @@ func (f *FS) Mkdir(ctx context.Context, p string) error {
 	if err != nil || c == ufs.Root {
 		return err
 	}
-	_, err = f.client.PutObject(ctx, &sdk.PutObjectRequest{
-		Bucket: &f.bucket, Key: sdk.Ptr(f.dirKey(c)), ForbidOverwrite: sdk.Ptr("true"),
-		ContentLength: sdk.Ptr(int64(0)),
+	_, err = call(ctx, f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
+		return f.client.PutObject(ctx, &sdk.PutObjectRequest{
+			Bucket: &f.bucket, Key: sdk.Ptr(f.dirKey(c)), ForbidOverwrite: sdk.Ptr("true"),
+			ContentLength: sdk.Ptr(int64(0)),
+		})
 	})
 	if err != nil && !hasCode(err, "FileAlreadyExists") {
 		return pathErr(ctx, "mkdir", p, err)
@@ -44,8 +47,10 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 		return pathErr(ctx, "remove", p, f.deleteKey(ctx, f.key(c)))
 	}
 	marker := f.dirKey(c)
-	res, err := f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
-		Bucket: &f.bucket, Prefix: &marker, MaxKeys: 2,
+	res, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
+		return f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+			Bucket: &f.bucket, Prefix: &marker, MaxKeys: 2,
+		})
 	})
 	if err != nil {
 		return pathErr(ctx, "remove", p, err)
@@ -60,7 +65,9 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 }
 
 func (f *FS) deleteKey(ctx context.Context, key string) error {
-	_, err := f.client.DeleteObject(ctx, &sdk.DeleteObjectRequest{Bucket: &f.bucket, Key: &key})
+	_, err := call(ctx, f, func(ctx context.Context) (*sdk.DeleteObjectResult, error) {
+		return f.client.DeleteObject(ctx, &sdk.DeleteObjectRequest{Bucket: &f.bucket, Key: &key})
+	})
 	return err
 }
 
@@ -88,8 +95,10 @@ func (f *FS) RemoveAll(ctx context.Context, p string) error {
 func (f *FS) walkKeys(ctx context.Context, prefix string, fn func([]sdk.ObjectProperties) error) error {
 	var token *string
 	for {
-		res, err := f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
-			Bucket: &f.bucket, Prefix: &prefix, MaxKeys: maxListKeys, ContinuationToken: token,
+		res, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
+			return f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+				Bucket: &f.bucket, Prefix: &prefix, MaxKeys: maxListKeys, ContinuationToken: token,
+			})
 		})
 		if err != nil {
 			return err
@@ -106,7 +115,10 @@ func (f *FS) walkKeys(ctx context.Context, prefix string, fn func([]sdk.ObjectPr
 	}
 }
 
-// deleteKeys deletes up to maxDeleteKey objects with one DeleteObjects request.
+// deleteKeys deletes objs with DeleteMultipleObjects requests of up to maxDeleteKey keys.
+// The verbose answer lists the keys OSS deleted (quiet mode says nothing at all); a key it
+// left out was not deleted, so it is deleted alone, which reports why it fails. The first
+// such failure is returned, naming its key.
 func (f *FS) deleteKeys(ctx context.Context, objs []sdk.ObjectProperties) error {
 	for len(objs) > 0 {
 		n := min(len(objs), maxDeleteKey)
@@ -114,12 +126,37 @@ func (f *FS) deleteKeys(ctx context.Context, objs []sdk.ObjectProperties) error 
 		for i, o := range objs[:n] {
 			del[i] = sdk.DeleteObject{Key: o.Key}
 		}
-		if _, err := f.client.DeleteMultipleObjects(ctx, &sdk.DeleteMultipleObjectsRequest{
-			Bucket: &f.bucket, Objects: del, Quiet: true,
-		}); err != nil {
+		res, err := call(ctx, f, func(ctx context.Context) (*sdk.DeleteMultipleObjectsResult, error) {
+			return f.client.DeleteMultipleObjects(ctx, &sdk.DeleteMultipleObjectsRequest{
+				Bucket: &f.bucket, Objects: del,
+			})
+		})
+		if err != nil {
 			return err
+		}
+		deleted := make(map[string]bool, len(res.DeletedObjects))
+		for _, d := range res.DeletedObjects {
+			deleted[sdk.ToString(d.Key)] = true
+		}
+		for _, d := range del {
+			key := sdk.ToString(d.Key)
+			if deleted[key] {
+				continue
+			}
+			if err := f.deleteKey(ctx, key); err != nil {
+				return &keyError{key: key, err: err}
+			}
 		}
 		objs = objs[n:]
 	}
 	return nil
 }
+
+// keyError is the failure of one key of a batch.
+type keyError struct {
+	key string
+	err error
+}
+
+func (e *keyError) Error() string { return fmt.Sprintf("key %q not deleted: %v", e.key, e.err) }
+func (e *keyError) Unwrap() error { return e.err }

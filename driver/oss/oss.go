@@ -11,6 +11,7 @@ import (
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func init() { ufs.Register("oss", Open) }
@@ -23,6 +24,30 @@ type FS struct {
 	bucket string
 	prefix string // key prefix of the root: "" or "dir/"
 	closed atomic.Bool
+
+	stats retry.Stats
+	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
+	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
+}
+
+// RetryStats implements retry.Reporter.
+func (f *FS) RetryStats() *retry.Stats { return &f.stats }
+
+// call runs one SDK request that moves no file data under the mount's retry policy.
+func call[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.ctl, op)
+}
+
+// transfer runs one SDK request that moves file data (an upload body, or a download whose
+// body is read after it returns) under the mount's retry policy, without the request cap.
+func transfer[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.data, op)
+}
+
+// cleanupContext returns a context for the abort of a failed upload: detached from ctx (the
+// caller's may be what ended) and bounded by unifiedfs.abort.timeout.
+func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), f.cfg.net.AbortTimeout)
 }
 
 // Open is the ufs.Opener for oss:// URIs. It checks that the bucket exists and that the
@@ -39,17 +64,28 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	}
 	client, hc := newClient(cfg)
 	f := &FS{client: client, http: hc, cfg: cfg, bucket: uri.Authority}
+	f.ctl = &cfg.net.Policy
+	f.ctl.Inspect, f.ctl.Codes, f.ctl.Stats = inspect, retryCodes, &f.stats
+	f.data = f.ctl.Unbounded()
 	if uri.Path != ufs.Root {
 		f.prefix = uri.Path + "/"
 	}
-	_, err = client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
-		Bucket: &f.bucket, Prefix: sdk.Ptr(f.prefix), MaxKeys: 1,
-	})
-	if err != nil {
+	if err := f.checkRoot(ctx); err != nil {
 		hc.CloseIdleConnections()
 		return nil, ufs.OpenError(uri, withCtx(ctx, classify(err)))
 	}
 	return f, nil
+}
+
+// checkRoot lists one key of the root: it fails when the bucket is missing or the
+// credentials may not list it.
+func (f *FS) checkRoot(ctx context.Context) error {
+	_, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
+		return f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+			Bucket: &f.bucket, Prefix: sdk.Ptr(f.prefix), MaxKeys: 1,
+		})
+	})
+	return err
 }
 
 func validBucket(b string) bool {

@@ -98,13 +98,17 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, noOverwri
 		forbid = sdk.Ptr("true")
 	}
 	if size <= f.cfg.copyThreshold {
-		_, err := f.client.CopyObject(ctx, &sdk.CopyObjectRequest{
-			Bucket: &f.bucket, Key: &to, SourceKey: &from, ForbidOverwrite: forbid,
+		_, err := call(ctx, f, func(ctx context.Context) (*sdk.CopyObjectResult, error) {
+			return f.client.CopyObject(ctx, &sdk.CopyObjectRequest{
+				Bucket: &f.bucket, Key: &to, SourceKey: &from, ForbidOverwrite: forbid,
+			})
 		})
 		return err
 	}
-	init, err := f.client.InitiateMultipartUpload(ctx, &sdk.InitiateMultipartUploadRequest{
-		Bucket: &f.bucket, Key: &to, ForbidOverwrite: forbid, DisableAutoDetectMimeType: true,
+	init, err := call(ctx, f, func(ctx context.Context) (*sdk.InitiateMultipartUploadResult, error) {
+		return f.client.InitiateMultipartUpload(ctx, &sdk.InitiateMultipartUploadRequest{
+			Bucket: &f.bucket, Key: &to, ForbidOverwrite: forbid, DisableAutoDetectMimeType: true,
+		})
 	})
 	if err != nil {
 		return err
@@ -118,9 +122,11 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, noOverwri
 	parts := make([]sdk.UploadPart, n)
 	err = f.parallel(ctx, n, func(ctx context.Context, i int) error {
 		r := sdk.HTTPRange{Offset: int64(i) * partSize, Count: min(partSize, size-int64(i)*partSize)}
-		res, err := f.client.UploadPartCopy(ctx, &sdk.UploadPartCopyRequest{
-			Bucket: &f.bucket, Key: &to, UploadId: init.UploadId, PartNumber: int32(i + 1),
-			SourceKey: &from, Range: r.FormatHTTPRange(),
+		res, err := call(ctx, f, func(ctx context.Context) (*sdk.UploadPartCopyResult, error) {
+			return f.client.UploadPartCopy(ctx, &sdk.UploadPartCopyRequest{
+				Bucket: &f.bucket, Key: &to, UploadId: init.UploadId, PartNumber: int32(i + 1),
+				SourceKey: &from, Range: r.FormatHTTPRange(),
+			})
 		})
 		if err != nil {
 			return err
@@ -129,17 +135,15 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, noOverwri
 		return nil
 	})
 	if err == nil {
-		_, err = f.client.CompleteMultipartUpload(ctx, &sdk.CompleteMultipartUploadRequest{
-			Bucket: &f.bucket, Key: &to, UploadId: init.UploadId, ForbidOverwrite: forbid,
-			CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: parts},
+		_, err = call(ctx, f, func(ctx context.Context) (*sdk.CompleteMultipartUploadResult, error) {
+			return f.client.CompleteMultipartUpload(ctx, &sdk.CompleteMultipartUploadRequest{
+				Bucket: &f.bucket, Key: &to, UploadId: init.UploadId, ForbidOverwrite: forbid,
+				CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: parts},
+			})
 		})
 	}
 	if err != nil {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		_, _ = f.client.AbortMultipartUpload(actx, &sdk.AbortMultipartUploadRequest{
-			Bucket: &f.bucket, Key: &to, UploadId: init.UploadId,
-		})
+		_ = f.abortUpload(ctx, to, sdk.ToString(init.UploadId))
 	}
 	return err
 }

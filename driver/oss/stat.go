@@ -12,13 +12,19 @@ import (
 )
 
 // Stat implements ufs.UFS: HeadObject for a file, then a one-key listing of "path/" for
-// a directory (marker or prefix). Directories have no ModTime.
+// a directory (marker or prefix); for the root a one-key listing of the root's prefix
+// (which checks the bucket and the credentials). Directories have no ModTime.
 func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
 	c, err := f.begin(ctx, "stat", p)
 	if err != nil {
 		return ufs.Status{}, err
 	}
 	if c == ufs.Root {
+		// The root needs no marker, but the bucket must exist and the credentials must
+		// reach it, as for every other call.
+		if err := f.checkRoot(ctx); err != nil {
+			return ufs.Status{}, pathErr(ctx, "stat", p, err)
+		}
 		return ufs.Status{Name: ufs.Root, IsDir: true}, nil
 	}
 	st, found, err := f.statFile(ctx, c)
@@ -37,7 +43,9 @@ func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
 
 // statFile reports the file at clean path c; found is false when no object has its key.
 func (f *FS) statFile(ctx context.Context, c string) (st ufs.Status, found bool, err error) {
-	res, err := f.client.HeadObject(ctx, &sdk.HeadObjectRequest{Bucket: &f.bucket, Key: sdk.Ptr(f.key(c))})
+	res, err := call(ctx, f, func(ctx context.Context) (*sdk.HeadObjectResult, error) {
+		return f.client.HeadObject(ctx, &sdk.HeadObjectRequest{Bucket: &f.bucket, Key: sdk.Ptr(f.key(c))})
+	})
 	if err != nil {
 		if isNotFound(err) {
 			return ufs.Status{}, false, nil
@@ -49,8 +57,10 @@ func (f *FS) statFile(ctx context.Context, c string) (st ufs.Status, found bool,
 
 // isDir reports whether a marker "c/" or any key below it exists.
 func (f *FS) isDir(ctx context.Context, c string) (bool, error) {
-	res, err := f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
-		Bucket: &f.bucket, Prefix: sdk.Ptr(f.dirKey(c)), MaxKeys: 1,
+	res, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
+		return f.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{
+			Bucket: &f.bucket, Prefix: sdk.Ptr(f.dirKey(c)), MaxKeys: 1,
+		})
 	})
 	if err != nil {
 		return false, err

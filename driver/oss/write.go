@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -12,11 +13,8 @@ import (
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
-
-// cleanupTimeout bounds the AbortMultipartUpload sent after a failure, which runs even
-// when the caller's context has ended.
-const cleanupTimeout = 30 * time.Second
 
 // Create implements ufs.UFS. Data is buffered; a file that stays within
 // fs.oss.multipart.threshold is sent by Close with one PutObject, a larger one becomes a
@@ -29,7 +27,7 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if c == ufs.Root {
 		return nil, errRoot("create", p)
 	}
-	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
+	w := &writer{f: f, ctx: ctx, path: p, clean: c, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
 	}
@@ -37,14 +35,16 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 }
 
 type writer struct {
-	f    *FS
-	ctx  context.Context
-	path string
-	key  string
-	buf  []byte
+	f     *FS
+	ctx   context.Context
+	path  string
+	clean string
+	key   string
+	buf   []byte
 
 	// Multipart state, set once the buffer outgrows the threshold.
 	uploadID string
+	started  time.Time // the server's Date when the upload was initiated
 	partCtx  context.Context
 	cancel   context.CancelFunc
 	next     int32 // number of the next part
@@ -104,13 +104,19 @@ func (w *writer) Write(p []byte) (int, error) {
 
 // initiate starts the multipart upload.
 func (w *writer) initiate() error {
-	res, err := w.f.client.InitiateMultipartUpload(w.ctx, &sdk.InitiateMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, DisableAutoDetectMimeType: true,
+	res, err := call(w.ctx, w.f, func(ctx context.Context) (*sdk.InitiateMultipartUploadResult, error) {
+		return w.f.client.InitiateMultipartUpload(ctx, &sdk.InitiateMultipartUploadRequest{
+			Bucket: &w.f.bucket, Key: &w.key, DisableAutoDetectMimeType: true,
+		})
 	})
 	if err != nil {
 		return err
 	}
 	w.uploadID = sdk.ToString(res.UploadId)
+	w.started = time.Now().Add(-time.Minute) // when the server does not say
+	if t, err := http.ParseTime(res.Headers.Get("Date")); err == nil {
+		w.started = t
+	}
 	w.partCtx, w.cancel = context.WithCancel(w.ctx)
 	return nil
 }
@@ -149,9 +155,11 @@ func (w *writer) sendPart(data []byte) error {
 	w.wg.Add(1)
 	go func() {
 		defer func() { <-w.sem; w.wg.Done() }()
-		res, err := w.f.client.UploadPart(w.partCtx, &sdk.UploadPartRequest{
-			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: num,
-			Body: bytes.NewReader(data), ContentLength: sdk.Ptr(int64(len(data))),
+		res, err := transfer(w.partCtx, w.f, func(ctx context.Context) (*sdk.UploadPartResult, error) {
+			return w.f.client.UploadPart(ctx, &sdk.UploadPartRequest{
+				Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: num,
+				Body: bytes.NewReader(data), ContentLength: sdk.Ptr(int64(len(data))),
+			})
 		})
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -188,12 +196,22 @@ func (w *writer) discard() error {
 	}
 	w.cancel()
 	w.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
-	defer cancel()
-	_, err := w.f.client.AbortMultipartUpload(ctx, &sdk.AbortMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
-	})
+	err := w.f.abortUpload(w.ctx, w.key, w.uploadID)
 	w.uploadID = ""
+	return err
+}
+
+// abortUpload aborts a multipart upload on a context detached from ctx (whose end may be
+// why the upload failed) and bounded by unifiedfs.abort.timeout. An upload that is already
+// gone is not an error.
+func (f *FS) abortUpload(ctx context.Context, key, id string) error {
+	actx, cancel := f.cleanupContext(ctx)
+	defer cancel()
+	_, err := call(actx, f, func(ctx context.Context) (*sdk.AbortMultipartUploadResult, error) {
+		return f.client.AbortMultipartUpload(ctx, &sdk.AbortMultipartUploadRequest{
+			Bucket: &f.bucket, Key: &key, UploadId: &id,
+		})
+	})
 	if err != nil && !hasCode(err, "NoSuchUpload") {
 		return err
 	}
@@ -213,9 +231,11 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	if w.uploadID == "" {
-		res, err := w.f.client.PutObject(w.ctx, &sdk.PutObjectRequest{
-			Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
-			ContentLength: sdk.Ptr(int64(len(w.buf))),
+		res, err := transfer(w.ctx, w.f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
+			return w.f.client.PutObject(ctx, &sdk.PutObjectRequest{
+				Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
+				ContentLength: sdk.Ptr(int64(len(w.buf))),
+			})
 		})
 		w.buf = nil
 		if err != nil {
@@ -233,16 +253,29 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return w.parts[i].PartNumber < w.parts[j].PartNumber })
-	res, err := w.f.client.CompleteMultipartUpload(w.ctx, &sdk.CompleteMultipartUploadRequest{
-		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
-		CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
+	res, err := call(w.ctx, w.f, func(ctx context.Context) (*sdk.CompleteMultipartUploadResult, error) {
+		return w.f.client.CompleteMultipartUpload(ctx, &sdk.CompleteMultipartUploadRequest{
+			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
+			CompleteMultipartUpload: &sdk.CompleteMultipartUpload{Parts: w.parts},
+		})
 	})
-	if err != nil {
+	var etag *string
+	switch {
+	case err == nil:
+		etag = res.ETag
+	case hasCode(err, "NoSuchUpload") && retry.Retried(err):
+		// An earlier attempt may have completed the upload and lost its answer.
+		st, found, serr := w.f.statFile(w.ctx, w.clean)
+		if serr != nil || !found || st.Size != w.size || st.ModTime.Before(w.started.Truncate(time.Second)) {
+			return w.fail("close", err)
+		}
+		etag = &st.ContentHash
+	default:
 		return w.fail("close", err)
 	}
 	w.cancel()
 	w.uploadID = ""
-	w.record(res.ETag)
+	w.record(etag)
 	return nil
 }
 

@@ -39,9 +39,15 @@ type Fault struct {
 	Status int
 	// Error is the {"error": ...} message; empty gives a generic one.
 	Error string
+	// Header is added to each injected error reply, e.g. a Retry-After with a 573 (too
+	// many requests) or 503.
+	Header http.Header
 	// Latency delays each hit request before it is answered or failed; a client that gives
 	// up earlier sees its own context error.
 	Latency time.Duration
+	// LoseReply lets the request be handled (its effect stays) but closes the connection
+	// instead of answering, as when a reply is lost on the way back.
+	LoseReply bool
 	// Match, when set, restricts the fault to requests it returns true for.
 	Match func(*http.Request) bool
 
@@ -80,12 +86,14 @@ func (s *Server) Calls(api API) int {
 func (s *Server) ResetCalls() { s.mu.Lock(); s.calls = map[API]int{}; s.mu.Unlock() }
 
 // enter counts a request of api and applies faults. It reports false when it has already
-// answered the request.
-func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) bool {
+// answered the request; else it returns the writer the handler must answer through.
+func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) (http.ResponseWriter, bool) {
 	s.mu.Lock()
 	s.calls[api]++
 	var delay time.Duration
 	status, msg := 0, ""
+	var header http.Header
+	lose := false
 	for _, f := range s.faults {
 		if f.API != api || f.Match != nil && !f.Match(r) {
 			continue
@@ -105,8 +113,9 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) bool {
 			continue
 		}
 		delay += f.Latency
+		lose = lose || f.LoseReply
 		if status == 0 && f.Status != 0 {
-			status, msg = f.Status, f.Error
+			status, msg, header = f.Status, f.Error, f.Header
 		}
 	}
 	s.mu.Unlock()
@@ -122,8 +131,37 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) bool {
 		if msg == "" {
 			msg = "kodotest: injected fault"
 		}
+		for k, vs := range header {
+			w.Header()[k] = vs
+		}
 		replyError(w, status, msg)
-		return false
+		return w, false
 	}
-	return true
+	if lose {
+		return &lostReply{ResponseWriter: w}, true
+	}
+	return w, true
+}
+
+// lostReply closes the connection when the handler starts its answer.
+type lostReply struct {
+	http.ResponseWriter
+	lost bool
+}
+
+func (l *lostReply) WriteHeader(int) { l.lose() }
+
+func (l *lostReply) Write(p []byte) (int, error) {
+	l.lose()
+	return len(p), nil
+}
+
+func (l *lostReply) lose() {
+	if l.lost {
+		return
+	}
+	l.lost = true
+	if c, _, err := http.NewResponseController(l.ResponseWriter).Hijack(); err == nil {
+		_ = c.Close()
+	}
 }

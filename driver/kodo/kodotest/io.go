@@ -11,7 +11,8 @@ import (
 // bucket's download domain, honouring a single "Range: bytes=a-b" (206 with Content-Range,
 // 416 when unsatisfiable).
 func (s *Server) serveIO(w http.ResponseWriter, r *http.Request) {
-	if !s.enter(w, r, APIGet) {
+	var ok bool
+	if w, ok = s.enter(w, r, APIGet); !ok {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -19,7 +19,8 @@ func (s *Server) serveUC(w http.ResponseWriter, r *http.Request) {
 		replyError(w, 404, "not found")
 		return
 	}
-	if !s.enter(w, r, APIQuery) {
+	var ok bool
+	if w, ok = s.enter(w, r, APIQuery); !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -28,7 +29,7 @@ func (s *Server) serveUC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.buckets[q.Get("bucket")]
+	_, ok = s.buckets[q.Get("bucket")]
 	s.mu.Unlock()
 	if !ok {
 		errNoSuchBucket.reply(w)
@@ -55,7 +56,8 @@ func (s *Server) serveRS(w http.ResponseWriter, r *http.Request) {
 		replyError(w, 404, "not found")
 		return
 	}
-	if !s.enter(w, r, api) {
+	var ok bool
+	if w, ok = s.enter(w, r, api); !ok {
 		return
 	}
 	body, err := io.ReadAll(r.Body)

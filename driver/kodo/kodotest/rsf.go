@@ -23,7 +23,8 @@ func (s *Server) serveRSF(w http.ResponseWriter, r *http.Request) {
 		replyError(w, 404, "not found")
 		return
 	}
-	if !s.enter(w, r, APIList) {
+	var ok bool
+	if w, ok = s.enter(w, r, APIList); !ok {
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {

@@ -165,6 +165,10 @@ func (s *Server) Domain(bucket string) string { return bucket + DomainSuffix }
 // bucket's download domain, the IO listener as endpoint, the UC listener (the driver learns
 // the RS, RSF and UP hosts from /v4/query), plain HTTP, short retry waits and a private SDK
 // cache directory.
+//
+// Downloads ignore If-Match, If-None-Match and the other conditional headers: Kodo's
+// download domains (often behind a CDN) do not promise them, and a client must not rely on
+// them; each response carries the object's hash as its ETag.
 func (s *Server) Options(bucket string) map[string]string {
 	return map[string]string{
 		"fs.kodo.accesskey":                 s.accessKey,
@@ -173,7 +177,8 @@ func (s *Server) Options(bucket string) map[string]string {
 		"alluxio.underfs.kodo.endpoint":     s.IOHost(),
 		"fs.kodo.uchost":                    s.UCHost(),
 		"fs.kodo.usehttps":                  "false",
-		"fs.kodo.retry.interval":            "2ms",
+		"unifiedfs.retry.base.delay":        "2ms",
+		"unifiedfs.retry.max.delay":         "20ms",
 		"fs.kodo.cachedir":                  s.cacheDir,
 	}
 }

@@ -40,7 +40,8 @@ type upload struct {
 // serveUP answers form uploads (POST /) and resumable upload v2 calls (/buckets/...).
 func (s *Server) serveUP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
-		if !s.enter(w, r, APIFormUpload) {
+		var ok bool
+		if w, ok = s.enter(w, r, APIFormUpload); !ok {
 			return
 		}
 		if r.Method != http.MethodPost {
@@ -70,7 +71,8 @@ func (s *Server) serveUP(w http.ResponseWriter, r *http.Request) {
 		replyError(w, 405, "method not allowed")
 		return
 	}
-	if !s.enter(w, r, api) {
+	var ok bool
+	if w, ok = s.enter(w, r, api); !ok {
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "UpToken ")

@@ -65,6 +65,8 @@ func defaultCode(status int) string {
 		return "NoSuchKey"
 	case 409:
 		return "Conflict"
+	case 412:
+		return "PreconditionFailed"
 	case 429:
 		return "TooManyRequests"
 	case 503:
@@ -79,6 +81,10 @@ func defaultCode(status int) string {
 // writeError writes e as OSS does: an XML <Error> body, or for HEAD requests no body and
 // the document base64-encoded in x-oss-err.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string, e *ossError) {
+	if e.status == http.StatusNotModified {
+		w.WriteHeader(e.status) // no body, as HTTP requires
+		return
+	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	b.WriteString("<Error>\n")

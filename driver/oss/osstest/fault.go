@@ -28,6 +28,9 @@ type Fault struct {
 	// InternalError for 500).
 	Status int
 	Code   string
+	// Header is added to each injected error response, e.g. a Retry-After with a 503
+	// SlowDown as OSS's QPS limit answers.
+	Header http.Header
 	// Drop closes the connection of each hit request without answering.
 	Drop bool
 	// TruncateBody lets a hit request succeed but closes the connection after half of the
@@ -105,7 +108,42 @@ func (s *Server) applyFaults(c *call) (done bool, e *ossError) {
 	if code == "" {
 		code = defaultCode(hit.Status)
 	}
-	return false, newErr(hit.Status, code, "osstest: injected fault")
+	e = newErr(hit.Status, code, "osstest: injected fault")
+	e.header = hit.Header.Clone()
+	return false, e
+}
+
+// DenyDelete makes the keys of bucket that start with prefix undeletable, as a RAM policy
+// denying oss:DeleteObject on them would: DeleteObject answers 403 AccessDenied, and
+// DeleteMultipleObjects leaves them in place and out of its list of deleted keys (in
+// quiet mode nothing tells). It returns a function that lifts the denial.
+func (s *Server) DenyDelete(bucket, prefix string) (remove func()) {
+	d := &denial{bucket: bucket, prefix: prefix}
+	s.mu.Lock()
+	s.denied = append(s.denied, d)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, g := range s.denied {
+			if g == d {
+				s.denied = append(s.denied[:i], s.denied[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+type denial struct{ bucket, prefix string }
+
+// deleteDenied reports whether a denial covers the key; s.mu must be held.
+func (s *Server) deleteDenied(bucket, key string) bool {
+	for _, d := range s.denied {
+		if d.bucket == bucket && strings.HasPrefix(key, d.prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // drop closes the connection under w.
@@ -118,9 +156,7 @@ func (s *Server) drop(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler) // closes the connection too
 	}
 	_ = conn.Close()
-	s.mu.Lock()
-	s.stats.Dropped++
-	s.mu.Unlock()
+	s.dropped.Add(1) // not under s.mu: handlers may answer while holding it
 }
 
 // truncatingWriter forwards the first half of a successful response body (by its

@@ -171,6 +171,9 @@ func (s *Server) deleteMultipleObjects(c *call) *ossError {
 			s.mu.Unlock()
 			return errMalformedXML()
 		}
+		if s.deleteDenied(c.bucket, o.Key) {
+			continue // not deleted, so not listed as deleted
+		}
 		b.del(o.Key)
 		if !req.Quiet {
 			res.Deleted = append(res.Deleted, struct{ Key string }{encodeKey(c, o.Key)})

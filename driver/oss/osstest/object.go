@@ -159,9 +159,35 @@ func (s *Server) lookup(c *call) (*object, *ossError) {
 	return o, nil
 }
 
+// checkConditions applies If-Match and If-None-Match to o as OSS does, after the object was
+// found and before the range: a failed If-Match is 412 PreconditionFailed, a matching
+// If-None-Match 304 Not Modified. ETags match with or without quotes; "*" matches any.
+func checkConditions(c *call, o *object) *ossError {
+	matches := func(list string) bool {
+		for _, t := range strings.Split(list, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.Trim(t, `"`) == strings.Trim(o.etag, `"`) {
+				return true
+			}
+		}
+		return false
+	}
+	if v := c.r.Header.Get("If-Match"); v != "" && !matches(v) {
+		return newErr(http.StatusPreconditionFailed, "PreconditionFailed",
+			"At least one of the pre-conditions you specified did not hold.", "Condition", "If-Match")
+	}
+	if v := c.r.Header.Get("If-None-Match"); v != "" && matches(v) {
+		return &ossError{status: http.StatusNotModified, code: "NotModified", message: "Not Modified"}
+	}
+	return nil
+}
+
 func (s *Server) headObject(c *call) *ossError {
 	o, e := s.lookup(c)
 	if e != nil {
+		return e
+	}
+	if e := checkConditions(c, o); e != nil {
 		return e
 	}
 	h := c.w.Header()
@@ -174,6 +200,9 @@ func (s *Server) headObject(c *call) *ossError {
 func (s *Server) getObject(c *call) *ossError {
 	o, e := s.lookup(c)
 	if e != nil {
+		return e
+	}
+	if e := checkConditions(c, o); e != nil {
 		return e
 	}
 	size := int64(len(o.data))
@@ -239,6 +268,10 @@ func parseRange(h string, size int64) (start, end int64, ok bool) {
 
 func (s *Server) deleteObject(c *call) *ossError {
 	s.mu.Lock()
+	if s.deleteDenied(c.bucket, c.key) {
+		s.mu.Unlock()
+		return errAccessDenied("You have no right to access this object because of bucket acl.")
+	}
 	s.buckets[c.bucket].del(c.key)
 	s.mu.Unlock()
 	c.w.WriteHeader(http.StatusNoContent)

@@ -22,8 +22,12 @@
 // multipart family (InitiateMultipartUpload, UploadPart, UploadPartCopy,
 // CompleteMultipartUpload, AbortMultipartUpload, ListMultipartUploads, ListParts).
 //
-// Faults (Server.Inject) make chosen requests fail with a status, wait, drop the
-// connection or cut a response body short.
+// GetObject and HeadObject honour If-Match (412 PreconditionFailed when the ETag differs,
+// checked before the range) and If-None-Match (304).
+//
+// Faults (Server.Inject) make chosen requests fail with a status (and headers such as
+// Retry-After), wait, drop the connection or cut a response body short; DenyDelete makes
+// keys undeletable, so that single keys of a DeleteMultipleObjects fail.
 package osstest
 
 import (
@@ -91,8 +95,10 @@ type Server struct {
 	buckets map[string]*bucket
 	uploads map[string]*upload // by upload id
 	faults  []*Fault
+	denied  []*denial
 	counts  map[string]int
 	stats   Stats
+	dropped atomic.Int64
 }
 
 // Stats counts notable events since the server started.
@@ -174,11 +180,12 @@ func (s *Server) CreateBucket(name string) {
 // Options returns the mount options (fs.oss.* keys) that reach this server.
 func (s *Server) Options() map[string]string {
 	m := map[string]string{
-		"fs.oss.endpoint":        s.URL,
-		"fs.oss.accessKeyId":     s.AccessKeyID,
-		"fs.oss.accessKeySecret": s.AccessKeySecret,
-		"fs.oss.region":          s.Region,
-		"fs.oss.retry.baseDelay": "1ms",
+		"fs.oss.endpoint":            s.URL,
+		"fs.oss.accessKeyId":         s.AccessKeyID,
+		"fs.oss.accessKeySecret":     s.AccessKeySecret,
+		"fs.oss.region":              s.Region,
+		"unifiedfs.retry.base.delay": "1ms",
+		"unifiedfs.retry.max.delay":  "20ms",
 	}
 	if s.SecurityToken != "" {
 		m["fs.oss.securityToken"] = s.SecurityToken
@@ -265,7 +272,9 @@ func (s *Server) Requests(op string) int {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Dropped = int(s.dropped.Load())
+	return st
 }
 
 func newObject(data []byte, now time.Time, contentType string) *object {

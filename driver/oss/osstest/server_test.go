@@ -257,3 +257,78 @@ func TestListEncodingAndPaging(t *testing.T) {
 		t.Fatalf("listing %v, want %s", got, want)
 	}
 }
+
+func TestConditionalGet(t *testing.T) {
+	srv := osstest.NewServer(t, osstest.WithBuckets("bkt"))
+	c := client(srv, srv.AccessKeySecret, false)
+	if _, err := c.PutObject(bg, &sdk.PutObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("k"), Body: strings.NewReader("v1")}); err != nil {
+		t.Fatal(err)
+	}
+	etag, _ := srv.ETag("bkt", "k")
+	res, err := c.GetObject(bg, &sdk.GetObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("k"), IfMatch: sdk.Ptr(etag),
+		Range: sdk.Ptr("bytes=1-"), RangeBehavior: sdk.Ptr("standard")})
+	if err != nil {
+		t.Fatalf("GET If-Match the current ETag: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "1" || res.StatusCode != 206 {
+		t.Fatalf("ranged GET If-Match: %d %q", res.StatusCode, body)
+	}
+	for _, tag := range []string{`"0123456789ABCDEF0123456789ABCDEF"`, "0123456789ABCDEF0123456789ABCDEF"} {
+		_, err = c.GetObject(bg, &sdk.GetObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("k"), IfMatch: sdk.Ptr(tag),
+			Range: sdk.Ptr("bytes=100-"), RangeBehavior: sdk.Ptr("standard")})
+		if se := serviceErr(t, err); se.StatusCode != 412 || se.Code != "PreconditionFailed" {
+			t.Fatalf("GET If-Match another ETag (and an unsatisfiable range): %d %s, want 412 PreconditionFailed first", se.StatusCode, se.Code)
+		}
+	}
+	_, err = c.HeadObject(bg, &sdk.HeadObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("k"), IfMatch: sdk.Ptr(`"nope"`)})
+	if se := serviceErr(t, err); se.StatusCode != 412 {
+		t.Fatalf("HEAD If-Match another ETag: %d", se.StatusCode)
+	}
+	_, err = c.GetObject(bg, &sdk.GetObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("missing"), IfMatch: sdk.Ptr(etag)})
+	if se := serviceErr(t, err); se.StatusCode != 404 || se.Code != "NoSuchKey" {
+		t.Fatalf("GET If-Match of a missing key: %d %s, want 404 NoSuchKey", se.StatusCode, se.Code)
+	}
+	_, err = c.GetObject(bg, &sdk.GetObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("k"), IfNoneMatch: sdk.Ptr(etag)})
+	var se *sdk.ServiceError
+	if !errors.As(err, &se) || se.StatusCode != 304 {
+		t.Fatalf("GET If-None-Match the current ETag: %v, want 304", err)
+	}
+}
+
+func TestThrottlingFaultCarriesRetryAfter(t *testing.T) {
+	srv := osstest.NewServer(t, osstest.WithBuckets("bkt"))
+	c := client(srv, srv.AccessKeySecret, false)
+	srv.Inject(osstest.Fault{Op: "ListObjectsV2", Status: 503, Code: "SlowDown", Header: http.Header{"Retry-After": {"7"}}})
+	_, err := c.ListObjectsV2(bg, &sdk.ListObjectsV2Request{Bucket: sdk.Ptr("bkt")})
+	se := serviceErr(t, err)
+	if se.StatusCode != 503 || se.Code != "SlowDown" || se.Headers.Get("Retry-After") != "7" {
+		t.Fatalf("throttling answer: %d %s Retry-After %q", se.StatusCode, se.Code, se.Headers.Get("Retry-After"))
+	}
+}
+
+func TestDenyDeleteFailsSingleKeysOfABatch(t *testing.T) {
+	srv := osstest.NewServer(t, osstest.WithBuckets("bkt"))
+	c := client(srv, srv.AccessKeySecret, false)
+	for _, k := range []string{"a", "locked/b", "c"} {
+		srv.PutObject("bkt", k, []byte(k))
+	}
+	srv.DenyDelete("bkt", "locked/")
+	del := []sdk.DeleteObject{{Key: sdk.Ptr("a")}, {Key: sdk.Ptr("locked/b")}, {Key: sdk.Ptr("c")}}
+	res, err := c.DeleteMultipleObjects(bg, &sdk.DeleteMultipleObjectsRequest{Bucket: sdk.Ptr("bkt"), Objects: del})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, d := range res.DeletedObjects {
+		deleted = append(deleted, sdk.ToString(d.Key))
+	}
+	if strings.Join(deleted, ",") != "a,c" || strings.Join(srv.Keys("bkt"), ",") != "locked/b" {
+		t.Fatalf("verbose batch delete listed %v, left %v", deleted, srv.Keys("bkt"))
+	}
+	_, err = c.DeleteObject(bg, &sdk.DeleteObjectRequest{Bucket: sdk.Ptr("bkt"), Key: sdk.Ptr("locked/b")})
+	if se := serviceErr(t, err); se.StatusCode != 403 || se.Code != "AccessDenied" {
+		t.Fatalf("DeleteObject of a denied key: %d %s", se.StatusCode, se.Code)
+	}
+}
