@@ -59,7 +59,13 @@ func (f *FS) StartSync(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "startSync", p); err != nil {
+	if err := f.check(ctx, "startSync", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "startSync", Path: p})
+	}
+	if err := f.checkLeader("startSync", p); err != nil {
 		return err
 	}
 	r, err := f.resolve(ctx, "startSync", p, lookupOpts{})
@@ -69,7 +75,7 @@ func (f *FS) StartSync(ctx context.Context, path string) error {
 	if !r.node.IsDir() {
 		return pathErr("startSync", p, ErrNotDir)
 	}
-	if err := f.apply(&namespace.Entry{Op: namespace.OpAddSyncPoint, Path: p}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpAddSyncPoint, Path: p, ReqID: reqIDOf(ctx)}, nil); err != nil {
 		return err
 	}
 	f.startActiveLoop()
@@ -82,14 +88,27 @@ func (f *FS) StopSync(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "stopSync", p); err != nil {
+	if err := f.check(ctx, "stopSync", p); err != nil {
 		return err
 	}
-	return f.apply(&namespace.Entry{Op: namespace.OpRemoveSyncPoint, Path: p}, nil)
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "stopSync", Path: p})
+	}
+	if err := f.checkLeader("stopSync", p); err != nil {
+		return err
+	}
+	return f.apply(&namespace.Entry{Op: namespace.OpRemoveSyncPoint, Path: p, ReqID: reqIDOf(ctx)}, nil)
 }
 
 // SyncPoints returns the active-sync points sorted by path (Alluxio's getSyncPathList).
 func (f *FS) SyncPoints() []SyncPoint {
+	if f.remote != nil {
+		var out []SyncPoint
+		if err := f.remoteCall(f.ctx, "syncpoints", ufs.Root, "/syncpoints", nil, &out); err != nil {
+			f.log.Warn("unifiedfs: the leader's sync points", "err", err)
+		}
+		return out
+	}
 	var out []SyncPoint
 	for _, sp := range f.syncPointStates() {
 		f.active.mu.Lock()

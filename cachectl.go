@@ -16,6 +16,9 @@ func (f *FS) Load(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	if f.remote != nil {
+		return f.remoteLocal(ctx, localRequest{Op: "load", Path: ufs.Rooted(p)})
+	}
 	return f.walkFiles(ctx, "load", p, func(fp string, r *resolved) error {
 		fl, err := f.open(ctx, fp, OpenOptions{ReadType: Cache}, lookupOpts{})
 		if err != nil {
@@ -45,6 +48,9 @@ func (f *FS) Free(ctx context.Context, path string) error {
 	p, err := clean("free", path)
 	if err != nil {
 		return err
+	}
+	if f.remote != nil {
+		return f.remoteLocal(ctx, localRequest{Op: "free", Path: ufs.Rooted(p)})
 	}
 	r, err := f.resolve(ctx, "free", p, lookupOpts{})
 	if err != nil {

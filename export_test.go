@@ -4,3 +4,8 @@ import "context"
 
 // ActiveSyncTick runs one active-sync interval now (tests drive it with an injected clock).
 func (f *FS) ActiveSyncTick(ctx context.Context) { f.activeSyncTick(ctx) }
+
+// SetAfterCommitHook makes a member call hook with the path of every mutation it served
+// for another process, after the mutation is journaled and before it answers (tests kill
+// the member there).
+func SetAfterCommitHook(hook func(path string)) { afterCommitHook = hook }

@@ -48,6 +48,9 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 	if err := f.check(ctx, "open", p); err != nil {
 		return nil, err
 	}
+	if f.remote != nil {
+		return f.remoteOpen(ctx, p)
+	}
 	for attempt := 0; ; attempt++ {
 		r, err := f.resolve(ctx, "open", p, lo)
 		if err != nil {
@@ -76,8 +79,11 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 		}
 		r.node = cur
 		var fetch cache.Fetcher
-		if !pinned && cur.Persist() == inode.Persisted {
+		switch {
+		case !pinned && cur.Persist() == inode.Persisted:
 			fetch = f.fetcher(r.mount, r.path, cur)
+		case cur.Persist() != inode.Persisted:
+			fetch = f.remoteBlocks(cur) // held by another member, or nil
 		}
 		rt := f.readType(opts.ReadType)
 		cr := f.cache.NewReader(cacheFile(cur), fetch, cacheMode(rt))
@@ -496,6 +502,7 @@ func (fi *fileInfo) Sys() any {
 		st.Children = d.Len()
 	}
 	if !in.IsDir() {
+		st.Version = in.ID
 		st.CachedBytes = fi.f.cache.CachedBytes(cacheFile(in))
 		if in.Persist() == inode.Persisted {
 			st.Fingerprint = ufs.Fingerprint{Type: ufs.TypeFile, UFS: m.caps.Kind, Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, ContentHash: in.Hash}.String()

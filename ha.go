@@ -2,9 +2,14 @@ package unifiedfs
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +19,7 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/internal/journal"
 	"github.com/unifiedfs/unifiedfs/internal/namespace"
+	"github.com/unifiedfs/unifiedfs/internal/rpc"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -48,6 +54,18 @@ type HAConfig struct {
 	Address string
 	// TailInterval is how often a standby reads what the leader appended (default 50ms).
 	TailInterval time.Duration
+	// Secret is the cluster's shared secret (unifiedfs.cluster.secret, or the content of
+	// unifiedfs.cluster.secret.file): every call between members and from clients carries
+	// proof of it (see internal/rpc). Required.
+	Secret []byte
+	// Listen is the address the member's RPC service listens on (default: Address).
+	Listen string
+	// TLSCert and TLSKey, when set, make the service HTTPS with that certificate; TLSCA
+	// is the PEM file of the CA that calls to other members trust (default: the system's).
+	TLSCert, TLSKey, TLSCA string
+	// ForwardTimeout bounds how long a mutation forwarded to the leader waits for one
+	// during a failover before it fails with ErrNoLeader (default 30s).
+	ForwardTimeout time.Duration
 }
 
 func (h HAConfig) enabled() bool { return len(h.ZooKeeper) > 0 }
@@ -106,6 +124,13 @@ type RoleInfo struct {
 
 // Role returns this member's role in the namespace and its replay position.
 func (f *FS) Role() RoleInfo {
+	if f.remote != nil { // a remote client: the leader's
+		var ri RoleInfo
+		if err := f.remoteCall(f.ctx, "role", ufs.Root, "/role", nil, &ri); err != nil {
+			f.log.Warn("unifiedfs: the leader's role", "err", err)
+		}
+		return ri
+	}
 	h := f.ha
 	if h == nil {
 		ri := RoleInfo{Role: Single}
@@ -137,6 +162,11 @@ type haMember struct {
 	stClose func() error
 	elector *election.Elector
 	watcher *election.Watcher
+
+	peer   peer // the leader, for forwarding (rpc and watcher)
+	rpc    *rpc.Client
+	server *http.Server
+	kickC  chan struct{} // asks the loop to tail now
 
 	roleV    atomic.Int32
 	epoch    atomic.Int64
@@ -208,11 +238,33 @@ func (f *FS) startHA(ctx context.Context) error {
 		_ = stClose()
 		return fmt.Errorf("unifiedfs: HA: %w", err)
 	}
-	h := &haMember{f: f, cfg: cfg, st: st, stClose: stClose, elector: el, watcher: w,
-		failed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if len(cfg.Secret) == 0 {
+		_ = el.Close()
+		w.Close()
+		_ = stClose()
+		return errorf(fs.ErrInvalid, "unifiedfs: HA needs a cluster secret (HAConfig.Secret, unifiedfs.cluster.secret or unifiedfs.cluster.secret.file)")
+	}
+	client, err := newRPCClient(cfg)
+	if err != nil {
+		_ = el.Close()
+		w.Close()
+		_ = stClose()
+		return err
+	}
+	if cfg.ForwardTimeout <= 0 {
+		cfg.ForwardTimeout = DefaultForwardTimeout
+	}
+	h := &haMember{f: f, cfg: cfg, st: st, stClose: stClose, elector: el, watcher: w, rpc: client,
+		peer:   peer{watcher: w, zk: ecfg, rpc: client, self: cfg.Address, timeout: cfg.ForwardTimeout},
+		failed: make(chan struct{}, 1), kickC: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	h.roleV.Store(int32(Standby))
 	f.ha = h
 	if err := h.rebuild(ctx); err != nil {
+		h.shutdownResources()
+		f.ha = nil
+		return err
+	}
+	if err := h.serve(); err != nil {
 		h.shutdownResources()
 		f.ha = nil
 		return err
@@ -221,17 +273,122 @@ func (f *FS) startHA(ctx context.Context) error {
 	return nil
 }
 
+// serve starts the member's RPC service.
+func (h *haMember) serve() error {
+	addr := h.cfg.Listen
+	if addr == "" {
+		addr = h.cfg.Address
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("unifiedfs: HA: the member's RPC service: %w", err)
+	}
+	h.server = &http.Server{Handler: h.f.rpcServer(h.cfg.Secret), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		var err error
+		if h.cfg.TLSCert != "" {
+			err = h.server.ServeTLS(ln, h.cfg.TLSCert, h.cfg.TLSKey)
+		} else {
+			err = h.server.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.f.log.Error("unifiedfs: HA: the member's RPC service stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// newRPCClient returns the client for calls to members, HTTPS when cfg has TLS.
+func newRPCClient(cfg HAConfig) (*rpc.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	c := &rpc.Client{HTTP: &http.Client{Transport: tr}, Secret: cfg.Secret}
+	if cfg.TLSCert != "" || cfg.TLSCA != "" {
+		c.Scheme = "https"
+		if cfg.TLSCA != "" {
+			pem, err := os.ReadFile(cfg.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("unifiedfs: HA: TLS CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, errorf(fs.ErrInvalid, "unifiedfs: HA: TLS CA %s holds no certificate", cfg.TLSCA)
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+	}
+	return c, nil
+}
+
+// memberAnswers reports whether the member at addr answers a call.
+func (h *haMember) memberAnswers(addr string) bool {
+	ctx, cancel := context.WithTimeout(h.f.ctx, 3*time.Second)
+	defer cancel()
+	var ri RoleInfo
+	return h.rpc.Call(ctx, addr, "GET", "/role", nil, nil, &ri) == nil
+}
+
+// checkHolders runs on the leader: the unpersisted files of a member that stopped
+// answering are lost (their only copy was its cache).
+func (h *haMember) checkHolders(misses map[string]int) {
+	f := h.f
+	for holder, ids := range f.ns().Holders() {
+		if holder == h.cfg.Address {
+			continue
+		}
+		if h.memberAnswers(holder) {
+			delete(misses, holder)
+			continue
+		}
+		if misses[holder]++; misses[holder] < 2 {
+			continue
+		}
+		f.log.Warn("unifiedfs: HA: a member holding unpersisted files is gone; they are lost", "member", holder, "files", len(ids))
+		lost := map[uint64]bool{}
+		for _, id := range ids {
+			lost[id] = true
+		}
+		var walk func(p string, in *inode.Inode)
+		walk = func(p string, in *inode.Inode) {
+			if in.IsDir() {
+				in.Dir().Range(func(c *inode.Inode) bool { walk(ufs.Join(p, c.Name), c); return true })
+				return
+			}
+			if lost[in.ID] && in.Persist() != inode.Persisted {
+				f.markLost(p, in)
+			}
+		}
+		walk(ufs.Root, f.ns().Root())
+		delete(misses, holder)
+	}
+}
+
+// kick asks the loop to read the journal now (a forwarded mutation waits for it).
+func (h *haMember) kick() {
+	select {
+	case h.kickC <- struct{}{}:
+	default:
+	}
+}
+
 // run is the member's loop: tail the journal while a standby, join the election once
 // caught up, and follow the elector's events.
 func (h *haMember) run() {
 	defer close(h.done)
 	t := time.NewTicker(h.cfg.TailInterval)
 	defer t.Stop()
+	holders := time.NewTicker(h.cfg.SessionTimeoutOrDefault())
+	defer holders.Stop()
+	misses := map[string]int{}
 	joined := false
 	for {
 		select {
 		case <-h.stop:
 			return
+		case <-holders.C:
+			if h.role() == Leader {
+				h.checkHolders(misses)
+			}
 		case ev, ok := <-h.elector.Events():
 			if !ok {
 				return
@@ -241,6 +398,10 @@ func (h *haMember) run() {
 			if h.role() == Leader || h.role() == Suspended {
 				h.f.log.Warn("unifiedfs: HA: the journal failed; giving the leadership up")
 				h.resign()
+			}
+		case <-h.kickC:
+			if h.role() == Standby {
+				h.tail()
 			}
 		case <-t.C:
 			if h.role() != Standby {
@@ -458,6 +619,11 @@ func (h *haMember) close() error {
 }
 
 func (h *haMember) shutdownResources() {
+	if h.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = h.server.Shutdown(ctx)
+		cancel()
+	}
 	_ = h.elector.Close()
 	h.watcher.Close()
 	if h.stClose != nil {
@@ -487,15 +653,6 @@ func (f *FS) checkLeader(op, p string) error {
 		return pathErr(op, p, errorf(ErrNotLeader, "this member is a standby; the leader is %s", l.Address))
 	}
 	return pathErr(op, p, errorf(ErrNotLeader, "this member is a standby and no leader is known yet"))
-}
-
-// mutating checks what every mutation checks first: the FS is open, ctx is live, and this
-// member may mutate the namespace.
-func (f *FS) mutating(ctx context.Context, op, p string) error {
-	if err := f.check(ctx, op, p); err != nil {
-		return err
-	}
-	return f.checkLeader(op, p)
 }
 
 // rebuildFrom replaces the namespace state with the one rec describes (a checkpoint and

@@ -44,6 +44,10 @@ type memberSpec struct {
 	Control        string // host:port of the control API
 	Address        string // advertised member address
 	SessionTimeout time.Duration
+	Secret         string
+	// DieAfterCommit makes the member kill itself (SIGKILL) after it applied and journaled a
+	// forwarded mutation of this path, before answering it.
+	DieAfterCommit string
 }
 
 const memberEnv = "UNIFIEDFS_HA_MEMBER"
@@ -65,11 +69,23 @@ func TestHAMember(t *testing.T) {
 		PersistRetryBase: 20 * time.Millisecond,
 		Logger:           log,
 		HA: unifiedfs.HAConfig{ZooKeeper: []string{spec.ZooKeeper}, Journal: "file://" + spec.Journal,
-			Address: spec.Address, SessionTimeout: spec.SessionTimeout, TailInterval: 20 * time.Millisecond},
+			Address: spec.Address, SessionTimeout: spec.SessionTimeout, TailInterval: 20 * time.Millisecond,
+			Secret: []byte(spec.Secret), ForwardTimeout: 15 * time.Second},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "member: New: %v\n", err)
 		os.Exit(3)
+	}
+	if spec.DieAfterCommit != "" {
+		die := map[string]bool{}
+		for _, p := range strings.Split(spec.DieAfterCommit, ",") {
+			die[p] = true
+		}
+		unifiedfs.SetAfterCommitHook(func(path string) {
+			if die[path] {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		})
 	}
 	ln, err := net.Listen("tcp", spec.Control)
 	if err != nil {
@@ -249,7 +265,8 @@ func newHACluster(t *testing.T, n int, session time.Duration) *haCluster {
 	zk := zktest.Start(t, zktest.SessionTimeouts(400*time.Millisecond, 30*time.Second))
 	base := t.TempDir()
 	c := &haCluster{t: t, zk: zk, base: base, client: &http.Client{Timeout: 15 * time.Second}}
-	c.spec = memberSpec{ZooKeeper: zk.Addr(), Journal: filepath.Join(base, "journal"), Root: filepath.Join(base, "root"), SessionTimeout: session}
+	c.spec = memberSpec{ZooKeeper: zk.Addr(), Journal: filepath.Join(base, "journal"), Root: filepath.Join(base, "root"), SessionTimeout: session,
+		Secret: "test-cluster-secret"}
 	for _, d := range []string{c.spec.Journal, c.spec.Root, filepath.Join(base, "mnt")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -287,7 +304,7 @@ func (c *haCluster) start(i int) {
 	spec := c.spec
 	spec.CacheDir = filepath.Join(c.base, fmt.Sprintf("cache%d", i))
 	spec.Control = freeAddr(c.t)
-	spec.Address = spec.Control // the control API's address stands for the member's
+	spec.Address = freeAddr(c.t)
 	raw, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHAMember$", "-test.timeout=10m")
 	cmd.Env = append(os.Environ(), memberEnv+"="+string(raw))

@@ -118,6 +118,13 @@ func (f *FS) stat(ctx context.Context, p string, lo lookupOpts) (fs.FileInfo, er
 	if err := f.check(ctx, "stat", p); err != nil {
 		return nil, err
 	}
+	if f.remote != nil {
+		st, err := f.remoteStat(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return remoteInfo{st}, nil
+	}
 	r, err := f.resolve(ctx, "stat", p, lo)
 	if err != nil {
 		return nil, err
@@ -128,6 +135,9 @@ func (f *FS) stat(ctx context.Context, p string, lo lookupOpts) (fs.FileInfo, er
 func (f *FS) readDir(ctx context.Context, p string, lo lookupOpts) ([]fs.DirEntry, error) {
 	if err := f.check(ctx, "readdir", p); err != nil {
 		return nil, err
+	}
+	if f.remote != nil {
+		return f.remoteList(ctx, p)
 	}
 	r, err := f.resolve(ctx, "readdir", p, lo)
 	if err != nil {
@@ -158,6 +168,14 @@ func (f *FS) readFileOnce(ctx context.Context, p string, lo lookupOpts) ([]byte,
 		return nil, err
 	}
 	defer fl.Close()
+	if rf, ok := fl.(*remoteFile); ok {
+		buf := make([]byte, rf.st.Size)
+		n, err := rf.ReadAt(buf, 0)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
 	file, ok := fl.(*File)
 	if !ok {
 		return nil, pathErr("readfile", p, ErrIsDir)

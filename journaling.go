@@ -136,6 +136,22 @@ func (f *FS) recoverFiles() {
 	var queue []*inode.Inode
 	var queuePaths []string
 	owned := map[uint64]bool{} // pinned ids some file still needs
+	alive := map[string]bool{} // other members holding unpersisted files, and whether they answer
+	heldElsewhere := func(in *inode.Inode) bool {
+		if f.ha == nil {
+			return false
+		}
+		h := f.ns().HolderOf(in.ID)
+		if h == "" || h == f.ha.cfg.Address {
+			return false
+		}
+		up, seen := alive[h]
+		if !seen {
+			up = f.ha.memberAnswers(h)
+			alive[h] = up
+		}
+		return up
+	}
 	var walk func(p string, in *inode.Inode)
 	walk = func(p string, in *inode.Inode) {
 		if in.IsDir() {
@@ -150,7 +166,7 @@ func (f *FS) recoverFiles() {
 			incomplete = append(incomplete, p)
 		case in.Persist() == inode.NotPersisted || in.Persist() == inode.ToBePersisted:
 			pf, ok := pinned[in.ID]
-			if in.Size > 0 && (!ok || !pf.Contiguous || pf.Bytes != in.Size) {
+			if in.Size > 0 && (!ok || !pf.Contiguous || pf.Bytes != in.Size) && !heldElsewhere(in) {
 				lost = append(lost, p)
 			} else if in.Persist() == inode.ToBePersisted {
 				queue = append(queue, in)
@@ -185,7 +201,7 @@ func (f *FS) markLost(p string, in *inode.Inode) {
 	if in == nil || in.IsDir() || in.Persist() == inode.Persisted {
 		return
 	}
-	rec := namespace.RecordOf(in)
+	rec := f.ns().Record(in)
 	rec.Persist, rec.Pinned = inode.Lost, false
 	_ = f.apply(&namespace.Entry{Op: namespace.OpUpdate, Path: p, Node: rec}, nil)
 }

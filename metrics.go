@@ -67,6 +67,9 @@ type counters struct {
 
 // Metrics returns a snapshot of the FS's counters.
 func (f *FS) Metrics() Metrics {
+	if f.remote != nil {
+		return Metrics{Role: f.Role()}
+	}
 	cs := f.cache.Stats()
 	memCap, diskCap := f.cache.Capacity()
 	counts := f.ns().Counts()

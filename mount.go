@@ -36,7 +36,13 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "mount", p); err != nil {
+	if err := f.check(ctx, "mount", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "mount", Path: p, URI: uri, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Options: opts.Options})
+	}
+	if err := f.checkLeader("mount", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -88,7 +94,7 @@ func (f *FS) Mount(ctx context.Context, path, uri string, opts MountOptions) err
 		return pathErr("mount", p, err)
 	}
 	f.warnUnknownOptions(p, opened, opts.Options)
-	err = f.submitMount(p, &namespace.MountRecord{URI: u.String(), Options: opts.Options, ReadOnly: opts.ReadOnly, Shared: opts.Shared, MTime: f.now().UnixNano()}, opened)
+	err = f.submitMount(ctx, p, &namespace.MountRecord{URI: u.String(), Options: opts.Options, ReadOnly: opts.ReadOnly, Shared: opts.Shared, MTime: f.now().UnixNano()}, opened)
 	if err != nil {
 		_ = opened.Close()
 	}
@@ -107,12 +113,12 @@ func (f *FS) warnUnknownOptions(p string, u ufs.UFS, opts map[string]string) {
 }
 
 // submitMount applies the mount of rec (its UFS already opened) with the next mount id.
-func (f *FS) submitMount(p string, rec *namespace.MountRecord, opened ufs.UFS) error {
+func (f *FS) submitMount(ctx context.Context, p string, rec *namespace.MountRecord, opened ufs.UFS) error {
 	for {
 		f.applyMu.Lock() // read the watermark where apply will check it
 		rec.ID = f.ns().NextMountID()
 		f.applyMu.Unlock()
-		err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: p, Mount: rec}, opened)
+		err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: p, Mount: rec, ReqID: reqIDOf(ctx)}, opened)
 		if errors.Is(err, fs.ErrInvalid) && f.ns().NextMountID() > rec.ID {
 			continue // another mount took the id meanwhile
 		}
@@ -131,7 +137,13 @@ func (f *FS) Unmount(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "unmount", p); err != nil {
+	if err := f.check(ctx, "unmount", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "unmount", Path: p})
+	}
+	if err := f.checkLeader("unmount", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -142,10 +154,10 @@ func (f *FS) Unmount(ctx context.Context, path string) error {
 		return pathErr("unmount", p, err)
 	}
 	defer held.Unlock()
-	return f.unmountLocked(p)
+	return f.unmountLocked(ctx, p)
 }
 
-func (f *FS) unmountLocked(p string) error {
+func (f *FS) unmountLocked(ctx context.Context, p string) error {
 	if err := f.ns().Check(&namespace.Entry{Op: namespace.OpUnmount, Path: p}); err != nil {
 		return err
 	}
@@ -153,7 +165,7 @@ func (f *FS) unmountLocked(p string) error {
 	if f.persist != nil {
 		f.persist.cancelUnder(p)
 	}
-	return f.apply(&namespace.Entry{Op: namespace.OpUnmount, Path: p}, nil)
+	return f.apply(&namespace.Entry{Op: namespace.OpUnmount, Path: p, ReqID: reqIDOf(ctx)}, nil)
 }
 
 // mountsBelow returns the mounts strictly below p (and p's own when self), sorted by path.
@@ -169,6 +181,13 @@ func (f *FS) mountsBelow(p string, self bool) []*mount {
 
 // Mounts returns the mount table sorted by path, secrets redacted.
 func (f *FS) Mounts() []MountInfo {
+	if f.remote != nil {
+		var out []MountInfo
+		if err := f.remoteCall(f.ctx, "mounts", ufs.Root, "/mounts", nil, &out); err != nil {
+			f.log.Warn("unifiedfs: the leader's mount table", "err", err)
+		}
+		return out
+	}
 	var out []MountInfo
 	for _, m := range f.mountsBelow(ufs.Root, true) {
 		out = append(out, MountInfo{Path: ufs.Rooted(m.Path), UFS: m.URI.String(), ReadOnly: m.ReadOnly, Shared: m.Shared,

@@ -65,7 +65,14 @@ func (f *FS) Mkdir(ctx context.Context, path string, opts ...MkdirOptions) error
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "mkdir", p); err != nil {
+	if err := f.check(ctx, "mkdir", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		o := mkdirOptions(opts)
+		return f.forwardOp(ctx, peer, opRequest{Op: "mkdir", Path: p, Mode: o.Mode, WriteType: o.WriteType})
+	}
+	if err := f.checkLeader("mkdir", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -106,7 +113,7 @@ func (f *FS) mkdirLocked(ctx context.Context, p string, o MkdirOptions) error {
 	}
 	owner := f.ns().DefaultOwner(true)
 	rec := &namespace.NodeRecord{Dir: true, MTime: f.now().UnixNano(), Persist: ps, Owner: owner.Owner, Group: owner.Group, Mode: mode}
-	if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpCreate, Path: p, Node: rec, ReqID: reqIDOf(ctx)}, nil); err != nil {
 		return err
 	}
 	if ps == inode.Persisted {
@@ -169,6 +176,10 @@ func (f *FS) MkdirAll(ctx context.Context, path string, opts ...MkdirOptions) er
 	if p == ufs.Root {
 		return nil
 	}
+	if peer := f.forwarder(ctx); peer != nil {
+		o := mkdirOptions(opts)
+		return f.forwardOp(ctx, peer, opRequest{Op: "mkdir", Path: p, Mode: o.Mode, WriteType: o.WriteType, Recursive: true})
+	}
 	for walked, rest := ufs.Root, p; ; {
 		name, tail, more := namespace.Cut(rest)
 		walked = ufs.Join(walked, name)
@@ -193,6 +204,16 @@ func (f *FS) MkdirAll(ctx context.Context, path string, opts ...MkdirOptions) er
 
 // WriteFile creates (or, with opts.Overwrite, replaces) path with data and closes it.
 func (f *FS) WriteFile(ctx context.Context, path string, data []byte, opts CreateOptions) error {
+	if peer := f.forwarder(ctx); peer != nil {
+		p, err := clean("create", path)
+		if err != nil {
+			return err
+		}
+		if err := f.check(ctx, "create", p); err != nil {
+			return err
+		}
+		return f.forwardWriteFile(ctx, peer, p, data, opts)
+	}
 	w, err := f.Create(ctx, path, opts)
 	if err != nil {
 		return err
@@ -224,7 +245,13 @@ func (f *FS) Create(ctx context.Context, path string, opts CreateOptions) (_ *Wr
 	if err != nil {
 		return nil, err
 	}
-	if err := f.mutating(ctx, "create", p); err != nil {
+	if err := f.check(ctx, "create", p); err != nil {
+		return nil, err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardCreate(ctx, peer, p, opts), nil
+	}
+	if err := f.checkLeader("create", p); err != nil {
 		return nil, err
 	}
 	if p == ufs.Root {
@@ -310,7 +337,8 @@ type Writer struct {
 	ufsPath  string
 	id       uint64
 	mode     fs.FileMode
-	replaces bool // an overwrite: the old version stays until Close
+	replaces bool           // an overwrite: the old version stays until Close
+	fwd      *forwardWriter // the content streams to the leader (a standby, a remote client)
 	cw       *cache.Writer
 	uw       ufs.Writer
 	n        int64
@@ -332,6 +360,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.fwd != nil {
+		return w.forwardWrite(p)
 	}
 	if w.cancelled.Load() {
 		w.fail(pathErr("write", w.path, errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(w.path))))
@@ -401,6 +432,10 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	if w.fwd != nil {
+		w.forwardAbort()
+		return
+	}
 	if w.err == nil {
 		w.fail(pathErr("write", w.path, errorf(fs.ErrClosed, "aborted")))
 	}
@@ -419,6 +454,9 @@ func (w *Writer) Close() error {
 	w.done = true
 	if w.err != nil {
 		return w.err
+	}
+	if w.fwd != nil {
+		return w.forwardClose()
 	}
 	f := w.f
 	if w.cw != nil {
@@ -496,10 +534,13 @@ func (w *Writer) commitLocked() error {
 	if w.wt == AsyncThrough {
 		rec.Persist = inode.ToBePersisted
 	}
+	if rec.Persist != inode.Persisted && f.ha != nil {
+		rec.Holder = f.ha.cfg.Address // other members read its blocks from here
+	}
 	if cur != nil && cur.ID != w.id && f.persist != nil {
 		f.persist.cancel(cur.ID) // the old version is replaced: its persist is moot
 	}
-	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: w.path, Node: rec}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: w.path, Node: rec, ReqID: reqIDOf(w.ctx)}, nil); err != nil {
 		if rec.Persist == inode.Persisted {
 			_ = w.mount.ufs.Remove(context.WithoutCancel(w.ctx), w.ufsPath)
 		}

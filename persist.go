@@ -23,7 +23,13 @@ func (f *FS) Persist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "persist", p); err != nil {
+	if err := f.check(ctx, "persist", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "persist", Path: p})
+	}
+	if err := f.checkLeader("persist", p); err != nil {
 		return err
 	}
 	r, err := f.resolve(ctx, "persist", p, lookupOpts{})
@@ -109,7 +115,7 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 	if err != nil {
 		return pathErr("persist", p, err)
 	}
-	cr := f.cache.NewReader(cacheFile(in), nil, cache.ReadCache)
+	cr := f.cache.NewReader(cacheFile(in), f.remoteBlocks(in), cache.ReadCache)
 	_, err = io.Copy(w, io.NewSectionReader(readerAtCtx{ctx, cr}, 0, in.Size))
 	cr.Close()
 	if err != nil {

@@ -34,7 +34,13 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return renameErr(src, dst, err)
 	}
-	if err := f.mutating(ctx, "rename", s); err != nil {
+	if err := f.check(ctx, "rename", s); err != nil {
+		return renameErr(s, d, err)
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "rename", Path: s, Dst: d})
+	}
+	if err := f.checkLeader("rename", s); err != nil {
 		return renameErr(s, d, err)
 	}
 	if s == d && s != ufs.Root {
@@ -99,7 +105,7 @@ func (f *FS) renameLocked(ctx context.Context, s, d string) error {
 			return err
 		}
 	}
-	if err := f.apply(&namespace.Entry{Op: namespace.OpRename, Path: s, Dst: d}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpRename, Path: s, Dst: d, ReqID: reqIDOf(ctx)}, nil); err != nil {
 		return err
 	}
 	if f.persist != nil {
@@ -140,7 +146,13 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 	if err != nil {
 		return err
 	}
-	if err := f.mutating(ctx, "delete", p); err != nil {
+	if err := f.check(ctx, "delete", p); err != nil {
+		return err
+	}
+	if peer := f.forwarder(ctx); peer != nil {
+		return f.forwardOp(ctx, peer, opRequest{Op: "delete", Path: p, Recursive: opts.Recursive, Unmount: opts.Unmount, NamespaceOnly: opts.NamespaceOnly})
+	}
+	if err := f.checkLeader("delete", p); err != nil {
 		return err
 	}
 	if p == ufs.Root {
@@ -195,7 +207,7 @@ func (f *FS) Delete(ctx context.Context, path string, opts DeleteOptions) (err e
 	}
 	f.writers.cancelUnder(p)
 	// One entry: the nested mounts, the subtree and the sync points below go together.
-	if err := f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: p, Unmount: len(nested) > 0}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: p, Unmount: len(nested) > 0, ReqID: reqIDOf(ctx)}, nil); err != nil {
 		return err
 	}
 	if r.persisted() && opts.NamespaceOnly {

@@ -216,6 +216,10 @@ func (f *FS) InvalidateSync(path string) {
 	if err != nil {
 		return
 	}
+	if f.remote != nil {
+		_ = f.remoteLocal(f.ctx, localRequest{Op: "invalidateSync", Path: ufs.Rooted(p)})
+		return
+	}
 	f.sync.invalidate(p, f.now().UnixNano())
 }
 
@@ -242,6 +246,9 @@ func (f *FS) LoadMetadata(ctx context.Context, path string, opts LoadMetadataOpt
 	p, err := clean("loadMetadata", path)
 	if err != nil {
 		return err
+	}
+	if f.remote != nil {
+		return f.remoteLocal(ctx, localRequest{Op: "loadMetadata", Path: ufs.Rooted(p), Recursive: opts.Recursive, Force: opts.Force})
 	}
 	if err := f.check(ctx, "loadMetadata", p); err != nil {
 		return err

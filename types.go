@@ -186,4 +186,7 @@ type FileStatus struct {
 	Children int
 	// ReadOnly is true under a read-only mount.
 	ReadOnly bool
+	// Version identifies the content of a file: it changes whenever the content changes
+	// (an overwrite, a change found in the UFS), and only then.
+	Version uint64 `json:",omitempty"`
 }

@@ -145,6 +145,7 @@ type FS struct {
 	jrn             atomic.Pointer[journal.Journal] // nil without a journal, and on an HA standby
 	nsConfig        namespace.Config
 	ha              *haMember // nil unless Config.HA is set
+	remote          *peer     // a remote client (Dial): everything goes to the leader
 	checkpointBytes int64
 	checkpointing   atomic.Bool
 	sync            *syncPolicy
@@ -264,6 +265,9 @@ func (f *FS) rootMount() *mount { return f.mountByID(namespace.RootMountID) }
 // background work, closes every UFS and the cache, and reports persists that did not
 // finish. Methods called after Close fail with ErrClosed.
 func (f *FS) Close() error {
+	if f.remote != nil {
+		return f.closeRemote()
+	}
 	f.closeMu.Lock()
 	defer f.closeMu.Unlock()
 	if f.closed.Swap(true) {

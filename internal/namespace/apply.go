@@ -82,7 +82,18 @@ func (s *State) Check(e *Entry) error {
 // to the same durable state give the same durable state. On an entry that cannot apply
 // at all (it refers to what this state does not have and cannot stand in for), it
 // changes nothing and returns the reason; replay reports such entries as skipped.
-func (s *State) Apply(e *Entry) (Effects, error) {
+func (s *State) Apply(e *Entry) (eff Effects, err error) {
+	defer func() {
+		if err == nil {
+			s.noteRequest(e.ReqID)
+			for _, r := range e.Reqs {
+				s.noteRequest(r)
+			}
+			for _, id := range eff.Released {
+				s.setHolder(id, "")
+			}
+		}
+	}()
 	switch e.Op {
 	case OpMount:
 		return s.applyMount(e)
@@ -452,6 +463,9 @@ func (s *State) applyComplete(e *Entry) (Effects, error) {
 		}
 	}
 	s.putNew(parent.Dir(), s.nodeFrom(name, e.Node))
+	if e.Node.Persist != inode.Persisted {
+		s.setHolder(e.Node.ID, e.Node.Holder)
+	}
 	return eff, nil
 }
 
@@ -511,6 +525,9 @@ func (s *State) applyUpdate(e *Entry) (Effects, error) {
 		next.Owner = s.owner(r, next.Owner)
 	}
 	s.replace(e.Path, next)
+	if !next.IsDir() && next.Persist() == inode.Persisted {
+		s.setHolder(next.ID, "") // in the UFS now: no member holds the only copy
+	}
 	return eff, nil
 }
 

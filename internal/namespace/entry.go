@@ -81,8 +81,11 @@ type Entry struct {
 	// MountHigh, for OpAllocIDs, raises the mount-id watermark (snapshots carry it, so
 	// that ids of removed mounts are not drawn again).
 	MountHigh uint32 `json:",omitempty"`
-	// ReqID identifies the request that made the entry, for exactly-once retries.
+	// ReqID identifies the request that made the entry, for exactly-once retries: a
+	// retried request whose id the state holds was applied already (see HasRequest).
 	ReqID string `json:",omitempty"`
+	// Reqs, in a snapshot's OpAllocIDs, are the request ids the state remembers.
+	Reqs []string `json:",omitempty"`
 
 	// Volatile entries (derived from the UFS, or from configuration) are not journaled:
 	// each member derives them again.
@@ -113,6 +116,9 @@ type NodeRecord struct {
 	// Shadow says the UFS still holds an older, persisted version at the path that this
 	// unpersisted file replaced: whoever moves or deletes the file removes that object.
 	Shadow bool `json:",omitempty"`
+	// Holder is the member (its advertised address) whose cache holds an unpersisted
+	// file's blocks; empty in a single process.
+	Holder string `json:",omitempty"`
 }
 
 // MountRecord is the serialisable form of a mount.
@@ -125,8 +131,16 @@ type MountRecord struct {
 	MTime    int64             `json:",omitempty"` // the mount point's mtime
 }
 
-// RecordOf returns the serialisable form of in's attributes.
-func RecordOf(in *inode.Inode) *NodeRecord {
+// Record returns the serialisable form of in's attributes, its holder included.
+func (s *State) Record(in *inode.Inode) *NodeRecord {
+	r := recordOf(in)
+	if !in.IsDir() {
+		r.Holder = s.HolderOf(in.ID)
+	}
+	return r
+}
+
+func recordOf(in *inode.Inode) *NodeRecord {
 	return &NodeRecord{Dir: in.IsDir(), ID: in.ID, Size: in.Size, MTime: in.MTime, Hash: in.Hash,
 		Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, Persist: in.Persist(),
 		Open: in.Flags&inode.FlagOpen != 0, Pinned: in.Flags&inode.FlagPinned != 0, Shadow: in.Flags&inode.FlagShadow != 0}

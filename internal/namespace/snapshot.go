@@ -33,7 +33,7 @@ func (s *State) Snapshot() ([]byte, error) {
 		out = append(out, b)
 		return err
 	}
-	if err := add(&Entry{Op: OpAllocIDs, Path: ufs.Root, IDHigh: s.idHigh, MountHigh: s.nextMount}); err != nil {
+	if err := add(&Entry{Op: OpAllocIDs, Path: ufs.Root, IDHigh: s.idHigh, MountHigh: s.nextMount, Reqs: s.requests()}); err != nil {
 		return nil, err
 	}
 	mounts := s.mounts.Load()
@@ -54,9 +54,9 @@ func (s *State) Snapshot() ([]byte, error) {
 			case in.Persist() == inode.Persisted && !in.IsDir():
 				return nil
 			case in.Persist() != inode.Persisted && !in.IsDir():
-				return add(&Entry{Op: OpComplete, Path: p, Node: RecordOf(in)})
+				return add(&Entry{Op: OpComplete, Path: p, Node: s.Record(in)})
 			case in.Persist() != inode.Persisted:
-				if err := add(&Entry{Op: OpCreate, Path: p, Node: RecordOf(in)}); err != nil {
+				if err := add(&Entry{Op: OpCreate, Path: p, Node: s.Record(in)}); err != nil {
 					return err
 				}
 			}

@@ -23,6 +23,7 @@ package namespace
 import (
 	"errors"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
@@ -60,6 +61,12 @@ type State struct {
 	defDir  *inode.Owner
 
 	counts [countKinds]atomic.Int64
+
+	extra   sync.Mutex        // guards holders and reqs, which readers ask outside Apply
+	holders map[uint64]string // unpersisted content id -> the member holding its blocks
+	reqs    map[string]bool   // recent request ids (exactly-once retries)
+	reqRing []string          // reqs in arrival order, for the bound
+	reqNext int
 
 	// Under the caller's apply lock:
 	nextMount uint32 // highest mount id applied
@@ -187,6 +194,83 @@ func (s *State) Counts() [countKinds]int64 {
 		out[i] = s.counts[i].Load()
 	}
 	return out
+}
+
+// maxRequests bounds how many request ids the state remembers: enough for the retries of
+// every client in flight during a failover.
+const maxRequests = 1 << 16
+
+// HasRequest reports whether an entry with request id id was applied (among the last
+// maxRequests).
+func (s *State) HasRequest(id string) bool {
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	return s.reqs[id]
+}
+
+func (s *State) noteRequest(id string) {
+	if id == "" {
+		return
+	}
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	if s.reqs == nil {
+		s.reqs, s.reqRing = map[string]bool{}, make([]string, maxRequests)
+	}
+	if s.reqs[id] {
+		return
+	}
+	if old := s.reqRing[s.reqNext]; old != "" {
+		delete(s.reqs, old)
+	}
+	s.reqRing[s.reqNext] = id
+	s.reqNext = (s.reqNext + 1) % maxRequests
+	s.reqs[id] = true
+}
+
+// requests returns the remembered request ids, oldest first.
+func (s *State) requests() []string {
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	var out []string
+	for i := range len(s.reqRing) {
+		if id := s.reqRing[(s.reqNext+i)%len(s.reqRing)]; id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// HolderOf returns the member holding the blocks of the unpersisted content id ("" when
+// none is recorded: a single process, or persisted content).
+func (s *State) HolderOf(id uint64) string {
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	return s.holders[id]
+}
+
+// Holders returns the unpersisted content ids held by each member.
+func (s *State) Holders() map[string][]uint64 {
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	out := map[string][]uint64{}
+	for id, h := range s.holders {
+		out[h] = append(out[h], id)
+	}
+	return out
+}
+
+func (s *State) setHolder(id uint64, holder string) {
+	s.extra.Lock()
+	defer s.extra.Unlock()
+	if holder == "" {
+		delete(s.holders, id)
+		return
+	}
+	if s.holders == nil {
+		s.holders = map[uint64]string{}
+	}
+	s.holders[id] = holder
 }
 
 // Mount is one published mount. It is immutable.
