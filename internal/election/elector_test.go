@@ -230,7 +230,9 @@ func TestDisconnectSuspendsAtOnceAndReconnectRegains(t *testing.T) {
 }
 
 func TestRestartWithinSessionTimeoutKeepsLeaderAndEpoch(t *testing.T) {
-	c := newCluster(t, 6*time.Second)
+	// Long enough for a JVM restart on a loaded machine (the member gives up after 3/4 of
+	// it); regaining happens as soon as the server is back.
+	c := newOwnCluster(t, 15*time.Second)
 	a, b := c.member("a:1"), c.member("b:1")
 	c.join(a)
 	log := c.rec.wait(t, 10*time.Second, "a leading", func(l []rec) bool { return find(l, 0, "a:1", EventLeading) >= 0 })
@@ -259,7 +261,7 @@ func TestRestartWithinSessionTimeoutKeepsLeaderAndEpoch(t *testing.T) {
 }
 
 func TestLongOutageNewElectionEpochsGrow(t *testing.T) {
-	c := newCluster(t, 2*time.Second)
+	c := newOwnCluster(t, 2*time.Second)
 	a, b := c.member("a:1"), c.member("b:1")
 	c.join(a)
 	log := c.rec.wait(t, 10*time.Second, "a leading", func(l []rec) bool { return find(l, 0, "a:1", EventLeading) >= 0 })
@@ -434,8 +436,9 @@ func TestWatcherSeesEveryChange(t *testing.T) {
 
 // Nothing hangs while ZooKeeper is down: calls bounded by ctx fail with a clear error.
 func TestZooKeeperDownNothingHangs(t *testing.T) {
-	c := newCluster(t, 2*time.Second)
+	c := newOwnCluster(t, 2*time.Second)
 	c.zk.Stop()
+	c.opTimeout = 500 * time.Millisecond
 	e := c.member("a:1")
 	c.join(e)
 	begin := time.Now()
@@ -444,7 +447,7 @@ func TestZooKeeperDownNothingHangs(t *testing.T) {
 	}
 	err := e.Leave(ctxFor(t, 10*time.Second))
 	t.Logf("Leave with ZooKeeper down: %v after %v", err, time.Since(begin))
-	if time.Since(begin) > 8*time.Second {
+	if time.Since(begin) > 4*time.Second {
 		t.Fatalf("Leave took %v with ZooKeeper down", time.Since(begin))
 	}
 	if st := e.Status(); st.Role != Idle {
@@ -622,5 +625,33 @@ func TestConfigValidation(t *testing.T) {
 	w := Config{Servers: []string{"127.0.0.1:1"}}
 	if _, err := w.withDefaults(false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Check reads the lease itself: a leader whose lease ran out (a paused process resuming,
+// before any of the elector's goroutines has run) fails at once.
+func TestCheckHonoursTheLease(t *testing.T) {
+	e, err := New(Config{Servers: []string{"127.0.0.1:1"}, Address: "a:1", SessionTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.snap.Store(&snapshot{role: Leading, epoch: 7, leaseEnd: e.now() + int64(time.Hour)})
+	if err := e.Check(7); err != nil {
+		t.Fatalf("within the lease: %v", err)
+	}
+	if err := e.Check(8); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("another epoch: %v", err)
+	}
+	e.snap.Store(&snapshot{role: Leading, epoch: 7, leaseEnd: e.now() - 1})
+	if err := e.Check(7); !errors.Is(err, ErrSuspended) {
+		t.Fatalf("after the lease: %v, want ErrSuspended", err)
+	}
+	if st := e.Status(); st != (Status{Suspended, 7}) {
+		t.Fatalf("Status after the lease: %+v", st)
+	}
+	e.snap.Store(&snapshot{role: Suspended, epoch: 7, leaseEnd: e.now() + int64(time.Hour)})
+	if err := e.Check(7); !errors.Is(err, ErrSuspended) {
+		t.Fatalf("suspended: %v", err)
 	}
 }
