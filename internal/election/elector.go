@@ -364,7 +364,11 @@ func (e *Elector) runSessions(ctx context.Context, gen uint64, r *runState) {
 			}
 			continue
 		}
+		began := time.Now()
 		err = e.campaign(ctx, gen, s)
+		if time.Since(began) > e.cfg.SessionTimeout {
+			bo.reset() // a session that lasted: no reason to wait long before the next
+		}
 		if ctx.Err() != nil {
 			r.err = e.resign(s)
 			return
