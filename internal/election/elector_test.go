@@ -655,3 +655,20 @@ func TestCheckHonoursTheLease(t *testing.T) {
 		t.Fatalf("suspended: %v", err)
 	}
 }
+
+// BenchmarkCheck measures the cost of Check on the acknowledgement path of a leader.
+func BenchmarkCheck(b *testing.B) {
+	e, err := New(Config{Servers: []string{"127.0.0.1:1"}, Address: "a:1", SessionTimeout: 2 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	e.snap.Store(&snapshot{role: Leading, epoch: 7, leaseEnd: e.now() + int64(time.Hour)})
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := e.Check(7); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
