@@ -224,3 +224,28 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// pair makes member a:1 the leader, then b:1 a candidate behind it; a's servers may be
+// given (a proxy).
+func (c *cluster) pair(aServers ...string) (a, b *Elector, epoch int64) {
+	c.t.Helper()
+	a, b = c.member("a:1", aServers...), c.member("b:1")
+	c.join(a)
+	log := c.rec.wait(c.t, 10*time.Second, "a leading", func(l []rec) bool { return find(l, 0, "a:1", EventLeading) >= 0 })
+	_, epoch, _ = lastLeading(log)
+	c.join(b)
+	return a, b, epoch
+}
+
+// waitCandidates waits until the election has n candidate nodes and returns them.
+func (c *cluster) waitCandidates(n int) []candidate {
+	c.t.Helper()
+	conn := c.client()
+	var cands []candidate
+	waitCond(c.t, 10*time.Second, fmt.Sprintf("%d candidate nodes", n), func() bool {
+		kids, _, err := conn.Children(c.path + "/election")
+		cands = parseCandidates(kids)
+		return err == nil && len(cands) == n
+	})
+	return cands
+}
