@@ -364,7 +364,11 @@ func (e *Elector) runSessions(ctx context.Context, gen uint64, r *runState) {
 			}
 			continue
 		}
+		began := time.Now()
 		err = e.campaign(ctx, gen, s)
+		if time.Since(began) > e.cfg.SessionTimeout {
+			bo.reset() // a session that lasted: no reason to wait long before the next
+		}
 		if ctx.Err() != nil {
 			r.err = e.resign(s)
 			return
@@ -385,8 +389,8 @@ func (e *Elector) runSessions(ctx context.Context, gen uint64, r *runState) {
 // retire closes a session given up on. Its nodes may still exist on the server (its
 // timeout may not have run out, or a restarted server restored it): closing it as soon as
 // the server can hear the close deletes them at once instead of a session timeout later.
-// It waits for a connection at most 10 session timeouts, after which the server has
-// expired the session anyway.
+// It waits for a connection at most 10 session timeouts; after that the nodes go when
+// the server expires the session, one timeout after it last heard from it.
 func (e *Elector) retire(ctx context.Context, s *session) {
 	deadline := time.NewTimer(10 * e.cfg.SessionTimeout)
 	defer deadline.Stop()

@@ -38,11 +38,40 @@ type cluster struct {
 	timeout time.Duration
 	rec     *recorder
 	path    string // root of this test's znodes
+	// opTimeout, if set, is the members' OpTimeout.
+	opTimeout time.Duration
 }
 
+// shared is one ZooKeeper for the tests that never stop it, started on first use and
+// closed by TestMain.
+var shared struct {
+	once sync.Once
+	zk   *zktest.Server
+	err  error
+}
+
+// newCluster gives the test its own subtree on the shared server.
 func newCluster(t *testing.T, sessionTimeout time.Duration) *cluster {
 	t.Helper()
-	return &cluster{t: t, zk: zktest.Start(t), timeout: sessionTimeout, rec: &recorder{changed: make(chan struct{})}, path: "/unifiedfs-test"}
+	shared.once.Do(func() { shared.zk, shared.err = zktest.Launch() })
+	if shared.err != nil {
+		zktest.Unavailable(t, "%v", shared.err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(shared.zk.LogPath()); err == nil {
+				lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+				t.Logf("shared ZooKeeper log (tail):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			}
+		}
+	})
+	return &cluster{t: t, zk: shared.zk, timeout: sessionTimeout, rec: &recorder{changed: make(chan struct{})}, path: "/" + t.Name()}
+}
+
+// newOwnCluster starts a ZooKeeper for a test that stops or restarts it.
+func newOwnCluster(t *testing.T, sessionTimeout time.Duration) *cluster {
+	t.Helper()
+	return &cluster{t: t, zk: zktest.Start(t), timeout: sessionTimeout, rec: &recorder{changed: make(chan struct{})}, path: "/" + t.Name()}
 }
 
 func (c *cluster) config(addr string, servers ...string) Config {
@@ -55,6 +84,7 @@ func (c *cluster) config(addr string, servers ...string) Config {
 		LeaderPath:     c.path + "/leader",
 		SessionTimeout: c.timeout,
 		Address:        addr,
+		OpTimeout:      c.opTimeout,
 		Logger:         testLogger(c.t),
 	}
 }
@@ -193,4 +223,29 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// pair makes member a:1 the leader, then b:1 a candidate behind it; a's servers may be
+// given (a proxy).
+func (c *cluster) pair(aServers ...string) (a, b *Elector, epoch int64) {
+	c.t.Helper()
+	a, b = c.member("a:1", aServers...), c.member("b:1")
+	c.join(a)
+	log := c.rec.wait(c.t, 10*time.Second, "a leading", func(l []rec) bool { return find(l, 0, "a:1", EventLeading) >= 0 })
+	_, epoch, _ = lastLeading(log)
+	c.join(b)
+	return a, b, epoch
+}
+
+// waitCandidates waits until the election has n candidate nodes and returns them.
+func (c *cluster) waitCandidates(n int) []candidate {
+	c.t.Helper()
+	conn := c.client()
+	var cands []candidate
+	waitCond(c.t, 10*time.Second, fmt.Sprintf("%d candidate nodes", n), func() bool {
+		kids, _, err := conn.Children(c.path + "/election")
+		cands = parseCandidates(kids)
+		return err == nil && len(cands) == n
+	})
+	return cands
 }

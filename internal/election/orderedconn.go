@@ -26,14 +26,21 @@ import (
 // SetWatches, the held packets are dropped too and the connection is closed (the client
 // is ending every pending request anyway). go-zookeeper writes each packet with one Write
 // call, which this relies on.
+//
+// It also bounds the handshake: go-zookeeper waits ten read timeouts (6.7 session
+// timeouts) for the answer to its connect request, and a server that is still starting
+// accepts connections it never answers; like the Java client, orderedConn gives the
+// answer a fraction of the session timeout, after which the client tries again.
 type orderedConn struct {
 	net.Conn
-	closing *atomic.Bool // the session's: set before the client is closed
-	mu      sync.Mutex
-	packets int
-	holding bool
-	held    [][]byte
-	timer   *time.Timer
+	closing   *atomic.Bool // the session's: set before the client is closed
+	handshake time.Duration
+	handshook atomic.Bool // the connect response's header has been read
+	mu        sync.Mutex
+	packets   int
+	holding   bool
+	held      [][]byte
+	timer     *time.Timer
 }
 
 const (
@@ -42,14 +49,27 @@ const (
 )
 
 // orderedDialer returns go-zookeeper's Dialer for a client whose closing is flagged.
-func orderedDialer(closing *atomic.Bool) zk.Dialer {
+func orderedDialer(closing *atomic.Bool, handshake time.Duration) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		c, err := net.DialTimeout(network, address, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return &orderedConn{Conn: c, closing: closing}, nil
+		return &orderedConn{Conn: c, closing: closing, handshake: handshake}, nil
 	}
+}
+
+// SetReadDeadline shortens the deadline of the connect response. go-zookeeper clears the
+// deadline once it has read that response's header, which ends the handshake.
+func (c *orderedConn) SetReadDeadline(t time.Time) error {
+	if !c.handshook.Load() {
+		if t.IsZero() {
+			c.handshook.Store(true)
+		} else if limit := time.Now().Add(c.handshake); t.After(limit) {
+			t = limit
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *orderedConn) Write(p []byte) (int, error) {

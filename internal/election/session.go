@@ -34,7 +34,7 @@ type session struct {
 func dial(cfg Config, member bool, onEvent func(*session, zk.Event)) (*session, error) {
 	s := &session{poke: make(chan struct{}, 1), onEvent: onEvent, member: member}
 	conn, events, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{cfg.Logger}), zk.WithEventCallback(s.callback), zk.WithDialer(orderedDialer(&s.closing)))
+		zk.WithLogger(zkLogger{cfg.Logger}), zk.WithEventCallback(s.callback), zk.WithDialer(orderedDialer(&s.closing, max(cfg.SessionTimeout/3, 200*time.Millisecond))))
 	if err != nil {
 		return nil, fmt.Errorf("election: connecting to ZooKeeper %v: %w", cfg.Servers, err)
 	}

@@ -123,11 +123,15 @@ func (w *Watcher) loop(ctx context.Context, s *session) {
 				if err != nil {
 					return err
 				}
-				fired = st.w
-				if !st.ok {
-					w.set(Leader{}, false)
+				if st.ok {
+					// Created since the read: read it now (this watch fires only at the
+					// next change).
+					fired = closedEvents
+					return nil
 				}
-				return nil // if it exists now, the watch has fired already or reads it next
+				fired = st.w
+				w.set(Leader{}, false)
+				return nil
 			}
 			if err != nil {
 				return err
@@ -157,6 +161,12 @@ func (w *Watcher) loop(ctx context.Context, s *session) {
 		}
 	}
 }
+
+var closedEvents = func() <-chan zk.Event {
+	ch := make(chan zk.Event)
+	close(ch)
+	return ch
+}()
 
 // LeaderAddress connects, returns the current leader (waiting while there is none,
 // bounded by ctx) and disconnects. A process that asks more than once keeps a Watcher.

@@ -114,6 +114,48 @@ func javaPath() (string, error) {
 // server's log is printed first. If the server cannot be started, Start calls Unavailable.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	if err := Installed(); err != nil {
+		Unavailable(t, "%v", err)
+	}
+	s, err := launch(t, t.TempDir(), opts)
+	if err != nil {
+		Unavailable(t, "%v", err)
+	}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+// Launch starts a server that belongs to no single test, for a TestMain that shares one
+// server among several tests (each in its own znode subtree). Its data lives in a new
+// temporary directory; Close stops it and removes the directory. Tests sharing it must
+// not Stop, Kill or Restart it. If it cannot start, tests call Unavailable with the error.
+func Launch(opts ...Option) (*Server, error) {
+	if err := Installed(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "zktest-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := launch(nil, dir, opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops a server made by Launch and removes its directory.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.stopLocked(syscall.SIGTERM)
+	s.mu.Unlock()
+	if s.t == nil {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func launch(t testing.TB, dir string, opts []Option) (*Server, error) {
 	cfg := config{tick: 200 * time.Millisecond, maxSession: 60 * time.Second, startTimeout: 30 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
@@ -121,11 +163,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if cfg.minSession == 0 {
 		cfg.minSession = 2 * cfg.tick
 	}
-	if err := Installed(); err != nil {
-		Unavailable(t, "%v", err)
-	}
-	s := &Server{t: t, dir: t.TempDir(), cfg: cfg}
-	t.Cleanup(s.cleanup)
+	s := &Server{t: t, dir: dir, cfg: cfg}
 	var err error
 	// A free port found by listening on :0 can be taken by another process before the
 	// JVM binds it; a few attempts with fresh ports make that harmless.
@@ -140,14 +178,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 			break
 		}
 		if err = s.start(); err == nil {
-			return s
+			return s, nil
 		}
 		if !errors.Is(err, errAddrInUse) {
 			break
 		}
 	}
-	Unavailable(t, "starting ZooKeeper: %v\n%s", err, s.logTail(60))
-	return nil
+	return nil, fmt.Errorf("starting ZooKeeper: %w\n%s", err, s.logTail(60))
 }
 
 // Addr is the server's client address, host:port on loopback. It stays the same across
@@ -171,7 +208,6 @@ func (s *Server) Running() bool {
 // Sessions and znodes survive in the dataDir: Restart brings them back. Stopping a
 // stopped server does nothing.
 func (s *Server) Stop() {
-	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked(syscall.SIGTERM)
@@ -179,7 +215,6 @@ func (s *Server) Stop() {
 
 // Kill kills the server with SIGKILL and waits for the process to be gone.
 func (s *Server) Kill() {
-	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked(syscall.SIGKILL)
@@ -188,9 +223,12 @@ func (s *Server) Kill() {
 // Restart stops the server if it runs, then starts it again on the same port with the
 // same dataDir, and waits until it serves. A session whose timeout has not yet elapsed
 // can be resumed by its client: ZooKeeper restores sessions from its log and restarts
-// their timers when it starts. Restart fails the test if the server does not come back.
+// their timers when it starts. Restart fails the test if the server does not come back
+// (for a Launch'ed server, it panics).
 func (s *Server) Restart() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked(syscall.SIGTERM)
@@ -203,7 +241,11 @@ func (s *Server) Restart() {
 		time.Sleep(200 * time.Millisecond) // deliberate: give the port's holder time to go
 	}
 	if err != nil {
-		s.t.Fatalf("restarting ZooKeeper on %s: %v\n%s", s.addr, err, s.logTail(60))
+		err = fmt.Errorf("restarting ZooKeeper on %s: %w\n%s", s.addr, err, s.logTail(60))
+		if s.t == nil {
+			panic(err)
+		}
+		s.t.Fatal(err)
 	}
 }
 

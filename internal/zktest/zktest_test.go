@@ -268,3 +268,25 @@ func TestProxyPartitionsAndHeals(t *testing.T) {
 	p.Heal()
 	waitState(t, ev, zk.StateExpired, 15*time.Second)
 }
+
+func TestLaunchAndClose(t *testing.T) {
+	s, err := Launch()
+	if err != nil {
+		Unavailable(t, "%v", err)
+	}
+	if out, err := FourLetter(s.Addr(), "ruok", time.Second); err != nil || out != "imok" {
+		s.Close()
+		t.Fatalf("ruok = %q, %v", out, err)
+	}
+	dir := s.DataDir()
+	s.Close()
+	if s.Running() {
+		t.Fatal("Running after Close")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("data dir after Close: %v", err)
+	}
+	if _, err := FourLetter(s.Addr(), "ruok", 200*time.Millisecond); err == nil {
+		t.Fatal("a closed server answers ruok")
+	}
+}
