@@ -120,12 +120,12 @@ func (f *FS) remoteOpen(ctx context.Context, p string) (fs.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &remoteDir{info: remoteInfo{st}, entries: ents}, nil
+		return &remoteDir{p: p, info: remoteInfo{st}, entries: ents}, nil
 	}
 	if st.Incomplete {
 		return nil, pathErr("open", p, errorf(ErrIncomplete, "%s is still being written; open it once its writer closed it", ufs.Rooted(p)))
 	}
-	return &remoteFile{f: f, ctx: ctx, st: st}, nil
+	return &File{fs: f, remote: &remoteFile{f: f, ctx: ctx, p: p, st: st}}, nil
 }
 
 // remoteInfo is an fs.FileInfo and fs.DirEntry of a remote entry.
@@ -147,13 +147,14 @@ func (i remoteInfo) Info() (fs.FileInfo, error) { return i, nil }
 func (i remoteInfo) String() string             { return fs.FormatFileInfo(i) }
 
 type remoteDir struct {
+	p       string // the internal (unrooted) path
 	info    remoteInfo
 	entries []fs.DirEntry
 	pos     int
 }
 
 func (d *remoteDir) Stat() (fs.FileInfo, error) { return d.info, nil }
-func (d *remoteDir) Read([]byte) (int, error)   { return 0, pathErr("read", d.info.st.Path, ErrIsDir) }
+func (d *remoteDir) Read([]byte) (int, error)   { return 0, pathErr("read", d.p, ErrIsDir) }
 func (d *remoteDir) Close() error               { return nil }
 
 // ReadDir implements fs.ReadDirFile.
@@ -176,6 +177,7 @@ func (d *remoteDir) ReadDir(n int) ([]fs.DirEntry, error) {
 type remoteFile struct {
 	f   *FS
 	ctx context.Context
+	p   string // the internal (unrooted) path
 	st  *FileStatus
 
 	mu     sync.Mutex
@@ -190,12 +192,39 @@ func (r *remoteFile) open(off, n int64) (io.ReadCloser, error) {
 	q := url.Values{"path": {r.st.Path}, "id": {strconv.FormatUint(r.st.Version, 10)},
 		"off": {strconv.FormatInt(off, 10)}, "n": {strconv.FormatInt(n, 10)}}
 	var rc io.ReadCloser
-	err := r.f.remote.toLeader(r.ctx, "read", r.st.Path, func(ctx context.Context, addr string) error {
-		var err error
-		rc, err = r.f.remote.rpc.Open(ctx, addr, "/read", q)
-		return err
+	err := r.f.remote.toLeader(r.ctx, "read", r.p, func(ctx context.Context, addr string) error {
+		// ctx ends when the call returns; the stream outlives it, so it gets its own
+		// context, which a leader change cancels only while the stream opens.
+		sctx, cancel := context.WithCancel(r.ctx)
+		stop := context.AfterFunc(ctx, cancel)
+		body, err := r.f.remote.rpc.Open(sctx, addr, "/read", q)
+		if !stop() {
+			if err == nil {
+				body.Close()
+			}
+			cancel()
+			return ctx.Err()
+		}
+		if err != nil {
+			cancel()
+			return err
+		}
+		rc = cancelOnClose{body, cancel}
+		return nil
 	})
 	return rc, err
+}
+
+// cancelOnClose is a stream whose Close also releases its context.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // ReadAt implements io.ReaderAt.
@@ -211,7 +240,7 @@ func (r *remoteFile) ReadAt(p []byte, off int64) (int, error) {
 	defer rc.Close()
 	n, err := io.ReadFull(rc, p[:want])
 	if err != nil {
-		return n, pathErr("read", r.st.Path, err)
+		return n, pathErr("read", r.p, err)
 	}
 	if int64(n) < int64(len(p)) {
 		return n, io.EOF
@@ -240,10 +269,10 @@ func (r *remoteFile) Read(p []byte) (int, error) {
 	r.off += int64(n)
 	r.sOff += int64(n)
 	if err == io.EOF && r.off < r.st.Size {
-		return n, pathErr("read", r.st.Path, io.ErrUnexpectedEOF)
+		return n, pathErr("read", r.p, io.ErrUnexpectedEOF)
 	}
 	if err != nil && err != io.EOF {
-		return n, pathErr("read", r.st.Path, err)
+		return n, pathErr("read", r.p, err)
 	}
 	return n, nil
 }
@@ -259,7 +288,7 @@ func (r *remoteFile) Seek(offset int64, whence int) (int64, error) {
 		offset += r.st.Size
 	}
 	if offset < 0 {
-		return 0, pathErr("seek", r.st.Path, errorf(fs.ErrInvalid, "negative position"))
+		return 0, pathErr("seek", r.p, errorf(fs.ErrInvalid, "negative position"))
 	}
 	r.off = offset
 	return offset, nil

@@ -184,7 +184,8 @@ type File struct {
 	ctx    context.Context
 	r      *resolved
 	cr     *cache.Reader
-	pinned bool // holds the version's pin (see versionRefs)
+	pinned bool        // holds the version's pin (see versionRefs)
+	remote *remoteFile // a remote client's file: every method is its
 
 	mu     sync.Mutex
 	off    int64
@@ -257,10 +258,18 @@ func (fl *File) readStream(p []byte, off int64) (int, error) {
 }
 
 // Stat describes the file as it was when opened.
-func (fl *File) Stat() (fs.FileInfo, error) { return fl.fs.info(fl.r), nil }
+func (fl *File) Stat() (fs.FileInfo, error) {
+	if fl.remote != nil {
+		return fl.remote.Stat()
+	}
+	return fl.fs.info(fl.r), nil
+}
 
 // ReadAt reads len(p) bytes at off (io.ReaderAt).
 func (fl *File) ReadAt(p []byte, off int64) (int, error) {
+	if fl.remote != nil {
+		return fl.remote.ReadAt(p, off)
+	}
 	if off < 0 {
 		return 0, pathErr("read", fl.r.path, errorf(fs.ErrInvalid, "negative offset"))
 	}
@@ -313,6 +322,9 @@ func (f *FS) resyncFile(ctx context.Context, p string, id uint64) {
 
 // Read reads from the current offset (io.Reader).
 func (fl *File) Read(p []byte) (int, error) {
+	if fl.remote != nil {
+		return fl.remote.Read(p)
+	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if fl.closed {
@@ -328,6 +340,9 @@ func (fl *File) Read(p []byte) (int, error) {
 
 // Seek sets the offset for the next Read (io.Seeker).
 func (fl *File) Seek(offset int64, whence int) (int64, error) {
+	if fl.remote != nil {
+		return fl.remote.Seek(offset, whence)
+	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	switch whence {
@@ -348,6 +363,9 @@ func (fl *File) Seek(offset int64, whence int) (int64, error) {
 
 // Close releases the file (and stops its read-ahead).
 func (fl *File) Close() error {
+	if fl.remote != nil {
+		return fl.remote.Close()
+	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if fl.closed {

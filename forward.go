@@ -31,6 +31,9 @@ const DefaultForwardTimeout = 30 * time.Second
 // peer is what a process that is not the leader needs to reach it: the leader's record
 // from ZooKeeper and an authenticated RPC client.
 type peer struct {
+	// leads reports whether this process leads now (it then stops forwarding); nil for a
+	// remote client.
+	leads   func() bool
 	watcher *election.Watcher
 	zk      election.Config // for a fresh read when the watcher's record keeps failing
 	rpc     *rpc.Client
@@ -67,6 +70,9 @@ func (p *peer) toLeader(ctx context.Context, op, path string, call func(ctx cont
 	failures := 0 // consecutive failures of the same leader record
 	for attempt := 0; ; attempt++ {
 		l, err := p.leader(ctx, prev, deadline)
+		if errors.Is(err, errSelfLeads) {
+			return err
+		}
 		if err == nil && l == prev {
 			if failures++; failures >= 4 {
 				// The watcher may have missed a change: read the record afresh.
@@ -79,25 +85,52 @@ func (p *peer) toLeader(ctx context.Context, op, path string, call func(ctx cont
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return pathErr(op, path, ctx.Err())
+				return pathErr(op, path, fmt.Errorf("%w answered before the caller's deadline: %w", ErrNoLeader, ctx.Err()))
 			}
 			if last != nil {
 				return pathErr(op, path, fmt.Errorf("%w within %v: %w", ErrNoLeader, p.timeout, last))
 			}
 			return pathErr(op, path, fmt.Errorf("%w within %v", ErrNoLeader, p.timeout))
 		}
-		err = call(ctx, l.Address)
+		err = p.callWhileLeading(ctx, l, call)
 		if err == nil {
 			return nil
 		}
 		var re *rpc.Error
-		retry := rpc.Unavailable(err) || errors.As(err, &re) && (re.Body.Kind == "not_leader" || re.Body.Kind == "no_leader" || re.Body.Kind == "closed")
+		deposed := ctx.Err() == nil && errors.Is(err, context.Canceled)
+		retry := deposed || rpc.Unavailable(err) || errors.As(err, &re) && (re.Body.Kind == "not_leader" || re.Body.Kind == "no_leader" || re.Body.Kind == "closed")
 		if !retry {
 			return remoteError(op, path, err)
 		}
 		last, prev = err, l
 	}
 }
+
+// callWhileLeading runs call against l, cancelling it if ZooKeeper names another leader
+// meanwhile (a leader paused or cut off never answers; its successor will).
+func (p *peer) callWhileLeading(ctx context.Context, l election.Leader, call func(ctx context.Context, addr string) error) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for {
+			cur, ok, changed := p.watcher.State()
+			if ok && cur != l {
+				cancel()
+				return
+			}
+			select {
+			case <-changed:
+			case <-cctx.Done():
+				return
+			}
+		}
+	}()
+	return call(cctx, l.Address)
+}
+
+// errSelfLeads stops a forwarding loop: this member became the leader meanwhile, and
+// applies the mutation itself.
+var errSelfLeads = errors.New("this member leads now")
 
 // freshLeader reads the leader record with a connection of its own.
 func (p *peer) freshLeader(ctx context.Context) (election.Leader, error) {
@@ -110,6 +143,9 @@ func (p *peer) freshLeader(ctx context.Context) (election.Leader, error) {
 // change, or retries prev after a short pause), bounded by deadline.
 func (p *peer) leader(ctx context.Context, prev election.Leader, deadline time.Time) (election.Leader, error) {
 	for {
+		if p.leads != nil && p.leads() {
+			return election.Leader{}, errSelfLeads
+		}
 		l, ok, changed := p.watcher.State()
 		if ok && l != prev && l.Address != "" && l.Address != p.self {
 			return l, nil
@@ -140,6 +176,10 @@ func (f *FS) forwardOp(ctx context.Context, p *peer, req opRequest) error {
 	err := p.toLeader(ctx, req.Op, req.Path, func(ctx context.Context, addr string) error {
 		return p.rpc.Call(ctx, addr, "POST", "/op", nil, req, &res)
 	})
+	if errors.Is(err, errSelfLeads) { // the same request, here: applied once
+		_, err = f.serveOp(serving(ctx), req)
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -186,6 +226,12 @@ func (f *FS) forwardCreate(ctx context.Context, p *peer, path string, opts Creat
 		var res opResult
 		// One attempt: the content streams through and is not kept for another.
 		l, err := p.leader(ctx, election.Leader{}, time.Now().Add(p.timeout))
+		if errors.Is(err, errSelfLeads) {
+			fw.seq, err = f.serveWrite(serving(ctx), path, q.Get("reqid"), opts, pr)
+			pr.CloseWithError(err)
+			fw.done <- err
+			return
+		}
 		if err != nil {
 			err = pathErr("create", path, fmt.Errorf("%w within %v", ErrNoLeader, p.timeout))
 		} else if err = p.rpc.Upload(ctx, l.Address, "/write", q, pr, &res); err != nil {
@@ -216,6 +262,10 @@ func (f *FS) forwardWriteFile(ctx context.Context, p *peer, path string, data []
 	err := p.toLeader(ctx, "create", path, func(ctx context.Context, addr string) error {
 		return p.rpc.Upload(ctx, addr, "/write", q, bytes.NewReader(data), &res)
 	})
+	if errors.Is(err, errSelfLeads) {
+		_, err = f.serveWrite(serving(ctx), path, q.Get("reqid"), opts, bytes.NewReader(data))
+		return err
+	}
 	if err != nil {
 		return err
 	}

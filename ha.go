@@ -70,6 +70,9 @@ type HAConfig struct {
 
 func (h HAConfig) enabled() bool { return len(h.ZooKeeper) > 0 }
 
+// Enabled reports whether h configures a highly available namespace (ZooKeeper servers set).
+func (h HAConfig) Enabled() bool { return h.enabled() }
+
 // SessionTimeoutOrDefault returns SessionTimeout, or its default (Alluxio's 60s).
 func (h HAConfig) SessionTimeoutOrDefault() time.Duration {
 	if h.SessionTimeout > 0 {
@@ -258,6 +261,7 @@ func (f *FS) startHA(ctx context.Context) error {
 		peer:   peer{watcher: w, zk: ecfg, rpc: client, self: cfg.Address, timeout: cfg.ForwardTimeout},
 		failed: make(chan struct{}, 1), kickC: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	h.roleV.Store(int32(Standby))
+	h.peer.leads = func() bool { return h.role() == Leader }
 	f.ha = h
 	if err := h.rebuild(ctx); err != nil {
 		h.shutdownResources()
@@ -591,6 +595,7 @@ func (h *haMember) stepDown(reason string) {
 	f.applyMu.Lock()
 	j := f.jrn.Swap(nil)
 	f.applyMu.Unlock()
+	f.writers.cancelAll(fmt.Errorf("%w: this member lost its leadership while the file was written", ErrNotLeader))
 	if f.persist != nil {
 		f.persist.cancelUnder(ufs.Root)
 	}

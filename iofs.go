@@ -168,9 +168,9 @@ func (f *FS) readFileOnce(ctx context.Context, p string, lo lookupOpts) ([]byte,
 		return nil, err
 	}
 	defer fl.Close()
-	if rf, ok := fl.(*remoteFile); ok {
-		buf := make([]byte, rf.st.Size)
-		n, err := rf.ReadAt(buf, 0)
+	if file, ok := fl.(*File); ok && file.remote != nil {
+		buf := make([]byte, file.remote.st.Size)
+		n, err := file.ReadAt(buf, 0)
 		if err != nil && err != io.EOF {
 			return nil, err
 		}

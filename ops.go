@@ -344,9 +344,20 @@ type Writer struct {
 	n        int64
 	done     bool
 	err      error
-	// cancelled is set when the file was removed, unmounted or replaced while written.
-	cancelled atomic.Bool
+	// cancelled holds why the write was cancelled (its file removed, unmounted or
+	// replaced; the member losing its leadership), or nothing.
+	cancelled atomic.Pointer[error]
 }
+
+// cancelErr returns why the write was cancelled, or nil.
+func (w *Writer) cancelErr() error {
+	if e := w.cancelled.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (w *Writer) cancel(err error) { w.cancelled.CompareAndSwap(nil, &err) }
 
 func errRemovedWhileWritten(p string) error {
 	return pathErr("close", p, errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(p)))
@@ -364,14 +375,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.fwd != nil {
 		return w.forwardWrite(p)
 	}
-	if w.cancelled.Load() {
-		w.fail(pathErr("write", w.path, errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(w.path))))
+	if err := w.cancelErr(); err != nil {
+		w.fail(pathErr("write", w.path, err))
 		return 0, w.err
 	}
 	if w.cw != nil {
 		if _, err := w.cw.Write(p); err != nil {
-			if w.cancelled.Load() {
-				err = errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(w.path))
+			if cerr := w.cancelErr(); cerr != nil {
+				err = cerr
 			}
 			w.fail(pathErr("write", w.path, err))
 			return 0, w.err
@@ -461,8 +472,8 @@ func (w *Writer) Close() error {
 	f := w.f
 	if w.cw != nil {
 		if err := w.cw.Close(); err != nil {
-			if w.cancelled.Load() { // its blocks went with the file
-				err = errRemovedWhileWritten(w.path)
+			if cerr := w.cancelErr(); cerr != nil { // its blocks went with the file
+				err = cerr
 			}
 			w.fail(pathErr("close", w.path, err))
 			return w.err
@@ -490,7 +501,10 @@ func (w *Writer) Close() error {
 // its path; the path lock is held.
 func (w *Writer) commitLocked() error {
 	f := w.f
-	if w.cancelled.Load() || !f.writers.owns(w) {
+	if err := w.cancelErr(); err != nil {
+		return pathErr("close", w.path, err)
+	}
+	if !f.writers.owns(w) {
 		return errRemovedWhileWritten(w.path)
 	}
 	cur := f.ns().Lookup(w.path)
@@ -611,9 +625,19 @@ func (s *writerSet) cancelUnder(p string) {
 	defer s.mu.Unlock()
 	for q, w := range s.m {
 		if ufs.IsWithin(q, p) {
-			w.cancelled.Store(true)
+			w.cancel(errorf(fs.ErrNotExist, "%s was removed while being written", ufs.Rooted(q)))
 			delete(s.m, q)
 		}
+	}
+}
+
+// cancelAll ends every write with err (this member lost its leadership).
+func (s *writerSet) cancelAll(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, w := range s.m {
+		w.cancel(err)
+		delete(s.m, q)
 	}
 }
 
