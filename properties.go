@@ -180,6 +180,9 @@ func unescapeProperty(s string) (string, error) {
 //	alluxio.zookeeper.election.path, .leader.path       HA.ElectionPath, HA.LeaderPath
 //	alluxio.zookeeper.session.timeout                   HA.SessionTimeout (2s, 60sec, 1min, 60000)
 //	alluxio.master.hostname, alluxio.master.rpc.port    HA.Address (host:port; port default 19998)
+//	unifiedfs.cluster.secret, .secret.file              HA.Secret (required with ZooKeeper enabled)
+//	unifiedfs.cluster.tls.cert, .tls.key, .tls.ca       HA.TLSCert, HA.TLSKey, HA.TLSCA
+//	unifiedfs.cluster.forward.timeout                   HA.ForwardTimeout
 //	alluxio.master.ufs.active.sync.interval             ActiveSyncInterval
 //	alluxio.master.ufs.active.sync.max.activities       ActiveSyncMaxActivities
 //	alluxio.master.ufs.active.sync.max.age              ActiveSyncMaxAge
@@ -282,7 +285,9 @@ func ConfigFromProperties(props map[string]string) (Config, []string, error) {
 
 // haKeys configure high availability (with alluxio.zookeeper.enabled).
 var haKeys = []string{"alluxio.zookeeper.address", "alluxio.zookeeper.election.path", "alluxio.zookeeper.leader.path",
-	"alluxio.zookeeper.session.timeout", "alluxio.master.hostname", "alluxio.master.rpc.port"}
+	"alluxio.zookeeper.session.timeout", "alluxio.master.hostname", "alluxio.master.rpc.port",
+	"unifiedfs.cluster.secret", "unifiedfs.cluster.secret.file", "unifiedfs.cluster.tls.cert", "unifiedfs.cluster.tls.key",
+	"unifiedfs.cluster.tls.ca", "unifiedfs.cluster.forward.timeout"}
 
 // haConfig fills cfg.HA from the alluxio.zookeeper.* and alluxio.master.* keys when
 // alluxio.zookeeper.enabled is true; the journal folder then names the shared journal.
@@ -331,16 +336,33 @@ func (p *propParser) haConfig(cfg *Config) {
 		p.fail("unifiedfs.journal.dir", j, "a local journal directory is for a single process: set alluxio.master.journal.folder to the shared journal instead")
 	}
 	cfg.JournalDir = ""
-	host, port := get("alluxio.master.hostname"), get("alluxio.master.rpc.port")
-	if host == "" {
-		p.fail("alluxio.master.hostname", "", "want this member's advertised host name when alluxio.zookeeper.enabled is true")
+	// A member needs its advertised address (New says so); a client does not.
+	if host, port := get("alluxio.master.hostname"), get("alluxio.master.rpc.port"); host != "" {
+		if port == "" {
+			port = "19998"
+		} else if _, ok := p.int("alluxio.master.rpc.port", port, 1); !ok {
+			return
+		}
+		ha.Address = net.JoinHostPort(host, port)
 	}
-	if port == "" {
-		port = "19998"
-	} else if _, ok := p.int("alluxio.master.rpc.port", port, 1); !ok {
-		return
+	switch secret, file := get("unifiedfs.cluster.secret"), get("unifiedfs.cluster.secret.file"); {
+	case secret != "":
+		ha.Secret = []byte(secret)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			p.fail("unifiedfs.cluster.secret.file", file, "want a readable file holding the cluster secret")
+		}
+		ha.Secret = []byte(strings.TrimSpace(string(b)))
+	default:
+		p.fail("unifiedfs.cluster.secret", "", "want the cluster's shared secret (or unifiedfs.cluster.secret.file) when alluxio.zookeeper.enabled is true")
 	}
-	ha.Address = net.JoinHostPort(host, port)
+	ha.TLSCert, ha.TLSKey, ha.TLSCA = get("unifiedfs.cluster.tls.cert"), get("unifiedfs.cluster.tls.key"), get("unifiedfs.cluster.tls.ca")
+	if v := get("unifiedfs.cluster.forward.timeout"); v != "" {
+		if d, ok := p.duration("unifiedfs.cluster.forward.timeout", v); ok {
+			ha.ForwardTimeout = d
+		}
+	}
 	cfg.HA = ha
 }
 
@@ -567,6 +589,13 @@ var propSetters = map[string]propSetter{
 	"alluxio.zookeeper.session.timeout": ignore,
 	"alluxio.master.hostname":           ignore,
 	"alluxio.master.rpc.port":           ignore,
+	"alluxio.master.web.port":           ignore, // the member's web view (unifiedfs master)
+	"unifiedfs.cluster.secret":          ignore,
+	"unifiedfs.cluster.secret.file":     ignore,
+	"unifiedfs.cluster.tls.cert":        ignore,
+	"unifiedfs.cluster.tls.key":         ignore,
+	"unifiedfs.cluster.tls.ca":          ignore,
+	"unifiedfs.cluster.forward.timeout": ignore,
 
 	"unifiedfs.cache.dir":           ignore,
 	"unifiedfs.cache.capacity":      ignore,

@@ -342,6 +342,7 @@ alluxio.master.mount.table.root.option.fs.oss.accessKeySecret=VERY-SECRET
 alluxio.master.mount.table.root.option.local.fsync=false
 alluxio.user.file.writetype.default=THROUGH
 alluxio.master.hostname=localhost
+alluxio.worker.tieredstore.levels=2
 `, rootDir))
 	r := e.run("mount")
 	if r.code != 0 {
@@ -351,7 +352,8 @@ alluxio.master.hostname=localhost
 	if strings.Contains(r.stdout+r.stderr, "VERY-SECRET") {
 		t.Errorf("a secret was printed: %s %s", r.stdout, r.stderr)
 	}
-	contains(t, "warnings", r.stderr, "warning: unknown property alluxio.master.hostname")
+	contains(t, "warnings", r.stderr, "warning: unknown property alluxio.worker.tieredstore.levels",
+		"warning: alluxio.master.hostname is ignored: it configures high availability, and alluxio.zookeeper.enabled is not true")
 	// THROUGH from the properties applies to touch too.
 	e.ok("touch", "/t")
 	if _, err := os.Stat(filepath.Join(rootDir, "t")); err != nil {

@@ -104,7 +104,7 @@ func (c *cli) loadConfig() error {
 		}
 		cfg.RootUFS = "file://" + filepath.ToSlash(root)
 	}
-	if cfg.JournalDir == "" {
+	if cfg.JournalDir == "" && !cfg.HA.Enabled() {
 		cfg.JournalDir = filepath.Join(c.stateDir, "journal")
 	}
 	if cfg.CacheDir == "" {
@@ -114,6 +114,9 @@ func (c *cli) loadConfig() error {
 		}
 	}
 	for _, d := range []string{cfg.JournalDir, cfg.CacheDir} {
+		if d == "" {
+			continue
+		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
@@ -137,12 +140,30 @@ func (c *cli) open() (*unifiedfs.FS, error) {
 	if err := c.loadConfig(); err != nil {
 		return nil, err
 	}
+	if c.cfg.HA.Enabled() {
+		// A highly available namespace: this command is a client of its members (which
+		// `unifiedfs master` runs), found through ZooKeeper.
+		fsys, err := unifiedfs.Dial(c.ctx, c.clientConfig())
+		if err != nil {
+			return nil, err
+		}
+		c.fsys = fsys
+		return fsys, nil
+	}
 	fsys, err := unifiedfs.New(c.ctx, c.cfg)
 	if err != nil {
 		return nil, err
 	}
 	c.fsys = fsys
 	return fsys, nil
+}
+
+// clientConfig is the remote client configuration the properties describe.
+func (c *cli) clientConfig() unifiedfs.ClientConfig {
+	ha := c.cfg.HA
+	return unifiedfs.ClientConfig{ZooKeeper: ha.ZooKeeper, ElectionPath: ha.ElectionPath, LeaderPath: ha.LeaderPath,
+		SessionTimeout: ha.SessionTimeout, Secret: ha.Secret, TLS: ha.TLSCert != "" || ha.TLSCA != "", TLSCA: ha.TLSCA,
+		LeaderTimeout: ha.ForwardTimeout, Logger: c.cfg.Logger}
 }
 
 // close closes the namespace (waiting for queued persists) unless the demo keeps it.
