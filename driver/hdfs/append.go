@@ -41,7 +41,7 @@ func (f *FS) Append(ctx context.Context, p string) (ufs.AppendWriter, error) {
 		return nil, mapErr("append", p, err)
 	}
 	dir, _ := ufs.Split(c)
-	if err := f.mkdirParent("append", p, dir); err != nil {
+	if err := f.mkdirParent(ctx, "append", p, dir); err != nil {
 		return nil, err
 	}
 	pipes := newPipelines(f.set.dial)
@@ -117,8 +117,8 @@ func (f *FS) openAppend(ctx context.Context, client *hdfs.Client, pipes *pipelin
 }
 
 // mkdirParent creates the directory dir that a new file at p needs.
-func (f *FS) mkdirParent(op, p, dir string) error {
-	if err := f.client.MkdirAll(f.abs(dir), 0o755); err != nil {
+func (f *FS) mkdirParent(ctx context.Context, op, p, dir string) error {
+	if err := nnDo(ctx, f, func() error { return f.client.MkdirAll(f.abs(dir), 0o755) }); err != nil {
 		if errors.Is(err, os.ErrExist) || exceptionClass(err) == "org.apache.hadoop.fs.ParentNotDirectoryException" {
 			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
 		}

@@ -21,6 +21,14 @@ func TestClientInternals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rc, err := reconnectorOf(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.reset() // closes the connection: the next call dials again
+	if _, err := cl.Stat("/"); err != nil {
+		t.Fatalf("a call after reset: %v", err)
+	}
 	if nn.name != cl.Name() {
 		t.Fatalf("client name %q, want %q", nn.name, cl.Name())
 	}

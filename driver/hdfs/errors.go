@@ -12,6 +12,7 @@ import (
 	hdfs "github.com/colinmarc/hdfs/v2"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Java exception classes mapped to sentinels. The client already turns a few of them
@@ -35,6 +36,41 @@ var exceptionSentinels = map[string]error{
 	"org.apache.hadoop.hdfs.protocol.FSLimitException$PathComponentTooLongException": fs.ErrInvalid,
 	"org.apache.hadoop.ipc.RpcNoSuchMethodException":                                 ufs.ErrNotSupported,
 	"java.lang.UnsupportedOperationException":                                        ufs.ErrNotSupported,
+}
+
+// inspect finds the NameNode's answer in a client error for the retry policy: the Java
+// exception class of a RemoteException (classified by retryCodes). Two failures of the
+// client's NameNode connection carry no exception: "no available namenodes" (every
+// NameNode refused, reset, or answered StandbyException; the client keeps only the text
+// of the cause) and a call id that does not match its call (an answer that came late);
+// both are worth another attempt on a fresh connection (see reconnector).
+func inspect(err error) (retry.Response, bool) {
+	if class := exceptionClass(err); class != "" {
+		return retry.Response{Code: class}, true
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "no available namenodes") || strings.Contains(msg, "unexpected sequence number") {
+		return retry.Response{Code: codeConnection}, true
+	}
+	return retry.Response{}, false
+}
+
+// codeConnection stands, for the retry policy, for a failure of the NameNode connection
+// that the client reports as text only (see inspect).
+const codeConnection = "unifiedfs:NamenodeConnection"
+
+// retryCodes classifies the exceptions worth another attempt: a standby (HA failover in
+// progress), RetriableException (the NameNode asks for a retry: its edit log or block
+// reports are catching up), safe mode (it leaves it once enough blocks are reported), and
+// an early addBlock. Every other exception (AccessControlException, FileNotFound, lease
+// and quota errors, ...) is final.
+var retryCodes = map[string]retry.Class{
+	codeConnection:                                                     retry.Transient,
+	"org.apache.hadoop.ipc.StandbyException":                           retry.Transient,
+	"org.apache.hadoop.ipc.RetriableException":                         retry.Transient,
+	"org.apache.hadoop.hdfs.server.namenode.SafeModeException":         retry.Transient,
+	"org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException": retry.Transient,
+	"org.apache.hadoop.security.AccessControlException":                retry.Final,
 }
 
 // exceptionClass returns the Java exception class in err's chain, or "".

@@ -86,9 +86,10 @@ func TestExceptionsMapToSentinels(t *testing.T) {
 		err := u.Rename(bg, "file", "renamed")
 		check("rename2 throwing "+tc.class, err, tc.sentinel, "")
 	}
-	// Exceptions with no sentinel keep the class and claim nothing.
+	// Exceptions with no sentinel keep the class and claim nothing (SafeModeException is
+	// retried: TestTransientExceptionsAreRetried).
 	for _, class := range []string{
-		"org.apache.hadoop.hdfs.server.namenode.SafeModeException",
+		"org.apache.hadoop.hdfs.protocol.NSQuotaExceededException",
 		"org.apache.hadoop.hdfs.protocol.DSQuotaExceededException",
 	} {
 		c.FailNext("getListing", class, "injected")

@@ -33,9 +33,26 @@
 // no method for (fsync, recoverLease, isFileClosed) go through its connection; see
 // rpc.go.
 //
+// Every NameNode call the driver makes runs under the shared retry policy of package
+// ufs/retry (options unifiedfs.*, hdfs.connect.timeout an alias of
+// unifiedfs.connect.timeout): refused or broken connections, timeouts, StandbyException,
+// RetriableException and SafeModeException are retried, after the client's connection is
+// reset (see reconnector); AccessControlException and other exceptions are final. A
+// retry after a lost answer checks the outcome: a removed file, a rename whose target is
+// the inode that was moved, a completed file. NameNode connections fail a stalled read or
+// write after unifiedfs.idle.timeout; DataNode reads and writes get the same bound (or
+// the context's earlier deadline) around each call. A read whose DataNode connection
+// breaks resumes at the first byte not delivered, if the file is still the same version
+// (ufs.ErrChanged otherwise). A failed upload's temporary file is deleted on a context
+// detached from the caller's, bounded by unifiedfs.abort.timeout.
+//
 // Limits inherited from the client: a NameNode call cannot be interrupted, so a
 // cancelled context is noticed before each call and between reads and writes, not
-// during a call (a DataNode read honours the context's deadline); Rename checks that the
+// during a call; the client's own NameNode calls inside Write (addBlock) are not retried
+// and a broken DataNode pipeline is not recovered: either fails the upload, which then
+// leaves nothing; the ack reader of a failed block stream is never released (one parked
+// goroutine per failed upload); appenders (Append) have clients of their own whose calls
+// are not under the retry policy; Rename checks that the
 // destination is free and then renames with overwrite, so a concurrent creator of the
 // destination can lose its file; with hdfs.data.transfer.protection set, the client
 // caches the data encryption key on first use without a lock, so the first concurrent
@@ -50,13 +67,16 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func init() { ufs.Register("hdfs", Open) }
@@ -70,6 +90,11 @@ type FS struct {
 	closed   atomic.Bool
 	nn       namenode // calls the client has no method for (see rpc.go)
 	nnErr    error    // why nn is unavailable: Append, Truncate's wait and Seal fail with it
+	conn     *reconnector
+
+	stats retry.Stats
+	ctl   *retry.Policy // NameNode calls: capped by unifiedfs.request.timeout
+	data  *retry.Policy // reads: bounded by the idle timeout only
 
 	listMu    sync.Mutex
 	listCache map[string]*listing // by absolute directory path
@@ -86,15 +111,24 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
-	client, err := hdfs.NewClient(set.client)
+	f := &FS{root: ufs.Rooted(uri.Path), set: set, listCache: map[string]*listing{}}
+	f.ctl = &f.set.net.Policy
+	f.ctl.Inspect, f.ctl.Codes, f.ctl.Stats = inspect, retryCodes, &f.stats
+	f.data = f.ctl.Unbounded()
+	// The client connects as it is made; a NameNode that refuses is retried.
+	client, err := retry.Value(ctx, f.ctl, func(context.Context) (*hdfs.Client, error) { return hdfs.NewClient(set.client) })
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
-	f := &FS{client: client, root: ufs.Rooted(uri.Path), set: set, listCache: map[string]*listing{}}
+	f.client = client
 	f.nn, f.nnErr = namenodeOf(client)
+	if f.conn, err = reconnectorOf(client); err != nil {
+		client.Close()
+		return nil, ufs.OpenError(uri, err)
+	}
 	// Fetch the server defaults now: the client caches them in an unguarded field on
 	// first use, which must not happen concurrently.
-	if f.defaults, err = client.ServerDefaults(); err != nil {
+	if f.defaults, err = nnValue(ctx, f, client.ServerDefaults); err != nil {
 		client.Close()
 		return nil, ufs.OpenError(uri, mapErr("open", "/", err))
 	}
@@ -107,6 +141,55 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		return nil, ufs.OpenError(uri, err)
 	}
 	return f, nil
+}
+
+// RetryStats implements retry.Reporter.
+func (f *FS) RetryStats() *retry.Stats { return &f.stats }
+
+// OptionKeys implements ufs.OptionKeyer: the keys the driver reads (unknown "hdfs.*" keys
+// are refused by Open).
+func (f *FS) OptionKeys() []string { return slices.Clone(f.set.keys) }
+
+// nnValue runs a NameNode call (one client method, which takes no context) under the
+// mount's retry policy. A failure worth retrying resets the client's NameNode connection
+// first (see reconnector); a call cannot be interrupted, so ctx and the request timeout
+// are noticed between attempts, and a stalled call ends after the idle timeout.
+func nnValue[T any](ctx context.Context, f *FS, op func() (T, error)) (T, error) {
+	return retry.Value(ctx, f.ctl, func(context.Context) (T, error) {
+		v, err := op()
+		f.afterFailure(err)
+		return v, err
+	})
+}
+
+// nnDo is nnValue for a call without a result.
+func nnDo(ctx context.Context, f *FS, op func() error) error {
+	_, err := nnValue(ctx, f, func() (struct{}, error) { return struct{}{}, op() })
+	return err
+}
+
+// afterFailure resets the NameNode connection after a failure that may have left it
+// broken or out of step (anything but an answer the NameNode gave).
+func (f *FS) afterFailure(err error) {
+	if err != nil && f.ctl.Classify(err) != retry.Final {
+		f.conn.reset()
+	}
+}
+
+// cleanupContext returns a context for the cleanup of a failed upload: detached from ctx
+// (the caller's may be what ended) and bounded by unifiedfs.abort.timeout.
+func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), f.set.net.AbortTimeout)
+}
+
+// idleDeadline is the deadline of the next DataNode read or write: the idle timeout from
+// now, or ctx's deadline when that comes first.
+func (f *FS) idleDeadline(ctx context.Context) time.Time {
+	t := time.Now().Add(f.set.net.IdleTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		return dl
+	}
+	return t
 }
 
 // Capabilities implements ufs.UFS.

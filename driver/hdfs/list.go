@@ -3,6 +3,7 @@ package hdfs
 import (
 	"context"
 	"io/fs"
+	"os"
 	"sort"
 	"time"
 
@@ -40,7 +41,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 		return ufs.ListPage{}, err
 	}
 	abs := f.abs(c)
-	info, err := f.client.Stat(abs)
+	info, err := f.stat(ctx, abs)
 	if err != nil {
 		return ufs.ListPage{}, mapErr("list", dir, err)
 	}
@@ -72,12 +73,14 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 }
 
 func (f *FS) readDir(ctx context.Context, dir, abs string) ([]ufs.Status, error) {
-	r, err := f.client.Open(abs)
-	if err != nil {
-		return nil, mapErr("list", dir, err)
-	}
-	defer r.Close()
-	fis, err := r.Readdir(0)
+	fis, err := nnValue(ctx, f, func() ([]os.FileInfo, error) {
+		r, err := f.client.Open(abs)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return r.Readdir(0)
+	})
 	if err != nil {
 		return nil, mapErr("list", dir, err)
 	}

@@ -9,6 +9,7 @@ import (
 	hdfs "github.com/colinmarc/hdfs/v2"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Stat implements ufs.UFS.
@@ -17,7 +18,7 @@ func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
 	if err != nil {
 		return ufs.Status{}, err
 	}
-	fi, err := f.client.Stat(f.abs(c))
+	fi, err := f.stat(ctx, f.abs(c))
 	if err != nil {
 		return ufs.Status{}, mapErr("stat", p, err)
 	}
@@ -30,7 +31,7 @@ func (f *FS) Mkdir(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.client.MkdirAll(f.abs(c), 0o755); err != nil {
+	if err := nnDo(ctx, f, func() error { return f.client.MkdirAll(f.abs(c), 0o755) }); err != nil {
 		if exceptionClass(err) == "org.apache.hadoop.fs.ParentNotDirectoryException" {
 			// A file in the way: the contract says fs.ErrExist.
 			return &fs.PathError{Op: "mkdir", Path: p, Err: ufs.WrapErr(fs.ErrExist, ufs.WrapErr(ufs.ErrNotDir, err))}
@@ -49,7 +50,22 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 	if c == ufs.Root {
 		return invalid("remove", p, "cannot remove the root")
 	}
-	return mapErr("remove", p, f.client.Remove(f.abs(c)))
+	return mapErr("remove", p, f.remove(ctx, f.abs(c)))
+}
+
+// stat is the client's Stat under the retry policy.
+func (f *FS) stat(ctx context.Context, abs string) (os.FileInfo, error) {
+	return nnValue(ctx, f, func() (os.FileInfo, error) { return f.client.Stat(abs) })
+}
+
+// remove deletes abs (a file or an empty directory). A retry that finds nothing there
+// follows an attempt whose answer was lost: that attempt deleted it.
+func (f *FS) remove(ctx context.Context, abs string) error {
+	err := nnDo(ctx, f, func() error { return f.client.Remove(abs) })
+	if err != nil && retry.Retried(err) && errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // RemoveAll implements ufs.UFS. Files are deleted at once, not moved to a trash.
@@ -61,7 +77,11 @@ func (f *FS) RemoveAll(ctx context.Context, p string) error {
 	if c == ufs.Root {
 		return invalid("removeall", p, "cannot remove the root")
 	}
-	return mapErr("removeall", p, f.client.RemoveAll(f.abs(c)))
+	err = nnDo(ctx, f, func() error { return f.client.RemoveAll(f.abs(c)) })
+	if err != nil && retry.Retried(err) && errors.Is(err, os.ErrNotExist) {
+		err = nil // an attempt whose answer was lost removed it
+	}
+	return mapErr("removeall", p, err)
 }
 
 // Rename implements ufs.UFS. The client's rename overwrites its destination, so Rename
@@ -76,10 +96,11 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.client.Stat(f.abs(s)); err != nil {
+	from, err := f.stat(ctx, f.abs(s))
+	if err != nil {
 		return mapErr("rename", src, err)
 	}
-	if _, err := f.client.Stat(f.abs(d)); err == nil {
+	if _, err := f.stat(ctx, f.abs(d)); err == nil {
 		return &fs.PathError{Op: "rename", Path: dst, Err: fs.ErrExist}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return mapErr("rename", dst, err)
@@ -89,5 +110,26 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 			return err
 		}
 	}
-	return mapErr("rename", src, f.client.Rename(f.abs(s), f.abs(d)))
+	return mapErr("rename", src, f.rename(ctx, f.abs(s), f.abs(d), fileID(from)))
+}
+
+// rename moves the file or directory abs src, whose inode id is id, to dst (replacing a
+// file there). A retry that finds src gone follows an attempt whose answer was lost: the
+// move happened if dst is now the inode that was at src.
+func (f *FS) rename(ctx context.Context, src, dst string, id uint64) error {
+	err := nnDo(ctx, f, func() error { return f.client.Rename(src, dst) })
+	if err != nil && retry.Retried(err) && errors.Is(err, os.ErrNotExist) {
+		if fi, serr := f.stat(ctx, dst); serr == nil && id != 0 && fileID(fi) == id {
+			return nil
+		}
+	}
+	return err
+}
+
+// fileID returns the inode id of fi (0 when unknown).
+func fileID(fi os.FileInfo) uint64 {
+	if raw, ok := fi.Sys().(*hdfs.FileStatus); ok {
+		return raw.GetFileId()
+	}
+	return 0
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Option keys (matched case-insensitively). Keys starting with "dfs.", "fs." or
@@ -36,7 +39,7 @@ const (
 	OptServicePrincipl = "hdfs.kerberos.service.principal"    // NameNode SPN, e.g. "nn/_HOST"; else dfs.namenode.kerberos.principal
 	OptUseDNHostname   = "hdfs.use.datanode.hostname"         // dial DataNodes by hostname (dfs.client.use.datanode.hostname)
 	OptProtection      = "hdfs.data.transfer.protection"      // authentication|integrity|privacy (dfs.data.transfer.protection)
-	OptConnectTimeout  = "hdfs.connect.timeout"               // dial timeout for NameNodes and DataNodes; default 20s
+	OptConnectTimeout  = "hdfs.connect.timeout"               // alias of unifiedfs.connect.timeout: dial timeout for NameNodes and DataNodes
 	OptCompleteRetries = "hdfs.complete.retries"              // dfs.client.block.write.locateFollowingBlock.retries; default 5
 	OptCompleteDelay   = "hdfs.complete.initial.delay"        // ...locateFollowingBlock.initial.delay.ms; default 400ms
 	OptListCacheTTL    = "hdfs.list.cache.ttl"                // how long a sorted directory listing serves later pages; default 10s
@@ -52,6 +55,9 @@ var optAliases = map[string][]string{
 	OptCompleteDelay:   {"dfs.client.block.write.locatefollowingblock.initial.delay.ms"},
 }
 
+// retryAliases are this driver's keys for the shared retry and timeout settings.
+var retryAliases = retry.Aliases{ConnectTimeout: []string{OptConnectTimeout}}
+
 var knownKeys = []string{OptConfiguration, OptNamenodes, OptUser, OptPrincipal, OptKeytab, OptCCache, OptKrb5Conf,
 	OptServicePrincipl, OptUseDNHostname, OptProtection, OptConnectTimeout, OptCompleteRetries, OptCompleteDelay, OptListCacheTTL}
 
@@ -64,6 +70,32 @@ type settings struct {
 	completeRetries int
 	completeDelay   time.Duration
 	listCacheTTL    time.Duration
+	net             retry.Config // retries and timeouts (the shared unifiedfs.* options)
+	keys            []string     // every option key read (ufs.OptionKeyer)
+}
+
+// optionKeys returns the keys parseSettings reads from opts: the driver's own keys and
+// their aliases, the shared retry keys, and the Hadoop properties opts gives.
+func optionKeys(opts ufs.Options) []string {
+	keys := slices.Clone(knownKeys)
+	for _, k := range knownKeys {
+		keys = append(keys, optAliases[k]...)
+	}
+	keys = append(keys, retry.Keys(retryAliases)...)
+	for k := range opts.Map() {
+		if hadoopProperty(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return slices.Compact(keys)
+}
+
+// hadoopProperty reports whether an option key is a Hadoop configuration property, which
+// overrides the configuration files.
+func hadoopProperty(k string) bool {
+	lk := strings.ToLower(k)
+	return strings.HasPrefix(lk, "dfs.") || strings.HasPrefix(lk, "fs.") || strings.HasPrefix(lk, "hadoop.")
 }
 
 func badOption(key, val, why string) error {
@@ -131,17 +163,19 @@ func parseSettings(uri ufs.URI, opts ufs.Options) (settings, error) {
 		}
 		s.client.DataTransferProtection = best
 	}
-	timeout, err := opts.Duration(OptConnectTimeout, 20*time.Second)
-	if err != nil {
+	if s.net, err = retry.Parse(opts, retryAliases); err != nil {
 		return s, err
 	}
-	if timeout <= 0 {
-		return s, badOption(OptConnectTimeout, fmt.Sprint(timeout), "must be positive")
-	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	s.dial = dialer.DialContext
-	s.client.NamenodeDialFunc = dialer.DialContext
-	s.client.DatanodeDialFunc = bufferedDial(dialer.DialContext)
+	// NameNode connections take at most the connect timeout to set up and fail a read or
+	// write that moves nothing for the idle timeout: the client's calls take no context,
+	// so this bounds a stalled NameNode. DataNode connections get the connect bound only:
+	// a block being written keeps its connection open while the caller pauses, with the
+	// ack reader blocked (the client sends no heartbeat packets), so the idle bound is
+	// set by the reader and writer around each of their calls instead (see idleDeadline).
+	s.client.NamenodeDialFunc = retry.DialContext(s.net.ConnectTimeout, s.net.IdleTimeout)
+	s.dial = retry.DialContext(s.net.ConnectTimeout, 0)
+	s.client.DatanodeDialFunc = bufferedDial(s.dial)
+	s.keys = optionKeys(opts)
 
 	k, v, ok := get(opts, conf, OptCompleteRetries)
 	s.completeRetries = 5
@@ -204,8 +238,7 @@ func loadConf(opts ufs.Options) (hadoopconf.HadoopConf, error) {
 		}
 	}
 	for k, v := range opts.Map() {
-		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "dfs.") || strings.HasPrefix(lk, "fs.") || strings.HasPrefix(lk, "hadoop.") {
+		if hadoopProperty(k) {
 			conf[k] = v
 		}
 	}

@@ -7,13 +7,19 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
-// Create implements ufs.UFS.
+// Create implements ufs.UFS. The data goes to a temporary file in the target directory,
+// renamed into place by Close; a failed or aborted upload deletes it (on a context
+// detached from the caller's, bounded by unifiedfs.abort.timeout), so nothing partial
+// becomes visible. NameNode calls are retried; a DataNode pipeline that breaks fails the
+// upload (the client has no pipeline recovery).
 func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	c, err := f.begin(ctx, "create", p)
 	if err != nil {
@@ -22,13 +28,13 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if c == ufs.Root {
 		return nil, invalid("create", p, "cannot create the root")
 	}
-	if fi, err := f.client.Stat(f.abs(c)); err == nil && fi.IsDir() {
+	if fi, err := f.stat(ctx, f.abs(c)); err == nil && fi.IsDir() {
 		return nil, &fs.PathError{Op: "create", Path: p, Err: ufs.ErrIsDir}
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, mapErr("create", p, err)
 	}
 	dir, base := ufs.Split(c)
-	if err := f.mkdirParent("create", p, dir); err != nil {
+	if err := f.mkdirParent(ctx, "create", p, dir); err != nil {
 		return nil, err
 	}
 	var tok [8]byte
@@ -38,7 +44,15 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	if mode == 0 {
 		mode = 0o644
 	}
-	fw, err := f.client.CreateFile(f.abs(tmp), f.defaults.Replication, f.defaults.BlockSize, mode)
+	attempt := 0
+	fw, err := nnValue(ctx, f, func() (*hdfs.FileWriter, error) {
+		if attempt++; attempt > 1 {
+			// An earlier attempt may have created the file (its answer lost): the name is
+			// this writer's own, so the leftover is removed.
+			_ = f.client.Remove(f.abs(tmp))
+		}
+		return f.client.CreateFile(f.abs(tmp), f.defaults.Replication, f.defaults.BlockSize, mode)
+	})
 	if err != nil {
 		return nil, mapErr("create", p, err)
 	}
@@ -54,6 +68,7 @@ type writer struct {
 	tmp    string
 	dst    string
 	path   string
+	size   int64
 	done   bool
 	failed error
 }
@@ -72,12 +87,26 @@ func (w *writer) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil // the client would allocate an empty block, which never completes
 	}
-	n, err := w.fw.Write(p)
-	if err != nil {
-		w.fail(mapErr("write", w.path, err))
+	// Each piece must reach the DataNode within the idle timeout; between Writes the
+	// pipeline waits as long as the caller does.
+	n := 0
+	for n < len(p) {
+		piece := p[n:min(len(p), n+writePiece)]
+		_ = w.fw.SetDeadline(w.f.idleDeadline(w.ctx))
+		k, err := w.fw.Write(piece)
+		n += k
+		w.size += int64(k)
+		if err != nil {
+			w.fail(mapErr("write", w.path, err))
+			break
+		}
 	}
+	_ = w.fw.SetDeadline(time.Time{})
 	return n, w.failed
 }
+
+// writePiece is the most a Write sends under one deadline.
+const writePiece = 256 << 10
 
 // fail records the upload's error and discards the temporary file.
 func (w *writer) fail(err error) {
@@ -89,8 +118,17 @@ func (w *writer) fail(err error) {
 // lease), then closes the client's writer to release its DataNode connection; that
 // close fails, as the file is gone.
 func (w *writer) discard() {
-	_ = w.f.client.Remove(w.f.abs(w.tmp))
+	w.f.removeTemp(w.ctx, w.tmp)
+	_ = w.fw.SetDeadline(time.Now()) // nothing more to send: do not wait for acks
 	_ = w.fw.Close()
+}
+
+// removeTemp deletes the temporary file tmp of a failed upload on a context detached
+// from ctx and bounded by unifiedfs.abort.timeout.
+func (f *FS) removeTemp(ctx context.Context, tmp string) {
+	cctx, cancel := f.cleanupContext(ctx)
+	defer cancel()
+	_ = f.remove(cctx, f.abs(tmp))
 }
 
 func (w *writer) Close() error {
@@ -105,17 +143,22 @@ func (w *writer) Close() error {
 		w.discard()
 		return &fs.PathError{Op: "close", Path: w.path, Err: err}
 	}
-	if err := w.f.complete(w.ctx, w.fw, w.path); err != nil {
-		_ = w.f.client.Remove(w.f.abs(w.tmp))
+	if err := w.f.completeTemp(w.ctx, w.fw, w.tmp, w.size, w.path); err != nil {
+		w.f.removeTemp(w.ctx, w.tmp)
 		return err
 	}
 	// Create replaces a file, never a directory (one may have appeared since Create).
-	if fi, err := w.f.client.Stat(w.f.abs(w.dst)); err == nil && fi.IsDir() {
-		_ = w.f.client.Remove(w.f.abs(w.tmp))
+	tmpInfo, err := w.f.stat(w.ctx, w.f.abs(w.tmp))
+	if err != nil {
+		w.f.removeTemp(w.ctx, w.tmp)
+		return mapErr("close", w.path, err)
+	}
+	if fi, err := w.f.stat(w.ctx, w.f.abs(w.dst)); err == nil && fi.IsDir() {
+		w.f.removeTemp(w.ctx, w.tmp)
 		return &fs.PathError{Op: "close", Path: w.path, Err: ufs.ErrIsDir}
 	}
-	if err := w.f.client.Rename(w.f.abs(w.tmp), w.f.abs(w.dst)); err != nil {
-		_ = w.f.client.Remove(w.f.abs(w.tmp))
+	if err := w.f.rename(w.ctx, w.f.abs(w.tmp), w.f.abs(w.dst), fileID(tmpInfo)); err != nil {
+		w.f.removeTemp(w.ctx, w.tmp)
 		return mapErr("close", w.path, err)
 	}
 	return nil
@@ -125,9 +168,28 @@ func (w *writer) Close() error {
 // while the NameNode answers that the last block is not yet replicated (complete returns
 // false), as the Java client does (dfs.client.block.write.locateFollowingBlock.*).
 func (f *FS) complete(ctx context.Context, fw *hdfs.FileWriter, path string) error {
+	return f.completeLoop(ctx, path, fw.Close)
+}
+
+// completeTemp is complete for the temporary file tmp of an upload (size bytes written),
+// with each close under the retry policy: a retry after a lost answer finds the file
+// closed by the attempt that lost it (the NameNode then refuses the repeated call), which
+// counts as done when the file is closed with every byte written.
+func (f *FS) completeTemp(ctx context.Context, fw *hdfs.FileWriter, tmp string, size int64, path string) error {
+	_ = fw.SetDeadline(f.idleDeadline(ctx)) // the last acks, then the NameNode
+	return f.completeLoop(ctx, path, func() error {
+		err := nnDo(ctx, f, fw.Close)
+		if err != nil && retry.Retried(err) && !hdfs.IsErrReplicating(err) && f.completedBefore(ctx, tmp, size) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (f *FS) completeLoop(ctx context.Context, path string, closeFW func() error) error {
 	delay := f.set.completeDelay
 	for attempt := 0; ; attempt++ {
-		err := fw.Close()
+		err := closeFW()
 		if err == nil {
 			return nil
 		}
@@ -139,6 +201,20 @@ func (f *FS) complete(ctx context.Context, fw *hdfs.FileWriter, path string) err
 		}
 		delay *= 2
 	}
+}
+
+// completedBefore reports whether the file tmp is closed with size bytes.
+func (f *FS) completedBefore(ctx context.Context, tmp string, size int64) bool {
+	if f.nnErr != nil {
+		return false
+	}
+	abs := f.abs(tmp)
+	closed, err := nnValue(ctx, f, func() (bool, error) { return f.nn.isFileClosed(abs) })
+	if err != nil || !closed {
+		return false
+	}
+	fi, err := f.stat(ctx, abs)
+	return err == nil && fi.Size() == size
 }
 
 func (w *writer) Abort() error {

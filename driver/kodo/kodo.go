@@ -58,6 +58,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,9 @@ type FS struct {
 	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
 	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
 }
+
+// OptionKeys implements ufs.OptionKeyer: the keys the driver reads.
+func (f *FS) OptionKeys() []string { return slices.Clone(optionKeys) }
 
 // RetryStats implements retry.Reporter.
 func (f *FS) RetryStats() *retry.Stats { return &f.stats }

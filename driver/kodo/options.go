@@ -58,6 +58,19 @@ var regionEndpoints = map[string]string{
 	"as0": "iovip-as0.qbox.me",
 }
 
+// retryAliases are this driver's keys for the shared retry and timeout settings.
+var retryAliases = retry.Aliases{
+	Retries:         []string{OptRetries},
+	BaseDelay:       []string{OptRetryInterval},
+	ConnectTimeout:  []string{OptConnectTimeout},
+	ResponseTimeout: []string{OptResponseTimeout},
+}
+
+// optionKeys lists every key parseConfig reads (the aliases among the Opt* keys).
+var optionKeys = append([]string{OptAccessKey, OptSecretKey, OptDownloadHost, OptEndpoint, OptUCHost, OptRSHost,
+	OptRSFHost, OptUPHost, OptAPIHost, OptHTTPS, OptConcurrency, OptPartSize, OptThreshold, OptPageSize,
+	OptTokenTTL, OptCacheDir}, retry.Keys(retryAliases)...)
+
 // config is a mount's parsed options.
 type config struct {
 	accessKey, secretKey string
@@ -108,12 +121,7 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 	c.rsHosts, c.rsfHosts = hostList(o, OptRSHost), hostList(o, OptRSFHost)
 	c.upHosts, c.apiHosts = hostList(o, OptUPHost), hostList(o, OptAPIHost)
 
-	if c.net, err = retry.Parse(o, retry.Aliases{
-		Retries:         []string{OptRetries},
-		BaseDelay:       []string{OptRetryInterval},
-		ConnectTimeout:  []string{OptConnectTimeout},
-		ResponseTimeout: []string{OptResponseTimeout},
-	}); err != nil {
+	if c.net, err = retry.Parse(o, retryAliases); err != nil {
 		return nil, err
 	}
 	if c.tokenTTL, err = o.Duration(OptTokenTTL, 24*time.Hour); err != nil {

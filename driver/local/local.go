@@ -55,7 +55,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if uri.Authority != "" && uri.Authority != "localhost" {
 		return nil, ufs.OpenError(uri, fmt.Errorf("%w: file:// URI with host %q (want file:///abs/path)", fs.ErrInvalid, uri.Authority))
 	}
-	fsync, err := opts.Bool("local.fsync", true)
+	fsync, err := opts.Bool(OptFsync, true)
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
@@ -67,6 +67,12 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	l.fsync = fsync
 	return l, nil
 }
+
+// OptFsync is the one option key the driver reads.
+const OptFsync = "local.fsync"
+
+// OptionKeys implements ufs.OptionKeyer.
+func (l *FS) OptionKeys() []string { return []string{OptFsync} }
 
 // New returns the directory dir (which must exist) as a UFS, fsyncing uploads.
 func New(dir string) (*FS, error) {

@@ -47,6 +47,19 @@ const (
 	aliasThreads  = "alluxio.underfs.oss.streaming.upload.threads"
 )
 
+// retryAliases are this driver's keys for the shared retry and timeout settings.
+var retryAliases = retry.Aliases{
+	Retries:        []string{keyRetries, aliasRetries},
+	BaseDelay:      []string{keyRetryDelay},
+	ConnectTimeout: []string{keyConnectTimeout, aliasConnectTimeout},
+	IdleTimeout:    []string{keySocketTimeout, aliasSocketTimeout},
+}
+
+// optionKeys lists every key parseConfig reads.
+var optionKeys = append([]string{keyEndpoint, keyAccessKeyID, keyAccessSecret, keySecurityToken, keyRegion,
+	keySignature, keyPathStyle, keyMaxConns, aliasMaxConns, keyThreshold, keyPartSize, aliasPartSize, keyThreads,
+	aliasThreads, keyCopyThreshold, keyCopyPartSize, keyCopyThreads, keyPageSize}, retry.Keys(retryAliases)...)
+
 // Limits OSS imposes.
 const (
 	minPartSize  = 100 << 10
@@ -153,12 +166,7 @@ func parseConfig(uri ufs.URI, o ufs.Options) (*config, error) {
 		}
 		*it.dst = int(n)
 	}
-	c.net, err = retry.Parse(o, retry.Aliases{
-		Retries:        []string{keyRetries, aliasRetries},
-		BaseDelay:      []string{keyRetryDelay},
-		ConnectTimeout: []string{keyConnectTimeout, aliasConnectTimeout},
-		IdleTimeout:    []string{keySocketTimeout, aliasSocketTimeout},
-	})
+	c.net, err = retry.Parse(o, retryAliases)
 	if err != nil {
 		return nil, err
 	}

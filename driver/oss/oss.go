@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	sdk "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -29,6 +30,9 @@ type FS struct {
 	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
 	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
 }
+
+// OptionKeys implements ufs.OptionKeyer: the keys the driver reads.
+func (f *FS) OptionKeys() []string { return slices.Clone(optionKeys) }
 
 // RetryStats implements retry.Reporter.
 func (f *FS) RetryStats() *retry.Stats { return &f.stats }

@@ -21,8 +21,10 @@ func (f *FS) CleanUploads(ctx context.Context, olderThan time.Duration) (int, er
 	var keyMarker, idMarker *string
 	aborted := 0
 	for {
-		res, err := f.c.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{
-			Bucket: &f.bucket, Prefix: aws.String(f.prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker,
+		res, err := call(ctx, f, func(ctx context.Context) (*s3.ListMultipartUploadsOutput, error) {
+			return f.c.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{
+				Bucket: &f.bucket, Prefix: aws.String(f.prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker,
+			})
 		})
 		if err != nil {
 			return aborted, withCtx(ctx, classify(err))

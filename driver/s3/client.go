@@ -2,31 +2,27 @@ package s3
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // client is an S3 client and what the driver owns under it.
@@ -39,11 +35,7 @@ type client struct {
 	checksums bool
 }
 
-const (
-	connectTimeout    = 10 * time.Second
-	maxBackoff        = 20 * time.Second
-	credentialTimeout = 30 * time.Second // web identity and SSO sources call STS/SSO
-)
+const credentialTimeout = 30 * time.Second // web identity and SSO sources call STS/SSO
 
 // newClient loads the AWS configuration (environment and shared files, as the SDK's
 // default loader does), resolves credentials and builds the S3 client.
@@ -59,14 +51,11 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 	if o.HTTPClient != nil {
 		load = append(load, config.WithHTTPClient(o.HTTPClient))
 	} else {
-		// A BuildableClient, so that the loader can add AWS_CA_BUNDLE's certificates.
+		// A BuildableClient, so that the loader can add AWS_CA_BUNDLE's certificates to its
+		// TLS configuration (which S3's transport takes over below); the credential
+		// providers (STS, SSO, containers) use it as it is.
 		load = append(load, config.WithHTTPClient(awshttp.NewBuildableClient().
-			WithDialerOptions(func(d *net.Dialer) { d.Timeout = connectTimeout }).
-			WithTransportOptions(func(tr *http.Transport) {
-				tr.MaxIdleConns = 256
-				tr.MaxIdleConnsPerHost = 64
-				tr.ForceAttemptHTTP2 = false // S3 speaks HTTP/1.1
-			})))
+			WithDialerOptions(func(d *net.Dialer) { d.Timeout = o.Retry.ConnectTimeout })))
 	}
 	if o.Region != "" {
 		load = append(load, config.WithRegion(o.Region))
@@ -89,16 +78,11 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 		if !ok {
 			return nil, fmt.Errorf("s3: the AWS configuration replaced the HTTP client with a %T", cfg.HTTPClient)
 		}
-		tr := bc.GetTransport()
-		if d := o.SocketTimeout; d > 0 {
-			dial := tr.DialContext
-			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				conn, err := dial(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return &idleConn{Conn: conn, timeout: d}, nil
-			}
+		tr := retry.NewTransport(o.Retry, 0)
+		tr.ForceAttemptHTTP2 = false // S3 speaks HTTP/1.1
+		if tc := bc.GetTransport().TLSClientConfig; tc != nil {
+			tr.TLSClientConfig = tc.Clone() // AWS_CA_BUNDLE's roots
+			tr.TLSClientConfig.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
 		}
 		c.transport = tr
 		hc = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -122,14 +106,11 @@ func newClient(ctx context.Context, o *Options) (*client, error) {
 		if base != "" {
 			so.BaseEndpoint = aws.String(base)
 		}
-		so.Retryer = newRetryer(o.MaxAttempts, o.RetryBaseDelay)
-		so.RetryMaxAttempts = 0 // do not let AWS_MAX_ATTEMPTS wrap our retryer again
+		// Every request runs under the mount's retry.Policy (see FS.call); the SDK's own
+		// retries would multiply the attempts.
+		so.Retryer = aws.NopRetryer{}
+		so.RetryMaxAttempts = 0 // do not let AWS_MAX_ATTEMPTS wrap the retryer again
 		so.DisableLogOutputChecksumValidationSkipped = true
-		if d := o.RequestTimeout; d > 0 {
-			so.APIOptions = append(so.APIOptions, func(st *middleware.Stack) error {
-				return st.Finalize.Insert(attemptTimeout{d}, "Retry", middleware.After)
-			})
-		}
 	})
 	return c, nil
 }
@@ -200,98 +181,6 @@ func checkCredentials(ctx context.Context, cfg aws.Config, o *Options) error {
 		imdsNote,
 	}
 	return fmt.Errorf("%w: %w: tried %s: %w", fs.ErrPermission, ErrNoCredentials, strings.Join(sources, ", "), err)
-}
-
-// newRetryer is the SDK's standard retryer with bounded attempts, full-jitter backoff from
-// base, and no client-side retry quota (attempts are bounded per request). A shared
-// retry policy would plug in here.
-func newRetryer(attempts int, base time.Duration) aws.Retryer {
-	return retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = attempts
-		so.MaxBackoff = maxBackoff
-		so.Backoff = jitterBackoff{base: base, max: maxBackoff}
-		so.RateLimiter = ratelimit.None
-	})
-}
-
-// jitterBackoff waits a random time up to base·2^(attempt-1), capped.
-type jitterBackoff struct{ base, max time.Duration }
-
-func (j jitterBackoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
-	d := j.base << min(attempt-1, 30)
-	if d <= 0 || d > j.max {
-		d = j.max
-	}
-	return time.Duration(rand.Int64N(int64(d) + 1)), nil
-}
-
-// attemptTimeout bounds one attempt of a request (it runs after the retry middleware):
-// the whole exchange for operations whose response is read in the call, the wait for the
-// response headers for GetObject (whose body the caller reads later; the socket timeout
-// guards that). An attempt that runs out is retried.
-type attemptTimeout struct{ d time.Duration }
-
-func (attemptTimeout) ID() string { return "UnifiedfsAttemptTimeout" }
-
-func (m attemptTimeout) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
-	middleware.FinalizeOutput, middleware.Metadata, error,
-) {
-	actx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(m.d, cancel)
-	out, md, err := next.HandleFinalize(actx, in)
-	fired := !timer.Stop()
-	get, isGet := out.Result.(*s3.GetObjectOutput)
-	switch {
-	case err == nil && isGet && get.Body != nil && fired:
-		get.Body.Close() // its context is gone: the body cannot be read
-	case err == nil && isGet && get.Body != nil:
-		get.Body = &cancelOnClose{ReadCloser: get.Body, cancel: cancel}
-		return out, md, nil
-	case err == nil:
-		cancel()
-		return out, md, nil
-	}
-	cancel()
-	if fired && ctx.Err() == nil {
-		return middleware.FinalizeOutput{}, md, &attemptTimeoutError{d: m.d}
-	}
-	return out, md, err
-}
-
-// attemptTimeoutError is a request attempt that ran out of time; the retryer retries it.
-type attemptTimeoutError struct{ d time.Duration }
-
-func (e *attemptTimeoutError) Error() string {
-	return fmt.Sprintf("request attempt timed out after %v (%s)", e.d, OptRequestTimeout)
-}
-func (e *attemptTimeoutError) Timeout() bool        { return true }
-func (e *attemptTimeoutError) RetryableError() bool { return true }
-
-// cancelOnClose releases a GetObject attempt's context when the body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-	once   sync.Once
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.once.Do(c.cancel)
-	return err
-}
-
-// idleConn fails a read that receives nothing for timeout (a silent connection) while
-// letting slow transfers that make progress run.
-type idleConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Read(p)
 }
 
 // sdkLogger sends the SDK's log lines to slog.

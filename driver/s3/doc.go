@@ -43,10 +43,17 @@
 // that the SDK can add the bundle), AWS_ENDPOINT_URL_S3, AWS_REQUEST_CHECKSUM_CALCULATION
 // (when_required turns off the CRC32 checksums of uploads, for stores that reject them).
 //
-// Requests are retried by the SDK's standard retryer (5xx, throttling, dropped
-// connections, per-attempt timeouts; never authentication errors) with full-jitter
-// backoff, a bounded number of attempts and no client-side retry quota. Each attempt is
-// bounded by the request timeout and every read by the socket timeout.
+// Every request runs under the shared retry policy of package ufs/retry (the SDK's own
+// retries are off: aws.NopRetryer): refused, reset or dropped connections, timeouts, 5xx,
+// throttling (429, 503 SlowDown, honouring Retry-After), S3's 200-with-error-document and
+// a clock skew the SDK has measured are retried with full-jitter backoff; authentication,
+// permission, not found and precondition failures never are. The HTTP transport
+// (retry.NewTransport) bounds connecting, the wait for response headers and every stall of
+// a body; requests that move no file data are also capped per attempt. A read whose body
+// breaks resumes from the first byte not delivered with If-Match on the ETag (a
+// replaced object fails the read with ufs.ErrChanged). A completion whose answer was lost
+// is recognised by the object's ETag (the MD5 of the parts' MD5s). The abort of a failed
+// upload runs on a context detached from the caller's, bounded by unifiedfs.abort.timeout.
 //
 // # Options
 //
@@ -79,11 +86,10 @@
 //	                                 and group, and a mode from its grants to the owner
 //	                                 or everyone (READ r-x, WRITE -w-, FULL_CONTROL rwx),
 //	                                 read once at mount (default true, as Alluxio)
-//	alluxio.underfs.s3.max.error.retry  retries of a failed request (default 3)
-//	alluxio.underfs.s3.request.timeout  bound of one request attempt (default 1min; 0:
-//	                                 none)
-//	alluxio.underfs.s3.socket.timeout   bound of a read that receives nothing (default
-//	                                 50sec; 0: none)
+//	alluxio.underfs.s3.max.error.retry  retries of a failed request (alias of
+//	                                 unifiedfs.retry.attempts, counting retries)
+//	alluxio.underfs.s3.request.timeout  alias of unifiedfs.request.timeout (positive)
+//	alluxio.underfs.s3.socket.timeout   alias of unifiedfs.idle.timeout (positive)
 //	alluxio.underfs.cleanup.enabled  abort stale multipart uploads at mount (default false)
 //	alluxio.underfs.s3.intermediate.upload.clean.age  the age beyond which an upload is
 //	                                 stale (default 3day); setting it enables the cleanup
@@ -93,10 +99,16 @@
 //
 //	alluxio.underfs.s3.ec2.metadata.enabled  ask the EC2 instance metadata service for
 //	                                 credentials (default false)
-//	alluxio.underfs.s3.retry.base.delay  first retry's backoff (default 100ms)
+//	alluxio.underfs.s3.retry.base.delay  alias of unifiedfs.retry.base.delay
 //	alluxio.underfs.s3.copy.threshold    largest object copied with one CopyObject
 //	                                 (default and at most 5GB)
 //	alluxio.underfs.s3.copy.partition.size  UploadPartCopy part size (default 256MB)
+//
+// Retries and timeouts: the shared keys of package ufs/retry (unifiedfs.retry.attempts,
+// unifiedfs.retry.base.delay, unifiedfs.retry.max.delay, unifiedfs.read.resume.max,
+// unifiedfs.connect.timeout, unifiedfs.response.timeout, unifiedfs.idle.timeout,
+// unifiedfs.request.timeout, unifiedfs.abort.timeout), with the aliases above; a shared
+// key wins over its alias.
 //
 // The alluxio.underfs.s3a.* spellings Alluxio accepts are accepted too. Sizes take
 // suffixes ("64MB"), durations Go or Alluxio forms ("30s", "5min", "3day", or bare

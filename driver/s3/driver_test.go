@@ -21,6 +21,7 @@ import (
 	s3drv "github.com/unifiedfs/unifiedfs/driver/s3"
 	"github.com/unifiedfs/unifiedfs/driver/s3/s3test"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 var bg = context.Background()
@@ -262,15 +263,29 @@ func TestRetries(t *testing.T) {
 		if err := ufs.WriteFile(bg, u, "big", data); err != nil {
 			t.Fatal(err)
 		}
+		// The body breaks halfway: the read resumes from there (If-Match on the ETag).
 		remove := srv.Inject(s3test.Fault{Op: "GetObject", TruncateBody: true, Times: 1})
 		defer remove()
+		resumed := u.(retry.Reporter).RetryStats().Resumed.Load()
+		before := srv.Requests("GetObject")
 		got, err := ufs.ReadFile(bg, u, "big")
-		if err == nil {
-			t.Fatalf("a truncated body read as success (%d of %d bytes)", len(got), len(data))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read of a truncated body: %d of %d bytes, %v", len(got), len(data), err)
 		}
+		if n := u.(retry.Reporter).RetryStats().Resumed.Load() - resumed; n != 1 || srv.Requests("GetObject")-before != 2 {
+			t.Fatalf("%d resumes, %d GetObjects; want 1 and 2", n, srv.Requests("GetObject")-before)
+		}
+		// With resumes off, the break surfaces as a PathError.
+		off := mount(t, srv, map[string]string{"unifiedfs.read.resume.max": "0"})
+		if err := ufs.WriteFile(bg, off, "big", data); err != nil {
+			t.Fatal(err)
+		}
+		remove2 := srv.Inject(s3test.Fault{Op: "GetObject", TruncateBody: true, Times: 1})
+		defer remove2()
+		got, err = ufs.ReadFile(bg, off, "big")
 		var pe *fs.PathError
-		if !errors.As(err, &pe) {
-			t.Fatalf("not a PathError: %T %v", err, err)
+		if err == nil || !errors.As(err, &pe) {
+			t.Fatalf("a truncated body without resumes: %d of %d bytes, %v", len(got), len(data), err)
 		}
 	})
 	t.Run("AttemptTimeout", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // ErrNoCredentials is wrapped (with fs.ErrPermission) by the error of a mount that found
@@ -61,6 +62,57 @@ func errorCode(err error) (code string, status int) {
 		status = re.HTTPStatusCode()
 	}
 	return code, status
+}
+
+// inspect finds S3's answer in an SDK error for the retry policy: the status and headers
+// of *awshttp.ResponseError, the code of smithy.APIError. A 2xx or 3xx answer without an
+// error code is a response whose body broke (a truncated document): it is left to the
+// network classification.
+func inspect(err error) (retry.Response, bool) {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		return retry.Response{}, false
+	}
+	r := retry.Response{Status: re.HTTPStatusCode()}
+	if re.Response != nil && re.Response.Response != nil {
+		r.Header = re.Response.Header
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		r.Code = api.ErrorCode()
+	}
+	var sdkRetryable interface{ RetryableError() bool }
+	if r.Code != "" && errors.As(err, &sdkRetryable) && sdkRetryable.RetryableError() {
+		// The SDK marks a signature refused for the client's clock (RequestTimeTooSkewed,
+		// ...) when the response's Date shows the skew; it corrects the clock of the next
+		// attempt.
+		r.Code = codeSkewCorrected
+	}
+	if r.Code == "" && r.Status < 400 {
+		return retry.Response{}, false
+	}
+	return r, true
+}
+
+// codeSkewCorrected stands, for the retry policy, for an authentication failure the SDK
+// attributes to clock skew it has measured and corrects (see inspect).
+const codeSkewCorrected = "unifiedfs:ClockSkewCorrected"
+
+// retryCodes classifies S3 error codes whose status alone would mislead: S3 answers some
+// failures 200 with an error document (InternalError during CopyObject, UploadPartCopy
+// and CompleteMultipartUpload), RequestTimeout (the socket was idle) is a 400 worth
+// retrying, and OperationAborted (409) asks to try again.
+var retryCodes = map[string]retry.Class{
+	codeSkewCorrected:      retry.Transient,
+	"InternalError":        retry.Transient,
+	"RequestTimeout":       retry.Transient,
+	"OperationAborted":     retry.Transient,
+	"NoSuchKey":            retry.Final,
+	"NoSuchBucket":         retry.Final,
+	"NoSuchUpload":         retry.Final,
+	"PreconditionFailed":   retry.Final,
+	"RequestTimeTooSkewed": retry.Final,
+	"ExpiredToken":         retry.Final,
 }
 
 // classify wraps err with the sentinel its S3 error code (or, failing that, its HTTP

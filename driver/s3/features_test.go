@@ -13,7 +13,18 @@ import (
 	s3drv "github.com/unifiedfs/unifiedfs/driver/s3"
 	"github.com/unifiedfs/unifiedfs/driver/s3/s3test"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
+
+// quickRetry is the shared retry configuration with a 1ms first backoff.
+func quickRetry(t *testing.T) retry.Config {
+	t.Helper()
+	c, err := retry.Parse(ufs.NewOptions(map[string]string{retry.KeyBaseDelay: "1ms"}), retry.Aliases{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // logBuffer is a slog handler's output, safe for concurrent writes.
 type logBuffer struct {
@@ -33,7 +44,7 @@ func newFS(t *testing.T, srv *s3test.Server, bucket string, edit func(*s3drv.Opt
 	t.Helper()
 	var logs logBuffer
 	o := s3drv.Options{Bucket: bucket, AccessKeyID: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Endpoint: srv.URL,
-		Region: srv.Region, RetryBaseDelay: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		Region: srv.Region, Retry: quickRetry(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	if edit != nil {
 		edit(&o)
 	}

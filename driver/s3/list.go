@@ -48,7 +48,7 @@ func (f *FS) listPage(ctx context.Context, prefix, delim, token string, maxKeys 
 		if token != "" {
 			in.Marker = &token
 		}
-		res, err := f.c.s3.ListObjects(ctx, in)
+		res, err := call(ctx, f, func(ctx context.Context) (*s3.ListObjectsOutput, error) { return f.c.s3.ListObjects(ctx, in) })
 		if err != nil {
 			return page{}, err
 		}
@@ -74,7 +74,7 @@ func (f *FS) listPage(ctx context.Context, prefix, delim, token string, maxKeys 
 		if token != "" {
 			in.ContinuationToken = &token
 		}
-		res, err := f.c.s3.ListObjectsV2(ctx, in)
+		res, err := call(ctx, f, func(ctx context.Context) (*s3.ListObjectsV2Output, error) { return f.c.s3.ListObjectsV2(ctx, in) })
 		if err != nil {
 			return page{}, err
 		}

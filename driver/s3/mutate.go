@@ -19,9 +19,11 @@ func (f *FS) Mkdir(ctx context.Context, p string) error {
 	if err != nil || c == ufs.Root {
 		return err
 	}
-	_, err = f.c.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &f.bucket, Key: aws.String(f.dirKey(c)), Body: bytes.NewReader(nil),
-		ContentLength: aws.Int64(0), ServerSideEncryption: f.sse,
+	_, err = call(ctx, f, func(ctx context.Context) (*s3.PutObjectOutput, error) {
+		return f.c.s3.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &f.bucket, Key: aws.String(f.dirKey(c)), Body: bytes.NewReader(nil),
+			ContentLength: aws.Int64(0), ServerSideEncryption: f.sse,
+		})
 	})
 	return pathErr(ctx, "mkdir", p, err)
 }
@@ -58,7 +60,9 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 }
 
 func (f *FS) deleteKey(ctx context.Context, key string) error {
-	_, err := f.c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.bucket, Key: &key})
+	_, err := call(ctx, f, func(ctx context.Context) (*s3.DeleteObjectOutput, error) {
+		return f.c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.bucket, Key: &key})
+	})
 	return err
 }
 
@@ -95,8 +99,10 @@ func (f *FS) deleteKeys(ctx context.Context, objs []object, failed *DeleteError)
 		for i, o := range objs[:n] {
 			ids[i] = types.ObjectIdentifier{Key: aws.String(o.key)}
 		}
-		res, err := f.c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: &f.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		res, err := call(ctx, f, func(ctx context.Context) (*s3.DeleteObjectsOutput, error) {
+			return f.c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: &f.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			})
 		})
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // Option keys, as Alluxio's S3 under storage names them (see the package documentation).
@@ -33,16 +35,16 @@ const (
 	OptListV1           = "alluxio.underfs.s3.list.objects.v1"
 	OptSSE              = "alluxio.underfs.s3.server.side.encryption.enabled"
 	OptInheritACL       = "alluxio.underfs.s3.inherit.acl"
-	OptMaxErrorRetry    = "alluxio.underfs.s3.max.error.retry"
-	OptRequestTimeout   = "alluxio.underfs.s3.request.timeout"
-	OptSocketTimeout    = "alluxio.underfs.s3.socket.timeout"
+	OptMaxErrorRetry    = "alluxio.underfs.s3.max.error.retry" // alias of unifiedfs.retry.attempts, counting retries
+	OptRequestTimeout   = "alluxio.underfs.s3.request.timeout" // alias of unifiedfs.request.timeout
+	OptSocketTimeout    = "alluxio.underfs.s3.socket.timeout"  // alias of unifiedfs.idle.timeout
 	OptCleanup          = "alluxio.underfs.cleanup.enabled"
 	OptUploadCleanAge   = "alluxio.underfs.s3.intermediate.upload.clean.age"
 	OptListingLength    = "alluxio.underfs.listing.length"
 
 	// Keys of this driver that Alluxio does not have.
 	OptEC2Metadata    = "alluxio.underfs.s3.ec2.metadata.enabled"
-	OptRetryBaseDelay = "alluxio.underfs.s3.retry.base.delay"
+	OptRetryBaseDelay = "alluxio.underfs.s3.retry.base.delay" // alias of unifiedfs.retry.base.delay
 	OptCopyThreshold  = "alluxio.underfs.s3.copy.threshold"
 	OptCopyPartSize   = "alluxio.underfs.s3.copy.partition.size"
 )
@@ -62,15 +64,11 @@ var aliases = map[string][]string{
 
 // Defaults and limits.
 const (
-	DefaultPartSize       = 16 << 20
-	DefaultUploadThreads  = 4
-	DefaultMaxAttempts    = 4 // the first attempt and 3 retries
-	DefaultRequestTimeout = time.Minute
-	DefaultSocketTimeout  = 50 * time.Second
-	DefaultRetryBaseDelay = 100 * time.Millisecond
-	DefaultCleanAge       = 72 * time.Hour // Alluxio's 3day
-	DefaultCopyPartSize   = 256 << 20
-	DefaultRegion         = "us-east-1"
+	DefaultPartSize      = 16 << 20
+	DefaultUploadThreads = 4
+	DefaultCleanAge      = 72 * time.Hour // Alluxio's 3day
+	DefaultCopyPartSize  = 256 << 20
+	DefaultRegion        = "us-east-1"
 
 	minPartSize  = 1 << 10 // S3 itself wants 5 MiB for every part but the last
 	maxPartSize  = 5 << 30
@@ -116,14 +114,10 @@ type Options struct {
 	// InheritACL reports the bucket's owner and ACL (read once at mount) as every entry's
 	// owner, group and mode, as Alluxio does. Open defaults it to true, as Alluxio.
 	InheritACL bool
-	// MaxAttempts bounds the attempts of one request (DefaultMaxAttempts; 1: no retries);
-	// RetryBaseDelay is the first retry's backoff, doubling with full jitter up to 20s.
-	MaxAttempts    int
-	RetryBaseDelay time.Duration
-	// RequestTimeout bounds one attempt of a request, until its response is read (for
-	// GetObject, until the response headers arrive); SocketTimeout bounds a read that
-	// receives nothing. 0: the default; negative: none.
-	RequestTimeout, SocketTimeout time.Duration
+	// Retry holds the retry policy and the timeouts (the shared unifiedfs.* options of
+	// package ufs/retry, which ParseOptions reads with retry.Parse). A Config whose
+	// Policy.Attempts is 0 means the defaults of all of them.
+	Retry retry.Config
 	// CleanUploadsOlderThan, when positive, aborts at mount the multipart uploads below the
 	// prefix initiated longer ago than this (uploads left by a crashed writer).
 	CleanUploadsOlderThan time.Duration
@@ -158,19 +152,34 @@ func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
 // knownKeys holds every key ParseOptions reads, lower-cased.
 var knownKeys = func() map[string]bool {
 	m := map[string]bool{}
-	for _, k := range []string{OptAccessKeyID, OptSecretKey, OptAWSAccessKeyID, OptAWSSecretKey, OptEndpoint,
+	for _, k := range optionKeys {
+		m[strings.ToLower(k)] = true
+	}
+	return m
+}()
+
+// retryAliases are this driver's keys for the shared retry and timeout settings.
+var retryAliases = retry.Aliases{
+	Retries:        append([]string{OptMaxErrorRetry}, aliases[OptMaxErrorRetry]...),
+	BaseDelay:      []string{OptRetryBaseDelay},
+	RequestTimeout: append([]string{OptRequestTimeout}, aliases[OptRequestTimeout]...),
+	IdleTimeout:    append([]string{OptSocketTimeout}, aliases[OptSocketTimeout]...),
+}
+
+// optionKeys lists every key ParseOptions reads, as spelt above.
+var optionKeys = func() []string {
+	base := []string{OptAccessKeyID, OptSecretKey, OptAWSAccessKeyID, OptAWSSecretKey, OptEndpoint,
 		OptRegion, OptBucketRegion, OptPathStyle, OptSecureHTTP, OptUploadThreads, OptUploadThreadsMax,
 		OptPartSize, OptListV1, OptSSE, OptInheritACL, OptMaxErrorRetry, OptRequestTimeout, OptSocketTimeout,
 		OptCleanup, OptUploadCleanAge, OptListingLength, OptEC2Metadata, OptRetryBaseDelay, OptCopyThreshold,
-		OptCopyPartSize} {
-		m[strings.ToLower(k)] = true
+		OptCopyPartSize}
+	keys := slices.Clone(base)
+	for _, k := range base {
+		keys = append(keys, aliases[k]...)
 	}
-	for _, as := range aliases {
-		for _, a := range as {
-			m[strings.ToLower(a)] = true
-		}
-	}
-	return m
+	keys = append(keys, retry.Keys(retryAliases)...)
+	sort.Strings(keys)
+	return slices.Compact(keys)
 }()
 
 // s3Namespaces are the key prefixes that belong to S3: a key with one of them that this
@@ -296,26 +305,10 @@ func ParseOptions(uri ufs.URI, m ufs.Options) (Options, []string, error) {
 	o.ListPageSize = int(sizeOpt(OptListingLength, 1, maxListKeys))
 	o.CopyThreshold = sizeOpt(OptCopyThreshold, 1, maxCopySize)
 	o.CopyPartSize = sizeOpt(OptCopyPartSize, minPartSize, maxPartSize)
-	if k, v, ok := get(OptMaxErrorRetry); ok {
-		n, err := ufs.ParseSize(v)
-		if err != nil || n > 100 {
-			bad(k, v, "want a number of retries in [0, 100]")
-		} else {
-			o.MaxAttempts = int(n) + 1
-		}
-	}
-	if d, ok := durOpt(OptRetryBaseDelay); ok {
-		if d <= 0 {
-			bad(OptRetryBaseDelay, fmt.Sprint(d), "want a positive duration")
-		}
-		o.RetryBaseDelay = d
-	}
-	// Alluxio: a request timeout of 0 means none.
-	if d, ok := durOpt(OptRequestTimeout); ok {
-		o.RequestTimeout = noneIfZero(d)
-	}
-	if d, ok := durOpt(OptSocketTimeout); ok {
-		o.SocketTimeout = noneIfZero(d)
+	var err error
+	o.Retry, err = retry.Parse(m, retryAliases)
+	if err != nil {
+		errs = append(errs, strings.TrimPrefix(err.Error(), fs.ErrInvalid.Error()+": "))
 	}
 	age, ageSet := durOpt(OptUploadCleanAge)
 	if boolOpt(OptCleanup, false) || ageSet {
@@ -331,13 +324,6 @@ func ParseOptions(uri ufs.URI, m ufs.Options) (Options, []string, error) {
 		return Options{}, warnings, fmt.Errorf("%w: %s", fs.ErrInvalid, strings.Join(errs, "; "))
 	}
 	return o, warnings, nil
-}
-
-func noneIfZero(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 // endpointURL turns an endpoint option into a base URL "scheme://host[:port]".

@@ -12,6 +12,7 @@ import (
 
 	s3drv "github.com/unifiedfs/unifiedfs/driver/s3"
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func parse(t *testing.T, uri string, m map[string]string) (s3drv.Options, []string, error) {
@@ -37,7 +38,7 @@ func TestParseOptions(t *testing.T) {
 		"alluxio.underfs.s3.server.side.encryption.enabled":   "true",
 		"alluxio.underfs.s3a.inherit_acl":                     "false",
 		"alluxio.underfs.s3.max.error.retry":                  "5",
-		"alluxio.underfs.s3.request.timeout":                  "0",
+		"alluxio.underfs.s3.request.timeout":                  "2min",
 		"alluxio.underfs.s3a.socket.timeout.ms":               "1500",
 		"alluxio.underfs.s3.intermediate.upload.clean.age":    "2day",
 		"alluxio.underfs.listing.length":                      "500",
@@ -55,8 +56,14 @@ func TestParseOptions(t *testing.T) {
 	}
 	want := s3drv.Options{Bucket: "bkt", Prefix: "a/b", AccessKeyID: "AKIA1", SecretKey: "sekrit", EC2Metadata: true,
 		Endpoint: "minio.local:9000", PlainHTTP: true, Region: "eu-north-1", PathStyle: true, PartSize: 32 << 20,
-		UploadThreads: 8, ListV1: true, ListPageSize: 500, ServerSideEncryption: true, InheritACL: false, MaxAttempts: 6,
-		RequestTimeout: -1, SocketTimeout: 1500 * time.Millisecond, CleanUploadsOlderThan: 48 * time.Hour}
+		UploadThreads: 8, ListV1: true, ListPageSize: 500, ServerSideEncryption: true, InheritACL: false,
+		CleanUploadsOlderThan: 48 * time.Hour}
+	// The aliases of the shared retry options; the rest keep the shared defaults.
+	if r := o.Retry; r.Policy.Attempts != 6 || r.Policy.AttemptTimeout != 2*time.Minute || r.IdleTimeout != 1500*time.Millisecond ||
+		r.Policy.BaseDelay != retry.DefaultBaseDelay || r.ConnectTimeout != retry.DefaultConnectTimeout || r.AbortTimeout != retry.DefaultAbortTimeout {
+		t.Fatalf("retry settings: %+v", r)
+	}
+	o.Retry = retry.Config{}
 	if fmt.Sprintf("%#v", o) != fmt.Sprintf("%#v", want) {
 		t.Fatalf("parsed\n%#v\nwant\n%#v", o, want)
 	}
@@ -90,6 +97,8 @@ func TestParseOptionsErrors(t *testing.T) {
 		{map[string]string{"aws.secretKey": "hidden-1"}, "s3a.accessKeyId", "hidden-1"},
 		{map[string]string{"alluxio.underfs.s3.streaming.upload.partition.size": "6GB"}, "partition.size", ""},
 		{map[string]string{"alluxio.underfs.s3.max.error.retry": "-1"}, "max.error.retry", ""},
+		{map[string]string{"alluxio.underfs.s3.request.timeout": "0"}, "request.timeout", ""},
+		{map[string]string{"unifiedfs.retry.attempts": "0"}, "unifiedfs.retry.attempts", ""},
 		{map[string]string{"alluxio.underfs.s3.endpoint": "http://host/path"}, "alluxio.underfs.s3.endpoint", ""},
 		{map[string]string{"alluxio.underfs.s3.inherit.acl": "yes please"}, "inherit.acl", ""},
 		{map[string]string{"alluxio.underfs.s3.intermediate.upload.clean.age": "-5min"}, "clean.age", ""},

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 // OpenRange implements ufs.UFS with a ranged GetObject. An offset at or past the end
@@ -37,6 +39,11 @@ func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.
 	return f.open(ctx, p, hash, off, n)
 }
 
+// open reads n bytes (n < 0: to the end) from off of the object at p; of the version
+// whose ETag is hash when hash is not empty. A body that breaks mid-way is re-requested
+// from the first byte not yet delivered with If-Match on the ETag of the first response
+// (retry.Resume), so a read never mixes two versions: an object replaced meanwhile fails
+// the read with ufs.ErrChanged.
 func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
 	c, err := f.begin(ctx, "open", p)
 	if err != nil {
@@ -54,7 +61,9 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	}
 	key := f.key(c)
 	if n == 0 {
-		_, err := f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key, IfMatch: ifMatch})
+		_, err := call(ctx, f, func(ctx context.Context) (*s3.HeadObjectOutput, error) {
+			return f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key, IfMatch: ifMatch})
+		})
 		if err != nil {
 			return nil, f.openErr(ctx, p, c, err)
 		}
@@ -63,15 +72,13 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	if n > 0 && off > math.MaxInt64-n {
 		n = -1
 	}
-	in := &s3.GetObjectInput{Bucket: &f.bucket, Key: &key, IfMatch: ifMatch}
-	if off > 0 || n > 0 {
-		r := "bytes=" + strconv.FormatInt(off, 10) + "-"
-		if n > 0 {
-			r += strconv.FormatInt(off+n-1, 10)
-		}
-		in.Range = &r
+	end := int64(-1) // first byte after the range; -1: the object's end
+	if n > 0 {
+		end = off + n
 	}
-	res, err := f.c.s3.GetObject(ctx, in)
+	res, err := transfer(ctx, f, func(ctx context.Context) (*s3.GetObjectOutput, error) {
+		return f.get(ctx, key, ifMatch, off, end)
+	})
 	if err != nil {
 		if _, status := errorCode(err); status == http.StatusRequestedRangeNotSatisfiable {
 			// The object (the version asked for, when hash is set) has no byte at off.
@@ -79,11 +86,69 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 		}
 		return nil, f.openErr(ctx, p, c, err)
 	}
-	if hash != "" && strings.Trim(aws.ToString(res.ETag), `"`) != hash {
+	etag := aws.ToString(res.ETag)
+	if hash != "" && strings.Trim(etag, `"`) != hash {
 		res.Body.Close()
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: ETag %s, want %q", ufs.ErrChanged, aws.ToString(res.ETag), hash)}
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: ETag %s, want %q", ufs.ErrChanged, etag, hash)}
 	}
-	return &reader{ctx: ctx, body: res.Body, path: p, want: n, version: hash != ""}, nil
+	src := func(ctx context.Context, pos int64) (io.ReadCloser, error) {
+		if etag == "" {
+			return nil, retry.Permanent(errors.New("s3: the response had no ETag to resume the read with"))
+		}
+		if end >= 0 && pos >= end {
+			return io.NopCloser(eofReader{}), nil
+		}
+		r, err := f.get(ctx, key, &etag, pos, end)
+		if _, status := errorCode(err); status == http.StatusRequestedRangeNotSatisfiable {
+			return io.NopCloser(eofReader{}), nil // the body broke after its last byte
+		}
+		if err != nil {
+			return nil, err
+		}
+		if got := aws.ToString(r.ETag); got != etag {
+			r.Body.Close()
+			return nil, fmt.Errorf("%w: resuming at byte %d, ETag %s, want %s", ufs.ErrChanged, pos, got, etag)
+		}
+		if start, ok := rangeStart(aws.ToString(r.ContentRange)); !ok || start != pos {
+			r.Body.Close()
+			return nil, retry.Permanent(fmt.Errorf("s3: asked for bytes from %d, got Content-Range %q", pos, aws.ToString(r.ContentRange)))
+		}
+		return r.Body, nil
+	}
+	body := retry.Resume(ctx, f.data, res.Body, off, src)
+	return &reader{ctx: ctx, body: body, path: p, want: n, version: hash != ""}, nil
+}
+
+// get sends one GetObject of the bytes from off to end (exclusive; -1: the object's end),
+// with If-Match when ifMatch is set; a 412 becomes an error wrapping ufs.ErrChanged.
+func (f *FS) get(ctx context.Context, key string, ifMatch *string, off, end int64) (*s3.GetObjectOutput, error) {
+	in := &s3.GetObjectInput{Bucket: &f.bucket, Key: &key, IfMatch: ifMatch}
+	if off > 0 || end >= 0 {
+		r := "bytes=" + strconv.FormatInt(off, 10) + "-"
+		if end >= 0 {
+			r += strconv.FormatInt(end-1, 10)
+		}
+		in.Range = &r
+	}
+	res, err := f.c.s3.GetObject(ctx, in)
+	if _, status := errorCode(err); status == http.StatusPreconditionFailed {
+		return nil, fmt.Errorf("%w: want ETag %s: %w", ufs.ErrChanged, aws.ToString(ifMatch), err)
+	}
+	return res, err
+}
+
+// rangeStart parses the first byte of a Content-Range "bytes a-b/size".
+func rangeStart(h string) (int64, bool) {
+	spec, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	a, _, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(a, 10, 64)
+	return v, err == nil
 }
 
 // openErr maps a failed GetObject or HeadObject: 412 is another version (ufs.ErrChanged,
@@ -99,7 +164,7 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// reader is a GetObject body that fails Reads once its context ends, and for a version
+// reader is a GetObject body (resumed as needed) that fails Reads once its context ends, and for a version
 // read, fails with ufs.ErrChanged when the body ends before the range asked for.
 type reader struct {
 	ctx     context.Context
@@ -127,7 +192,7 @@ func (r *reader) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		r.err = io.EOF
 	case err != nil:
-		r.err = &fs.PathError{Op: "read", Path: r.path, Err: withCtx(r.ctx, err)}
+		r.err = &fs.PathError{Op: "read", Path: r.path, Err: withCtx(r.ctx, classify(err))}
 	}
 	return n, r.err
 }

@@ -135,15 +135,16 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, etag stri
 		ifMatch = aws.String(`"` + etag + `"`)
 	}
 	if size <= f.opts.CopyThreshold {
-		_, err := f.c.s3.CopyObject(ctx, &s3.CopyObjectInput{
-			Bucket: &f.bucket, Key: &to, CopySource: f.copySource(from), CopySourceIfMatch: ifMatch,
-			ServerSideEncryption: f.sse, ChecksumAlgorithm: f.checksum,
+		// A retry after a lost answer copies the same version again (if-match).
+		_, err := call(ctx, f, func(ctx context.Context) (*s3.CopyObjectOutput, error) {
+			return f.c.s3.CopyObject(ctx, &s3.CopyObjectInput{
+				Bucket: &f.bucket, Key: &to, CopySource: f.copySource(from), CopySourceIfMatch: ifMatch,
+				ServerSideEncryption: f.sse, ChecksumAlgorithm: f.checksum,
+			})
 		})
 		return err
 	}
-	init, err := f.c.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket: &f.bucket, Key: &to, ChecksumAlgorithm: f.checksum, ServerSideEncryption: f.sse,
-	})
+	init, err := f.createUpload(ctx, to)
 	if err != nil {
 		return err
 	}
@@ -157,10 +158,12 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, etag stri
 	err = f.parallel(ctx, n, func(ctx context.Context, i int) error {
 		first := int64(i) * partSize
 		last := min(first+partSize, size) - 1
-		res, err := f.c.s3.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
-			Bucket: &f.bucket, Key: &to, UploadId: init.UploadId, PartNumber: aws.Int32(int32(i + 1)),
-			CopySource: f.copySource(from), CopySourceIfMatch: ifMatch,
-			CopySourceRange: aws.String("bytes=" + strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)),
+		res, err := call(ctx, f, func(ctx context.Context) (*s3.UploadPartCopyOutput, error) {
+			return f.c.s3.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+				Bucket: &f.bucket, Key: &to, UploadId: &init.id, PartNumber: aws.Int32(int32(i + 1)),
+				CopySource: f.copySource(from), CopySourceIfMatch: ifMatch,
+				CopySourceRange: aws.String("bytes=" + strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)),
+			})
 		})
 		if err != nil {
 			return err
@@ -172,13 +175,10 @@ func (f *FS) copyKey(ctx context.Context, from, to string, size int64, etag stri
 		return nil
 	})
 	if err == nil {
-		_, err = f.c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-			Bucket: &f.bucket, Key: &to, UploadId: init.UploadId,
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-		})
+		_, err = f.completeUpload(ctx, to, init, parts, size)
 	}
 	if err != nil {
-		_ = f.abortUpload(ctx, to, aws.ToString(init.UploadId))
+		_ = f.abortUpload(ctx, to, init.id)
 	}
 	return err
 }

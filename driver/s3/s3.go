@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
 
 func init() { ufs.Register("s3", Open) }
@@ -34,6 +36,33 @@ type FS struct {
 	checksum types.ChecksumAlgorithm
 	sse      types.ServerSideEncryption
 	closed   atomic.Bool
+
+	stats retry.Stats
+	ctl   *retry.Policy // requests that move no file data: capped by unifiedfs.request.timeout
+	data  *retry.Policy // requests that move file data: bounded by the idle timeout only
+}
+
+// RetryStats implements retry.Reporter.
+func (f *FS) RetryStats() *retry.Stats { return &f.stats }
+
+// OptionKeys implements ufs.OptionKeyer: the keys ParseOptions reads.
+func (f *FS) OptionKeys() []string { return slices.Clone(optionKeys) }
+
+// call runs one SDK request that moves no file data under the mount's retry policy.
+func call[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.ctl, op)
+}
+
+// transfer runs one SDK request that moves file data (an upload body, or a download whose
+// body is read after it returns) under the mount's retry policy, without the request cap.
+func transfer[T any](ctx context.Context, f *FS, op func(ctx context.Context) (T, error)) (T, error) {
+	return retry.Value(ctx, f.data, op)
+}
+
+// cleanupContext returns a context for the abort of a failed upload: detached from ctx (the
+// caller's may be what ended) and bounded by unifiedfs.abort.timeout.
+func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), f.opts.Retry.AbortTimeout)
 }
 
 // Open is the ufs.Opener for s3:// URIs: ParseOptions (warnings go to slog.Default()),
@@ -75,6 +104,10 @@ func New(ctx context.Context, o Options) (*FS, error) {
 		return nil, ufs.OpenError(uri, err)
 	}
 	f := &FS{c: c, opts: o, uri: uri, bucket: o.Bucket, log: o.Logger}
+	pol := o.Retry.Policy
+	f.ctl = &pol
+	f.ctl.Inspect, f.ctl.Codes, f.ctl.Stats = inspect, retryCodes, &f.stats
+	f.data = f.ctl.Unbounded()
 	if uri.Path != ufs.Root {
 		f.prefix = uri.Path + "/"
 	}
@@ -119,16 +152,12 @@ func fillDefaults(o *Options) error {
 	def(&o.CopyThreshold, maxCopySize)
 	def(&o.CopyPartSize, DefaultCopyPartSize)
 	defInt(&o.UploadThreads, DefaultUploadThreads)
-	defInt(&o.MaxAttempts, DefaultMaxAttempts)
 	defInt(&o.ListPageSize, maxListKeys)
-	if o.RetryBaseDelay == 0 {
-		o.RetryBaseDelay = DefaultRetryBaseDelay
-	}
-	if o.RequestTimeout == 0 {
-		o.RequestTimeout = DefaultRequestTimeout
-	}
-	if o.SocketTimeout == 0 {
-		o.SocketTimeout = DefaultSocketTimeout
+	if o.Retry.Policy.Attempts == 0 {
+		var err error
+		if o.Retry, err = retry.Parse(ufs.Options{}, retry.Aliases{}); err != nil {
+			return err
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -140,7 +169,7 @@ func fillDefaults(o *Options) error {
 		return fmt.Errorf("%w: copy part size %d out of range [%d, %d]", fs.ErrInvalid, o.CopyPartSize, minPartSize, maxPartSize)
 	case o.CopyThreshold < 0 || o.CopyThreshold > maxCopySize:
 		return fmt.Errorf("%w: copy threshold %d out of range (at most %d, S3's CopyObject limit)", fs.ErrInvalid, o.CopyThreshold, maxCopySize)
-	case o.UploadThreads < 1 || o.MaxAttempts < 1 || o.ListPageSize < 1 || o.ListPageSize > maxListKeys:
+	case o.UploadThreads < 1 || o.Retry.Policy.Attempts < 1 || o.ListPageSize < 1 || o.ListPageSize > maxListKeys:
 		return fmt.Errorf("%w: upload threads, attempts and list page size must be positive (page size at most %d)", fs.ErrInvalid, maxListKeys)
 	case (o.AccessKeyID == "") != (o.SecretKey == ""):
 		return fmt.Errorf("%w: the access key id and the secret key must be given together", fs.ErrInvalid)
@@ -174,7 +203,9 @@ func validBucket(b string, pathStyle bool) bool {
 // the owner's display name (or canonical ID) as owner and group, and owner bits from the
 // grants held by the owner or by everyone (READ: r-x, WRITE: -w-, FULL_CONTROL: rwx).
 func (f *FS) inheritACL(ctx context.Context) {
-	res, err := f.c.s3.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &f.bucket})
+	res, err := call(ctx, f, func(ctx context.Context) (*s3.GetBucketAclOutput, error) {
+		return f.c.s3.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &f.bucket})
+	})
 	if err != nil {
 		f.log.Warn("unifiedfs: s3: bucket ACL not readable; entries have no owner", "uri", f.uri.String(), "err", err)
 		return

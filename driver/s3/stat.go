@@ -36,7 +36,9 @@ func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
 
 // statFile reports the file at clean path c; found is false when no object has its key.
 func (f *FS) statFile(ctx context.Context, c string) (st ufs.Status, found bool, err error) {
-	res, err := f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: aws.String(f.key(c))})
+	res, err := call(ctx, f, func(ctx context.Context) (*s3.HeadObjectOutput, error) {
+		return f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: aws.String(f.key(c))})
+	})
 	if err != nil {
 		if isNotFound(err) {
 			return ufs.Status{}, false, nil

@@ -3,10 +3,13 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,11 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
+	"github.com/unifiedfs/unifiedfs/ufs/retry"
 )
-
-// cleanupTimeout bounds the AbortMultipartUpload sent after a failure, which runs even
-// when the caller's context has ended.
-const cleanupTimeout = 30 * time.Second
 
 // Create implements ufs.UFS. Data is buffered; a file of at most the part size is sent by
 // Close with one PutObject, a larger one becomes a multipart upload whose parts are sent
@@ -56,6 +56,7 @@ type writer struct {
 	buf      []byte // at most partSize bytes
 
 	// Multipart state, set once the data outgrows one part.
+	upload   upload
 	uploadID string
 	partCtx  context.Context
 	cancel   context.CancelFunc
@@ -134,15 +135,86 @@ func (w *writer) grow(n int) {
 
 // initiate starts the multipart upload.
 func (w *writer) initiate() error {
-	res, err := w.f.c.s3.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
-		Bucket: &w.f.bucket, Key: &w.key, ChecksumAlgorithm: w.f.checksum, ServerSideEncryption: w.f.sse,
-	})
+	up, err := w.f.createUpload(w.ctx, w.key)
 	if err != nil {
 		return err
 	}
-	w.uploadID = aws.ToString(res.UploadId)
+	w.upload, w.uploadID = up, up.id
 	w.partCtx, w.cancel = context.WithCancel(w.ctx)
 	return nil
+}
+
+// upload is a multipart upload S3 created.
+type upload struct {
+	id      string
+	started time.Time // before it was created
+}
+
+// createUpload starts a multipart upload of key. When an attempt's answer is lost, the
+// upload it created stays behind, never visible, until CleanUploads.
+func (f *FS) createUpload(ctx context.Context, key string) (upload, error) {
+	started := time.Now()
+	res, err := call(ctx, f, func(ctx context.Context) (*s3.CreateMultipartUploadOutput, error) {
+		return f.c.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+			Bucket: &f.bucket, Key: &key, ChecksumAlgorithm: f.checksum, ServerSideEncryption: f.sse,
+		})
+	})
+	if err != nil {
+		return upload{}, err
+	}
+	return upload{id: aws.ToString(res.UploadId), started: started}, nil
+}
+
+// completeUpload completes upload up of key from parts (size bytes in all) and returns
+// the object's ETag. An attempt whose answer was lost may have completed it: when a retry
+// then finds no such upload, the object at key is taken as this upload's if its ETag is
+// the one S3 gives these parts (the MD5 of their MD5s), or, for stores whose part ETags
+// are not MD5s, if it has the size and was written since the upload began.
+func (f *FS) completeUpload(ctx context.Context, key string, up upload, parts []types.CompletedPart, size int64) (*string, error) {
+	res, err := call(ctx, f, func(ctx context.Context) (*s3.CompleteMultipartUploadOutput, error) {
+		return f.c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: &f.bucket, Key: &key, UploadId: &up.id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+	})
+	if err == nil {
+		return res.ETag, nil
+	}
+	if !hasCode(err, "NoSuchUpload") || !retry.Retried(err) {
+		return nil, err
+	}
+	head, herr := call(ctx, f, func(ctx context.Context) (*s3.HeadObjectOutput, error) {
+		return f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
+	})
+	if herr != nil {
+		return nil, err
+	}
+	got := trimETag(head.ETag)
+	if want, ok := multipartETag(parts); ok {
+		if got == want {
+			return head.ETag, nil
+		}
+		return nil, err
+	}
+	if aws.ToInt64(head.ContentLength) == size && head.LastModified != nil && !head.LastModified.Before(up.started.Truncate(time.Second)) {
+		return head.ETag, nil
+	}
+	return nil, err
+}
+
+// multipartETag returns the ETag S3 gives an object completed from parts: the hex MD5 of
+// the parts' binary MD5s, "-", the number of parts. It reports false when a part's ETag
+// is not an MD5.
+func multipartETag(parts []types.CompletedPart) (string, bool) {
+	h := md5.New()
+	for _, p := range parts {
+		sum, err := hex.DecodeString(trimETag(p.ETag))
+		if err != nil || len(sum) != md5.Size {
+			return "", false
+		}
+		h.Write(sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)), true
 }
 
 // sendPart uploads one part in the background once a thread is free.
@@ -163,10 +235,12 @@ func (w *writer) sendPart(data []byte) error {
 	w.wg.Add(1)
 	go func() {
 		defer func() { <-w.sem; w.wg.Done() }()
-		res, err := w.f.c.s3.UploadPart(w.partCtx, &s3.UploadPartInput{
-			Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: aws.Int32(num),
-			Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-			ChecksumAlgorithm: w.f.checksum,
+		res, err := transfer(w.partCtx, w.f, func(ctx context.Context) (*s3.UploadPartOutput, error) {
+			return w.f.c.s3.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: aws.Int32(num),
+				Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+				ChecksumAlgorithm: w.f.checksum,
+			})
 		})
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -210,12 +284,15 @@ func (w *writer) discard() error {
 	return err
 }
 
-// abortUpload aborts a multipart upload with a context of its own (the caller's may have
-// ended). A failure is logged: the upload is left to CleanUploads.
+// abortUpload aborts a multipart upload on a context detached from ctx (whose end may be
+// why the upload failed) and bounded by unifiedfs.abort.timeout. A failure is logged: the
+// upload is left to CleanUploads.
 func (f *FS) abortUpload(ctx context.Context, key, id string) error {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	actx, cancel := f.cleanupContext(ctx)
 	defer cancel()
-	_, err := f.c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &f.bucket, Key: &key, UploadId: &id})
+	_, err := call(actx, f, func(ctx context.Context) (*s3.AbortMultipartUploadOutput, error) {
+		return f.c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &f.bucket, Key: &key, UploadId: &id})
+	})
 	if err != nil && !hasCode(err, "NoSuchUpload") {
 		f.log.Warn("unifiedfs: s3: aborting a failed multipart upload failed; it stays until cleaned ("+OptUploadCleanAge+")",
 			"bucket", f.bucket, "key", key, "upload", id, "err", err)
@@ -237,9 +314,11 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	if w.uploadID == "" {
-		res, err := w.f.c.s3.PutObject(w.ctx, &s3.PutObjectInput{
-			Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
-			ContentLength: aws.Int64(int64(len(w.buf))), ServerSideEncryption: w.f.sse,
+		res, err := transfer(w.ctx, w.f, func(ctx context.Context) (*s3.PutObjectOutput, error) {
+			return w.f.c.s3.PutObject(ctx, &s3.PutObjectInput{
+				Bucket: &w.f.bucket, Key: &w.key, Body: bytes.NewReader(w.buf),
+				ContentLength: aws.Int64(int64(len(w.buf))), ServerSideEncryption: w.f.sse,
+			})
 		})
 		w.buf = nil
 		if err != nil {
@@ -258,16 +337,13 @@ func (w *writer) Close() error {
 		return w.fail("close", err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
-	res, err := w.f.c.s3.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &w.f.bucket, Key: &w.key, UploadId: &w.uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: w.parts},
-	})
+	etag, err := w.f.completeUpload(w.ctx, w.key, w.upload, w.parts, w.size)
 	if err != nil {
 		return w.fail("close", err)
 	}
 	w.cancel()
 	w.uploadID = ""
-	w.record(res.ETag)
+	w.record(etag)
 	return nil
 }
 

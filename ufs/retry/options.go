@@ -141,3 +141,14 @@ func count(o ufs.Options, k string, def, lo, hi int64) (int64, string, error) {
 	}
 	return n, k, nil
 }
+
+// Keys returns every option key Parse reads with aliases a: the shared keys, AliasResumes
+// and a's keys, so that a driver can list the keys it reads (ufs.OptionKeyer).
+func Keys(a Aliases) []string {
+	keys := []string{KeyAttempts, KeyBaseDelay, KeyMaxDelay, KeyResumes, KeyConnectTimeout,
+		KeyResponseTimeout, KeyIdleTimeout, KeyRequestTimeout, KeyAbortTimeout, AliasResumes}
+	for _, as := range [][]string{a.Retries, a.BaseDelay, a.MaxDelay, a.ConnectTimeout, a.ResponseTimeout, a.IdleTimeout, a.RequestTimeout} {
+		keys = append(keys, as...)
+	}
+	return keys
+}

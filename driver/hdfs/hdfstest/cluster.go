@@ -123,6 +123,7 @@ func NewCluster(t testing.TB, cfg Config) *Cluster {
 	dn.start()
 	c := &Cluster{cfg: cfg, nn: nn, dn: dn}
 	c.rpc = newRPCServer(nln, nn.methods(), nn.before)
+	c.rpc.loseReply = nn.loseReply
 	t.Cleanup(c.Close)
 	return c
 }
@@ -205,6 +206,21 @@ func (c *Cluster) FailNext(method, class, msg string) {
 	defer c.nn.mu.Unlock()
 	c.nn.failNext[method] = append(c.nn.failNext[method], &remoteError{class: class, msg: msg})
 }
+
+// LoseNextReply makes the NameNode execute the next call of method and close the
+// connection instead of answering, as when a reply is lost on the network.
+func (c *Cluster) LoseNextReply(method string) {
+	c.nn.mu.Lock()
+	defer c.nn.mu.Unlock()
+	c.nn.loseNext[method]++
+}
+
+// DatanodeAddr returns the DataNode's "host:port".
+func (c *Cluster) DatanodeAddr() string { return c.dn.ln.Addr().String() }
+
+// AdvertiseDatanode makes block locations name addr ("host:port", a proxy in front of
+// DatanodeAddr) as the DataNode's transfer address.
+func (c *Cluster) AdvertiseDatanode(addr string) { c.dn.advertise.Store(&addr) }
 
 // Calls returns how many times method has been called.
 func (c *Cluster) Calls(method string) int {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,7 @@ type replica struct {
 
 type datanode struct {
 	ln        net.Listener
+	advertise atomic.Pointer[string] // the address block locations name, when not ln's
 	uuid      string
 	storageID string
 	nn        *namenode // set once the namenode exists
@@ -70,7 +72,11 @@ func newDatanode(ln net.Listener, reportDelay time.Duration) *datanode {
 }
 
 func (d *datanode) info() datanodeInfo {
-	host, port, _ := net.SplitHostPort(d.ln.Addr().String())
+	addr := d.ln.Addr().String()
+	if a := d.advertise.Load(); a != nil {
+		addr = *a
+	}
+	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	return datanodeInfo{
 		ID: datanodeID{IPAddr: host, HostName: "localhost", DatanodeUUID: d.uuid,

@@ -30,6 +30,7 @@ type namenode struct {
 	standby    bool
 	dropRenew  bool
 	failNext   map[string][]*remoteError
+	loseNext   map[string]int // replies to lose, by method
 	callCounts map[string]int
 }
 
@@ -37,7 +38,7 @@ func newNamenode(cfg Config, dn *datanode) *namenode {
 	n := &namenode{cfg: cfg, poolID: "BP-1-127.0.0.1-1", key: tokenKey("hdfstest block key"), dn: dn,
 		inodes: map[uint64]*inode{}, blocks: map[uint64]*blockInfo{}, leases: map[string]time.Time{},
 		nextInode: 16384, nextBlock: 1073741824, nextGS: 1000,
-		failNext: map[string][]*remoteError{}, callCounts: map[string]int{}}
+		failNext: map[string][]*remoteError{}, loseNext: map[string]int{}, callCounts: map[string]int{}}
 	n.root = n.newInode("", nil, true, 0o755, cfg.Superuser)
 	return n
 }
@@ -85,6 +86,17 @@ func (n *namenode) before(c *call) error {
 	}
 	n.expireLeases()
 	return nil
+}
+
+// loseReply reports whether the reply to this call of method is to be lost.
+func (n *namenode) loseReply(method string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.loseNext[method] > 0 {
+		n.loseNext[method]--
+		return true
+	}
+	return false
 }
 
 func category(method string) string {

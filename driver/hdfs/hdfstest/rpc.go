@@ -80,6 +80,9 @@ type rpcServer struct {
 	ln      net.Listener
 	methods map[string]method
 	before  func(c *call) error // runs before every call (standby mode, fault injection)
+	// loseReply, when set, reports whether the answer to a call of method (already
+	// executed) is lost: the connection closes instead.
+	loseReply func(method string) bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -225,6 +228,9 @@ func (s *rpcServer) serveConn(conn net.Conn) error {
 			return writeFatal(conn, rh.CallID, exFatalHeader, "FATAL_DESERIALIZING_REQUEST", err.Error())
 		}
 		resp, rerr := s.dispatch(&call{user: user, method: hdr.MethodName, body: parts[2]}, hdr)
+		if s.loseReply != nil && s.loseReply(hdr.MethodName) {
+			return fmt.Errorf("hdfstest: the reply to %s is lost", hdr.MethodName)
+		}
 		if err := writeResponse(conn, rh, resp, rerr); err != nil {
 			return err
 		}

@@ -33,6 +33,9 @@ type Fault struct {
 	// InternalError for 500, SlowDown for 503).
 	Status int
 	Code   string
+	// Header is added to the error answer of a Status fault (Retry-After, as S3 may send
+	// with 503 SlowDown).
+	Header http.Header
 	// OKWithError answers a hit request 200 OK with an error document of Code
 	// (InternalError by default), as S3 may for CopyObject, UploadPartCopy and
 	// CompleteMultipartUpload.
@@ -95,7 +98,9 @@ func faultErr(f *Fault) *s3Error {
 	if code == "" {
 		code = defaultCode(f.Status)
 	}
-	return newErr(f.Status, code, "s3test: injected fault")
+	e := newErr(f.Status, code, "s3test: injected fault")
+	e.header = f.Header.Clone()
+	return e
 }
 
 // applyFaults runs the faults that hit c. done reports that the request was answered or
@@ -154,10 +159,9 @@ func (s *Server) drop(w http.ResponseWriter) {
 	if tw, ok := w.(*truncatingWriter); ok {
 		w = tw.ResponseWriter
 	}
-	// Counted before the close, so that a client seeing the connection die sees the count.
-	s.mu.Lock()
-	s.stats.Dropped++
-	s.mu.Unlock()
+	// Counted before the close, so that a client seeing the connection die sees the count;
+	// atomically, as a handler may drop while it holds s.mu (a truncated reply).
+	s.dropped.Add(1)
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler) // closes the connection too

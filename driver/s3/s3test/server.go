@@ -138,6 +138,7 @@ type Server struct {
 	faults  []*Fault
 	counts  map[string]int
 	stats   Stats
+	dropped atomic.Int64 // Stats.Dropped
 }
 
 // Stats counts notable events since the server started.
@@ -402,7 +403,9 @@ func (s *Server) Requests(op string) int {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Dropped = int(s.dropped.Load())
+	return st
 }
 
 func (b *bucket) put(key string, o *object) {
