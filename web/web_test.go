@@ -299,10 +299,10 @@ func TestOverviewMountsConfigStats(t *testing.T) {
 	fx := newFixture(t, 0)
 	srv := fx.server(t, Options{Version: "v9.9.9-test", Started: time.Now().Add(-2 * time.Hour)})
 	checks := map[string][]string{
-		"/": {"v9.9.9-test", "2h 0m", "SINGLE", "high availability off", "Memory", "Pinned", "persisted", "lost", "<a href=\"mounts\">3</a>"},
-		"/mounts": {"/data", "mem://lake/", "mem.password=&lt;redacted&gt;", "mem.region=cn-hangzhou", "read-only", "rmem://archive/"},
-		"/config": {"RootUFS", "mem://root/", "CACHE_THROUGH", "64.00 KiB", "never (-1)", "false (single process)"},
-		"/stats":  {"Hits", "Misses", "Bytes read", "/archive", ">7<", ">2<", "no retry policy in this driver"},
+		"/":        {"v9.9.9-test", "2h 0m", "SINGLE", "high availability off", "Memory", "Pinned", "persisted", "lost", "<a href=\"mounts\">3</a>"},
+		"/mounts":  {"/data", "mem://lake/", "mem.password=&lt;redacted&gt;", "mem.region=cn-hangzhou", "read-only", "rmem://archive/"},
+		"/config":  {"RootUFS", "mem://root/", "CACHE_THROUGH", "64.00 KiB", "never (-1)", "false (single process)"},
+		"/stats":   {"Hits", "Misses", "Bytes read", "/archive", ">7<", ">2<", "no retry policy in this driver"},
 		"/cluster": {"Single process", "High availability is off"},
 	}
 	for p, wants := range checks {
