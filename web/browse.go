@@ -120,16 +120,20 @@ type column struct {
 	Num          bool   // right-aligned
 }
 
+// entryRow is one row of the Browse table, formatted here rather than by template
+// functions: a page of rows then costs no reflective calls but html/template's escapers.
 type entryRow struct {
 	Name, URL  string
-	IsDir      bool
+	Class      string // "dir" or "file"
+	Slash      string // "/" after a directory's name
 	MountKind  string // the UFS kind of a mount point
-	Size       int64
+	Size       string // "—" for directories, as the next two
+	BlockSize  string
 	InCache    string
 	Persist    string
 	Pinned     bool
 	Incomplete bool
-	MTime      time.Time
+	MTime      string
 	Owner      string
 	Group      string
 	Mode       string
@@ -188,8 +192,10 @@ func (s *server) browse(w http.ResponseWriter, r *http.Request) {
 			d.MountUFS = redactURI(m.UFS)
 		}
 	}
+	d.Entries = make([]entryRow, 0, len(page))
+	bs := humanBytes(d.BlockSize)
 	for _, e := range page {
-		d.Entries = append(d.Entries, s.row(e))
+		d.Entries = append(d.Entries, s.row(e, bs))
 	}
 	d.ListedIn = time.Since(start)
 	d.Pages = max((total+q.Limit-1)/q.Limit, 1)
@@ -307,20 +313,22 @@ func (s *server) columns(q browseQuery) []column {
 	}
 }
 
-// row is one entry of the table.
-func (s *server) row(e fs.DirEntry) entryRow {
+// row is one entry of the table; blockSize is the formatted block size.
+func (s *server) row(e fs.DirEntry, blockSize string) entryRow {
 	fi, err := e.Info()
 	if err != nil {
-		return entryRow{Name: e.Name()}
+		return entryRow{Name: e.Name(), Class: "file"}
 	}
 	st, ok := fi.Sys().(*unifiedfs.FileStatus)
 	if !ok {
-		return entryRow{Name: e.Name(), IsDir: e.IsDir(), Size: fi.Size(), MTime: fi.ModTime()}
+		return entryRow{Name: e.Name(), Class: "file", Size: humanBytes(fi.Size()), MTime: formatTime(fi.ModTime())}
 	}
-	row := entryRow{Name: st.Name, URL: browseURL(st.Path), IsDir: st.IsDir, Size: st.Size, Persist: st.PersistState.String(),
-		Pinned: st.Pinned, Incomplete: st.Incomplete, MTime: st.ModTime, Owner: st.Owner, Group: st.Group, Mode: modeString(st.Mode, st.IsDir)}
-	if !st.IsDir {
-		row.InCache = cachedPercent(st)
+	row := entryRow{Name: st.Name, URL: browseURL(st.Path), Class: "file", Size: "—", BlockSize: "—", InCache: "—", Persist: st.PersistState.String(),
+		Pinned: st.Pinned, Incomplete: st.Incomplete, MTime: formatTime(st.ModTime), Owner: st.Owner, Group: st.Group, Mode: modeString(st.Mode, st.IsDir)}
+	if st.IsDir {
+		row.Class, row.Slash = "dir", "/"
+	} else {
+		row.Size, row.BlockSize, row.InCache = humanBytes(st.Size), blockSize, cachedPercent(st)
 	}
 	if st.IsMountPoint {
 		for _, m := range s.fsys.Mounts() {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
@@ -39,11 +40,20 @@ type pageData struct {
 	Body    any
 }
 
+// buffers recycles the buffers pages render into.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // render writes page name with body, buffered so a template error becomes a clean 500.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, body any) {
-	var buf bytes.Buffer
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			buffers.Put(buf)
+		}
+	}()
 	data := pageData{Title: title, Nav: nav, Version: s.opts.Version, Role: s.fsys.Role().Role.String(), Body: body}
-	if err := s.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	if err := s.pages[name].ExecuteTemplate(buf, "layout", data); err != nil {
 		s.log.Error("unifiedfs web: rendering a page", "page", name, "err", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
