@@ -109,6 +109,9 @@ func (b *browserSession) want(sel string, wants ...string) {
 	}
 }
 
+// readmeShots are the screenshots README.md shows (docs/web-<name>.png).
+var readmeShots = map[string]bool{"overview": true, "browse": true, "file": true}
+
 // screenshot saves the viewport as name.png.
 func (b *browserSession) screenshot(name string) {
 	b.t.Helper()
@@ -120,7 +123,7 @@ func (b *browserSession) screenshot(name string) {
 	if err := os.WriteFile(p, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
-	if dir := os.Getenv("UNIFIEDFS_WEB_SCREENSHOTS"); dir != "" { // regenerates docs/ (see README)
+	if dir := os.Getenv("UNIFIEDFS_WEB_SCREENSHOTS"); dir != "" && readmeShots[name] { // regenerates docs/ (see README)
 		if err := os.WriteFile(filepath.Join(dir, "web-"+name+".png"), png, 0o644); err != nil {
 			b.t.Fatal(err)
 		}
@@ -152,7 +155,7 @@ func TestBrowser(t *testing.T) {
 	b.click(`header nav a[href="browse"]`)
 	b.want("main", "Browse", "README.md", "data/", "archive/", "logs/", "scratch/", "memory mount", "Persistence State", "In-Cache")
 	b.want("header nav a.active", "Browse")
-	b.screenshot("browse")
+	b.screenshot("browse-root")
 
 	b.click(`table.browse a.dir[href="browse?path=%2Fdata"]`)
 	b.want(".crumbs", "root", "data")
@@ -160,7 +163,7 @@ func TestBrowser(t *testing.T) {
 	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.scripts.length`)); err != nil || n != 0 {
 		t.Errorf("the page has %d script elements (%v): a file name ran as markup", n, err)
 	}
-	b.screenshot("browse-mount")
+	b.screenshot("browse")
 
 	b.click(`table.browse a.dir[href="browse?path=%2Fdata%2Fbig"]`)
 	b.want(".summary", "Entries 1–100 of 100,000")
@@ -192,8 +195,13 @@ func TestBrowser(t *testing.T) {
 	if strings.Contains(b.text("main"), lakeSecret) {
 		t.Error("the mount table shows the secret")
 	}
+	b.screenshot("mounts")
+	b.click(`header nav a[href="config"]`)
+	b.want("main", "Namespace", "RootUFS", "alluxio.user.file.writetype.default", "CACHE_THROUGH", "JournalDir")
+	b.screenshot("config")
 	b.click(`header nav a[href="stats"]`)
 	b.want("main", "Block cache", "Hits", "Reads", "/archive")
+	b.screenshot("stats")
 	b.click(`header nav a[href="cluster"]`)
 	b.want("main", "Single process")
 	if err := tab.Err(); errors.Is(err, context.DeadlineExceeded) {

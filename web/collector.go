@@ -24,7 +24,8 @@ import (
 //	unifiedfs_files_incomplete                            files being written
 //	unifiedfs_directories                                 directories loaded
 //	unifiedfs_mounts                                      mounts, the root included
-//	unifiedfs_read_bytes_total{source}                    bytes read by clients, from "cache" or "ufs"
+//	unifiedfs_read_bytes_total                            bytes files returned to readers
+//	unifiedfs_ufs_read_bytes_total                        bytes fetched from UFSs (block fills, read-ahead, streams)
 //	unifiedfs_sync_listings_total                         directory listings reconciled
 //	unifiedfs_sync_entries_total                          UFS entries those listings brought
 //	unifiedfs_persist_queue_length                        asynchronous persists waiting or running
@@ -72,7 +73,8 @@ var (
 	descIncomplete      = desc("files_incomplete", "Files being written.")
 	descDirs            = desc("directories", "Directories loaded in the namespace.")
 	descMounts          = desc("mounts", "Mounts of the namespace, the root included.")
-	descReadBytes       = desc("read_bytes_total", "Bytes read by clients, by where they came from (cache or ufs).", "source")
+	descReadBytes       = desc("read_bytes_total", "Bytes files returned to their readers.")
+	descUFSReadBytes    = desc("ufs_read_bytes_total", "Bytes fetched from UFSs: block fills, read-ahead and streamed reads.")
 	descSyncListings    = desc("sync_listings_total", "Directory listings of the UFS reconciled with the namespace.")
 	descSyncEntries     = desc("sync_entries_total", "UFS entries brought by metadata sync listings.")
 	descPersistQueue    = desc("persist_queue_length", "Asynchronous persists waiting or running.")
@@ -93,7 +95,7 @@ var (
 
 var allDescs = []*prometheus.Desc{descInfo, descCacheHits, descCacheMisses, descCacheFetches, descCacheReadAheads,
 	descCacheEvictions, descCacheCorrupt, descCacheUsed, descCacheCapacity, descCachePinned, descCacheBlockSize,
-	descFiles, descIncomplete, descDirs, descMounts, descReadBytes, descSyncListings, descSyncEntries,
+	descFiles, descIncomplete, descDirs, descMounts, descReadBytes, descUFSReadBytes, descSyncListings, descSyncEntries,
 	descPersistQueue, descPersistDone, descPersistFailed, descJournalSeq, descJournalSince,
 	descRole, descEpoch, descApplied, descKnown, descLag, descRetries, descThrottled, descResumed, descGaveUp}
 
@@ -142,8 +144,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descDirs, float64(fc.Dirs))
 	gauge(descMounts, float64(m.Mounts))
 
-	counter(descReadBytes, m.Reads.Bytes-m.Reads.BytesFromUFS, "cache")
-	counter(descReadBytes, m.Reads.BytesFromUFS, "ufs")
+	// Two counters, not a split: UFS bytes fill whole blocks and read ahead, so they are
+	// no part of the bytes returned.
+	counter(descReadBytes, m.Reads.Bytes)
+	counter(descUFSReadBytes, m.Reads.BytesFromUFS)
 	counter(descSyncListings, m.Sync.Listings)
 	counter(descSyncEntries, m.Sync.Entries)
 	gauge(descPersistQueue, float64(m.Persist.Queued))

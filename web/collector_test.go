@@ -105,23 +105,23 @@ func TestCollectorValues(t *testing.T) {
 		t.Errorf("journal sequence %v: the fixture journaled two mounts and a file", seq)
 	}
 
-	// A first read comes from the UFS, a second from the cache.
-	ufs0 := sample(t, reg, "unifiedfs_read_bytes_total", "source", "ufs")
-	cache0 := sample(t, reg, "unifiedfs_read_bytes_total", "source", "cache")
+	// A first read fetches the file (one block) from the UFS; a second only returns bytes.
+	read0 := sample(t, reg, "unifiedfs_read_bytes_total")
+	ufs0 := sample(t, reg, "unifiedfs_ufs_read_bytes_total")
 	hits0 := sample(t, reg, "unifiedfs_cache_hits_total", "tier", "memory") + sample(t, reg, "unifiedfs_cache_hits_total", "tier", "disk")
 	data, err := fs.ReadFile(fx.fsys, "logs/app.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := float64(len(data))
-	if d := sample(t, reg, "unifiedfs_read_bytes_total", "source", "ufs") - ufs0; d != n {
-		t.Errorf("first read: %v bytes from the UFS, want %v", d, n)
+	if r, u := sample(t, reg, "unifiedfs_read_bytes_total")-read0, sample(t, reg, "unifiedfs_ufs_read_bytes_total")-ufs0; r != n || u != n {
+		t.Errorf("first read: %v bytes returned, %v from the UFS; want %v and %v", r, u, n, n)
 	}
 	if _, err := fs.ReadFile(fx.fsys, "logs/app.log"); err != nil {
 		t.Fatal(err)
 	}
-	if d := sample(t, reg, "unifiedfs_read_bytes_total", "source", "cache") - cache0; d != n {
-		t.Errorf("second read: %v bytes from the cache, want %v", d, n)
+	if r, u := sample(t, reg, "unifiedfs_read_bytes_total")-read0, sample(t, reg, "unifiedfs_ufs_read_bytes_total")-ufs0; r != 2*n || u != n {
+		t.Errorf("second read: %v bytes returned, %v from the UFS in all; want %v and %v", r, u, 2*n, n)
 	}
 	hits := sample(t, reg, "unifiedfs_cache_hits_total", "tier", "memory") + sample(t, reg, "unifiedfs_cache_hits_total", "tier", "disk")
 	if hits <= hits0 {

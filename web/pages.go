@@ -274,18 +274,16 @@ func configGroups(c unifiedfs.Config, cm unifiedfs.CacheMetrics) []configGroup {
 // ---- Metrics page
 
 type statsData struct {
-	M         unifiedfs.Metrics
-	MemHits   int64
-	Lookups   int64 // hits + misses
-	FromCache int64
-	Mounts    []unifiedfs.MountStats
-	AnyRetry  bool
+	M        unifiedfs.Metrics
+	MemHits  int64
+	Lookups  int64 // hits + misses
+	Mounts   []unifiedfs.MountStats
+	AnyRetry bool
 }
 
 func (s *server) statsPage(w http.ResponseWriter, r *http.Request) {
 	m := s.fsys.Metrics()
-	d := statsData{M: m, MemHits: m.Cache.Hits - m.Cache.DiskHits, Lookups: m.Cache.Hits + m.Cache.Misses,
-		FromCache: m.Reads.Bytes - m.Reads.BytesFromUFS, Mounts: s.fsys.MountStats()}
+	d := statsData{M: m, MemHits: m.Cache.Hits - m.Cache.DiskHits, Lookups: m.Cache.Hits + m.Cache.Misses, Mounts: s.fsys.MountStats()}
 	for _, ms := range d.Mounts {
 		d.AnyRetry = d.AnyRetry || ms.HasRetry
 	}

@@ -2,8 +2,10 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"html"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -302,7 +304,7 @@ func TestOverviewMountsConfigStats(t *testing.T) {
 		"/":        {"v9.9.9-test", "2h 0m", "SINGLE", "high availability off", "Memory", "Pinned", "persisted", "lost", "<a href=\"mounts\">3</a>"},
 		"/mounts":  {"/data", "mem://lake/", "mem.password=&lt;redacted&gt;", "mem.region=cn-hangzhou", "read-only", "rmem://archive/"},
 		"/config":  {"RootUFS", "mem://root/", "CACHE_THROUGH", "64.00 KiB", "never (-1)", "false (single process)"},
-		"/stats":   {"Hits", "Misses", "Bytes read", "/archive", ">7<", ">2<", "no retry policy in this driver"},
+		"/stats":   {"Hits", "Misses", "Returned to readers", "Fetched from UFSs", "/archive", ">7<", ">2<", "no retry policy in this driver"},
 		"/cluster": {"Single process", "High availability is off"},
 	}
 	for p, wants := range checks {
@@ -445,5 +447,83 @@ func TestFormat(t *testing.T) {
 	runs, w = blockMap(big)
 	if w != maxMapWidth || runs[0] != (mapRect{X: 0, W: 1, Class: "partial"}) || runs[1].Class != "uncached" || runs[1].W != maxMapWidth-1 {
 		t.Errorf("blockMap of 5000: %v %d", runs, w)
+	}
+}
+
+// TestListPage checks FS.ListPage's contract against ListStatus.
+func TestListPage(t *testing.T) {
+	fx := newFixture(t, 250)
+	all, err := fx.fsys.ListStatus(ctx, "/data/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ offset, limit, want int }{{0, 100, 100}, {200, 100, 50}, {250, 10, 0}, {999, 10, 0}, {5, 0, 0}, {-3, 2, 2}} {
+		page, total, err := fx.fsys.ListPage(ctx, "data/big", c.offset, c.limit)
+		if err != nil || total != 250 || len(page) != c.want {
+			t.Errorf("ListPage(%d, %d) = %d entries of %d, %v; want %d of 250", c.offset, c.limit, len(page), total, err, c.want)
+			continue
+		}
+		for i, e := range page {
+			if want := all[max(c.offset, 0)+i].Name(); e.Name() != want {
+				t.Errorf("ListPage(%d, %d)[%d] = %s, want %s", c.offset, c.limit, i, e.Name(), want)
+			}
+			if fi, _ := e.Info(); fi.Sys().(*unifiedfs.FileStatus).Path != "/data/big/"+e.Name() {
+				t.Errorf("entry status path %s", fi.Sys().(*unifiedfs.FileStatus).Path)
+			}
+		}
+	}
+	if _, _, err := fx.fsys.ListPage(ctx, "/README.md", 0, 10); !errors.Is(err, unifiedfs.ErrNotDir) {
+		t.Errorf("ListPage of a file: %v", err)
+	}
+	if _, _, err := fx.fsys.ListPage(ctx, "/nope", 0, 10); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ListPage of a missing path: %v", err)
+	}
+	if _, _, err := fx.fsys.ListPage(ctx, "/a/../b", 0, 10); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ListPage of a bad path: %v", err)
+	}
+	// A mount point in a page carries its own mount.
+	page, _, err := fx.fsys.ListPage(ctx, "/", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page {
+		if fi, _ := e.Info(); e.Name() == "data" && fi.Sys().(*unifiedfs.FileStatus).MountPoint != "/data" {
+			t.Errorf("/data's mount point is %s", fi.Sys().(*unifiedfs.FileStatus).MountPoint)
+		}
+	}
+	if _, _, err := fx.fsys.CachedBlocks(ctx, "/data"); !errors.Is(err, unifiedfs.ErrIsDir) {
+		t.Errorf("CachedBlocks of a directory: %v", err)
+	}
+	cfg := fx.fsys.Config()
+	if cfg.Logger != nil || cfg.Registry != nil || cfg.JournalDir == "" {
+		t.Errorf("Config: %+v", cfg)
+	}
+}
+
+// TestConfigRedacted: a root option that is a secret shows nowhere on the config page,
+// and FS.Config's copy is the caller's.
+func TestConfigRedacted(t *testing.T) {
+	var stores ufstest.Stores
+	stores.Add("r", ufstest.FileSystem)
+	stores.SetPassword("r", lakeSecret)
+	fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: "mem://r/", Registry: stores.Registry(),
+		RootOptions: map[string]string{"mem.password": lakeSecret, "mem.zone": "z0"}, PathSyncIntervals: map[string]time.Duration{"/hot": time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	cfg := fsys.Config()
+	if cfg.RootOptions["mem.password"] != "<redacted>" || cfg.RootOptions["mem.zone"] != "z0" {
+		t.Errorf("Config().RootOptions = %v", cfg.RootOptions)
+	}
+	cfg.PathSyncIntervals["/cold"] = time.Hour
+	if _, leaked := fsys.Config().PathSyncIntervals["/cold"]; leaked {
+		t.Error("Config() shares its map with the FS")
+	}
+	srv := httptest.NewServer(Handler(fsys, Options{}))
+	defer srv.Close()
+	_, _, body := get(t, srv.URL+"/config")
+	if strings.Contains(body, lakeSecret) || !strings.Contains(body, "mem.password=&lt;redacted&gt;, mem.zone=z0") || !strings.Contains(body, "/hot=1m0s") {
+		t.Errorf("config page:\n%s", body)
 	}
 }
