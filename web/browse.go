@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -20,12 +21,18 @@ import (
 // PreviewBytes is how much of a file its page shows.
 const PreviewBytes = 1024
 
-// Sort columns of the Browse page. Name order is the namespace's own (no copy, no sort:
-// a page costs the page); the others list and sort the whole directory.
-var sortColumns = map[string]func(a, b fs.FileInfo) int{
-	"name":  nil,
-	"size":  func(a, b fs.FileInfo) int { return cmp.Compare(a.Size(), b.Size()) },
-	"mtime": func(a, b fs.FileInfo) int { return a.ModTime().Compare(b.ModTime()) },
+// Sort columns of the Browse page, as the sort key of an entry. Name order is the
+// namespace's own (no copy, no sort: a page costs the page); the others list the whole
+// directory and sort it by key, ties in name order.
+var sortColumns = map[string]func(fs.FileInfo) int64{
+	"name": nil,
+	"size": func(fi fs.FileInfo) int64 { return fi.Size() },
+	"mtime": func(fi fs.FileInfo) int64 {
+		if t := fi.ModTime(); !t.IsZero() {
+			return t.UnixNano()
+		}
+		return math.MinInt64
+	},
 }
 
 // browseQuery is a parsed Browse request.
@@ -221,8 +228,8 @@ func (s *server) browse(w http.ResponseWriter, r *http.Request) {
 // listPage returns the entries of the page q asks for and the directory's size. Name
 // order (either way) copies only the page; other orders list and sort the directory.
 func (s *server) listPage(r *http.Request, q browseQuery) ([]fs.DirEntry, int, error) {
-	less := sortColumns[q.Sort]
-	if less == nil {
+	key := sortColumns[q.Sort]
+	if key == nil {
 		if !q.Desc {
 			return s.fsys.ListPage(r.Context(), q.Path, q.Offset, q.Limit)
 		}
@@ -244,23 +251,31 @@ func (s *server) listPage(r *http.Request, q browseQuery) ([]fs.DirEntry, int, e
 	if err != nil {
 		return nil, 0, err
 	}
-	infos := make([]fs.FileInfo, len(all))
+	// Keys extracted once: the sort then compares integers, not entries.
+	type keyed struct {
+		key int64
+		i   int
+	}
+	ks := make([]keyed, len(all))
 	for i, e := range all {
-		if infos[i], err = e.Info(); err != nil {
+		fi, err := e.Info()
+		if err != nil {
 			return nil, 0, err
 		}
+		ks[i] = keyed{key(fi), i}
 	}
-	slices.SortStableFunc(infos, func(a, b fs.FileInfo) int {
+	slices.SortFunc(ks, func(a, b keyed) int {
+		c := cmp.Compare(a.key, b.key)
 		if q.Desc {
-			return less(b, a)
+			c = -c
 		}
-		return less(a, b)
+		return cmp.Or(c, cmp.Compare(a.i, b.i))
 	})
-	lo := min(q.Offset, len(infos))
-	hi := min(lo+q.Limit, len(infos))
+	lo := min(q.Offset, len(ks))
+	hi := min(lo+q.Limit, len(ks))
 	page := make([]fs.DirEntry, 0, hi-lo)
-	for _, fi := range infos[lo:hi] {
-		page = append(page, fs.FileInfoToDirEntry(fi))
+	for _, k := range ks[lo:hi] {
+		page = append(page, all[k.i])
 	}
 	return page, len(all), nil
 }
