@@ -67,11 +67,14 @@ func (f Fingerprint) String() string {
 	return b.String()
 }
 
+// tagSanitizer is built once: String runs for every entry of a listing's statuses.
+var tagSanitizer = strings.NewReplacer(" ", "_", "|", "_")
+
 func sanitizeTag(v string) string {
 	if v == "" {
 		return "_"
 	}
-	return strings.NewReplacer(" ", "_", "|", "_").Replace(v)
+	return tagSanitizer.Replace(v)
 }
 
 // ParseFingerprint parses String's output. Unknown tags are ignored (Alluxio adds ACL

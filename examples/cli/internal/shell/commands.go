@@ -84,6 +84,8 @@ func init() {
 			flags: flagSpec{bools: []string{"yes", "y"}}, minArgs: 0, maxArgs: 0, run: cmdFormat},
 		{name: "runTests", usage: "runTests [--directory path] [--operation BASIC|BASIC_NON_BYTE_BUFFER] [--readType T] [--writeType T]", desc: "Writes, reads back and verifies a file for every read type x write type x operation; exits with the number of failures.",
 			flags: flagSpec{values: []string{"directory", "operation", "readType", "writeType"}}, minArgs: 0, maxArgs: 0, needsFS: true, run: cmdRunTests},
+		{name: "web", usage: "web [--listen host:port]", desc: "Serves the web UI (Overview, Browse, Mount Table, Configuration, Metrics, Cluster), /metrics for Prometheus, /healthz and /readyz, until interrupted; default --listen 127.0.0.1:19999. The UI is read-only. It holds the state directory while it runs, so run other commands after stopping it.",
+			flags: flagSpec{values: []string{"listen"}}, minArgs: 0, maxArgs: 0, needsFS: true, run: cmdWeb},
 		{name: "demo", usage: "demo [--keep]", desc: "Runs Alluxio's Transparent Naming walkthrough on temporary directories.",
 			flags: flagSpec{bools: []string{"keep"}}, minArgs: 0, maxArgs: 0, run: cmdDemo},
 		{name: "help", usage: "help [command]", desc: "Describes the commands.",
