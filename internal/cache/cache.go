@@ -9,6 +9,13 @@
 // (singleflight), and sequential readers prefetch the next blocks, one or
 // (Config.ReadAheadSpan) several consecutive ones per fetch.
 //
+// Faults: a fill started for readers is cancelled when the last of them
+// gives up (their contexts ended), so that a later reader starts afresh
+// rather than joining a fetch stuck on a dead connection; read-ahead fills
+// belong to their Reader and end with its Close. A fetch that breaks
+// mid-transfer with a retryable error is resumed from its first missing byte
+// (Config.FetchRetries times per fill), keeping the bytes already fetched.
+//
 // Locking: one mutex guards the indexes; it is held only for map and list
 // operations, never across a fetch, a disk read or a disk write.
 package cache
@@ -51,6 +58,7 @@ const (
 	DefaultMemCapacity      = 256 << 20
 	DefaultReadAheadBlocks  = 8
 	DefaultReadAheadWorkers = 8
+	DefaultFetchRetries     = 2
 	maxBlockSize            = 1 << 30
 )
 
@@ -82,6 +90,11 @@ type Config struct {
 	// ReadAheadBlocks to ReadAheadBlocks+span-1 blocks are read ahead.
 	// Demand misses always fetch one block.
 	ReadAheadSpan int
+	// FetchRetries bounds how many times one fill asks again for the rest of
+	// its bytes after a fetch broke mid-transfer with a retryable error
+	// (retryable in fill.go), with a short backoff; 0 means
+	// DefaultFetchRetries, < 0 none.
+	FetchRetries int
 }
 
 // Stats are counters and gauges of a Cache.
@@ -90,6 +103,7 @@ type Stats struct {
 	DiskHits      int64 // of Hits, those served from the disk tier
 	Misses        int64 // block reads that waited for a fetch
 	Fetches       int64 // fills through a Fetcher of one block, or of a read-ahead span of blocks (shared by waiters)
+	FetchRetries  int64 // fetches resumed after a transfer broke (see Config.FetchRetries)
 	ReadAheads    int64 // block fills queued by read-ahead
 	Evictions     int64 // blocks evicted from memory by the byte bound
 	DiskEvictions int64 // blocks evicted from the disk tier
@@ -128,6 +142,7 @@ type Cache struct {
 	memCap  int64
 	raWin   int
 	raSpan  int             // blocks per read-ahead fetch, 1..raWin
+	retries int             // Config.FetchRetries, >= 0
 	ctx     context.Context // cancelled by Close; detached fills run on it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // background goroutines
@@ -148,8 +163,8 @@ type Cache struct {
 	pool     bufPool
 	spanBufs sync.Pool // *[]byte of raSpan blocks, for read-ahead span fetches
 
-	hits, diskHits, misses, fetches, readAheads atomic.Int64
-	evictions, diskEvictions, corrupt           atomic.Int64
+	hits, diskHits, misses, fetches, readAheads, fetchRetries atomic.Int64
+	evictions, diskEvictions, corrupt                         atomic.Int64
 }
 
 // New returns a Cache. With an existing DiskDir it re-indexes the block files
@@ -175,11 +190,15 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.ReadAheadWorkers <= 0 {
 		cfg.ReadAheadWorkers = DefaultReadAheadWorkers
 	}
+	if cfg.FetchRetries == 0 {
+		cfg.FetchRetries = DefaultFetchRetries
+	}
 	c := &Cache{
 		bs:       cfg.BlockSize,
 		memCap:   cfg.MemCapacity,
 		raWin:    max(cfg.ReadAheadBlocks, 0),
 		raSpan:   int(max(1, min(int64(cfg.ReadAheadSpan), int64(cfg.ReadAheadBlocks), maxBlockSize/cfg.BlockSize))),
+		retries:  max(cfg.FetchRetries, 0),
 		pinned:   make(map[key]*block),
 		files:    make(map[uint64]*fileIndex),
 		inflight: make(map[key]*call),
@@ -250,7 +269,7 @@ func (c *Cache) Close() error {
 func (c *Cache) Stats() Stats {
 	s := Stats{
 		Hits: c.hits.Load(), DiskHits: c.diskHits.Load(), Misses: c.misses.Load(),
-		Fetches: c.fetches.Load(), ReadAheads: c.readAheads.Load(),
+		Fetches: c.fetches.Load(), FetchRetries: c.fetchRetries.Load(), ReadAheads: c.readAheads.Load(),
 		Evictions: c.evictions.Load(), DiskEvictions: c.diskEvictions.Load(),
 		Corrupt: c.corrupt.Load(),
 	}
