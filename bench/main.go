@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +37,8 @@ func main() {
 	pairs := flag.Int("pairs", 10, "baseline/metric pairs per ratio")
 	write := flag.String("write", "", "rewrite the results table in this markdown file (e.g. BENCHMARKS.md)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.BoolVar(&verbose, "v", false, "print every pair's timings to stderr")
+	flag.StringVar(&timedProfile, "cpuprofile-timed", "", "write a CPU profile of each timed run (not the setup) of the metrics that support it to PREFIX-ours-<n>.prof and PREFIX-base-<n>.prof (the baseline); `go tool pprof` merges them")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -142,4 +145,60 @@ func timeIt(fn func()) time.Duration {
 	t := time.Now()
 	fn()
 	return time.Since(t)
+}
+
+var verbose bool // -v
+
+// logPair prints one pair's timings with -v, with the process's CPU time (user and
+// system, every goroutine: fakes included) of each side.
+func logPair(id string, i int, base, ours time.Duration) {
+	if verbose {
+		fmt.Fprintf(os.Stderr, "%s pair %d: baseline %v (cpu %v), ours %v (cpu %v), ratio %.3f\n", id, i,
+			base.Round(time.Microsecond), lastCPU["base"].Round(time.Millisecond), ours.Round(time.Microsecond), lastCPU["ours"].Round(time.Millisecond), float64(base)/float64(ours))
+	}
+}
+
+// lastCPU holds the process CPU time of the last timeBase and timeOurs.
+var lastCPU = map[string]time.Duration{}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var (
+	timedProfile string // -cpuprofile-timed
+	timedRuns    int
+)
+
+// timeOurs is timeIt for the measured side of a pair: with -cpuprofile-timed it profiles
+// fn alone (profiling starts before the clock and stops after it).
+func timeOurs(fn func()) time.Duration { return timeProfiled("ours", fn) }
+
+// timeBase is timeOurs for the baseline of a pair.
+func timeBase(fn func()) time.Duration { return timeProfiled("base", fn) }
+
+func timeProfiled(side string, fn func()) time.Duration {
+	c0 := cpuTime()
+	defer func() { lastCPU[side] = cpuTime() - c0 }()
+	if timedProfile == "" {
+		return timeIt(fn)
+	}
+	timedRuns++
+	f, err := os.Create(fmt.Sprintf("%s-%s-%03d.prof", timedProfile, side, timedRuns))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		// -cpuprofile (the whole run) and -cpuprofile-timed exclude each other.
+		fmt.Fprintln(os.Stderr, "bench: -cpuprofile-timed:", err)
+		os.Exit(2)
+	}
+	d := timeIt(fn)
+	pprof.StopCPUProfile()
+	f.Close()
+	return d
 }
