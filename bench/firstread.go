@@ -35,7 +35,8 @@ type objectPeer struct {
 	opts   map[string]string
 	direct ufs.UFS
 	size   int64
-	buf    []byte // the reader's 1 MiB buffer, on both sides
+	buf    []byte     // the reader's 1 MiB buffer, on both sides
+	gets   func() int // GET requests the fake served so far (OSS only; nil elsewhere)
 }
 
 // newObjectPeer starts the fake of kind holding data/big. The fakes need a testing.TB.
@@ -48,6 +49,7 @@ func newObjectPeer(tb testing.TB, kind string) (*objectPeer, error) {
 		srv := osstest.NewServer(tb, osstest.WithBuckets("bench"))
 		srv.PutObject("bench", "data/big", data)
 		p.uri, p.opts = srv.URI("bench", "data"), srv.Options()
+		p.gets = func() int { return srv.Requests("GetObject") }
 	case "kodo":
 		tb.Setenv("TMPDIR", tb.TempDir())
 		srv := kodotest.NewServer(tb, kodotest.WithBuckets("bench"))
@@ -66,8 +68,10 @@ func newObjectPeer(tb testing.TB, kind string) (*objectPeer, error) {
 }
 
 // pair times one GET of the whole object (the baseline), then a first read of it
-// through a new FS.
-func (p *objectPeer) pair() (base, ours time.Duration, err error) {
+// through a new FS (ours), then, in the same FS, a read after Free dropped its blocks
+// (freed: the cold read of an FS that has cached before, whose block buffers are
+// recycled).
+func (p *objectPeer) pair() (base, ours, freed time.Duration, err error) {
 	ctx := context.Background()
 	runtime.GC() // the previous FS's cache is garbage now: collect it outside the timings
 	base = timeBase(func() {
@@ -88,21 +92,29 @@ func (p *objectPeer) pair() (base, ours time.Duration, err error) {
 	})
 	fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: p.uri, RootOptions: p.opts, CacheCapacity: 512 * mib})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer fsys.Close()
 	runtime.GC()
-	ours = timeOurs(func() {
-		f, err := fsys.Open("big")
-		if err != nil {
-			panic(err)
-		}
-		if n := drain(f, p.buf); n != p.size {
-			panic(fmt.Sprintf("read %d", n))
-		}
-		f.Close()
-	})
-	return base, ours, nil
+	ours = timeOurs(func() { p.readFS(fsys) })
+	if err := fsys.Free(ctx, "/big"); err != nil {
+		return 0, 0, 0, err
+	}
+	runtime.GC()
+	freed = timeProfiled("freed", func() { p.readFS(fsys) })
+	return base, ours, freed, nil
+}
+
+// readFS reads the object through fsys.
+func (p *objectPeer) readFS(fsys *unifiedfs.FS) {
+	f, err := fsys.Open("big")
+	if err != nil {
+		panic(err)
+	}
+	if n := drain(f, p.buf); n != p.size {
+		panic(fmt.Sprintf("read %d", n))
+	}
+	f.Close()
 }
 
 // inBenchmark runs fn inside testing.Benchmark, which gives the fakes the testing.TB
@@ -118,7 +130,8 @@ func inBenchmark(fn func(tb testing.TB)) {
 }
 
 func runFirstRead(pairs int, kind string) ([]float64, string, error) {
-	var ratios []float64
+	var ratios, afterFree []float64
+	var warmup float64
 	var runErr error
 	inBenchmark(func(tb testing.TB) {
 		p, err := newObjectPeer(tb, kind)
@@ -127,15 +140,23 @@ func runFirstRead(pairs int, kind string) ([]float64, string, error) {
 			return
 		}
 		defer p.direct.Close()
-		for i := 0; i < pairs; i++ {
-			base, ours, err := p.pair()
+		// One pair more, first and not counted: the process's heap grows to hold a
+		// cache for the first time (page faults), the clients open their connections.
+		for i := -1; i < pairs; i++ {
+			base, ours, freed, err := p.pair()
 			if err != nil {
 				runErr = err
 				return
 			}
 			logPair(kind, i, base, ours)
+			if i < 0 {
+				warmup = float64(base) / float64(ours)
+				continue
+			}
 			ratios = append(ratios, float64(base)/float64(ours))
+			afterFree = append(afterFree, float64(base)/float64(freed))
 		}
 	})
-	return ratios, "(throughput ratio)", runErr
+	fm, flo, fhi := stats(afterFree)
+	return ratios, fmt.Sprintf("(throughput ratio; warm-up pair, not counted: %.2f; read again after Free in the same FS: %.2f, %.2f – %.2f)", warmup, fm, flo, fhi), runErr
 }

@@ -150,23 +150,28 @@ func timeIt(fn func()) time.Duration {
 var verbose bool // -v
 
 // logPair prints one pair's timings with -v, with the process's CPU time (user and
-// system, every goroutine: fakes included) of each side.
+// system, every goroutine: fakes included) and page faults of each side.
 func logPair(id string, i int, base, ours time.Duration) {
 	if verbose {
-		fmt.Fprintf(os.Stderr, "%s pair %d: baseline %v (cpu %v), ours %v (cpu %v), ratio %.3f\n", id, i,
-			base.Round(time.Microsecond), lastCPU["base"].Round(time.Millisecond), ours.Round(time.Microsecond), lastCPU["ours"].Round(time.Millisecond), float64(base)/float64(ours))
+		fmt.Fprintf(os.Stderr, "%s pair %d: baseline %v (cpu %v, %d page faults), ours %v (cpu %v, %d page faults), ratio %.3f\n", id, i,
+			base.Round(time.Microsecond), lastCPU["base"].Round(time.Millisecond), lastFaults["base"],
+			ours.Round(time.Microsecond), lastCPU["ours"].Round(time.Millisecond), lastFaults["ours"], float64(base)/float64(ours))
 	}
 }
 
-// lastCPU holds the process CPU time of the last timeBase and timeOurs.
-var lastCPU = map[string]time.Duration{}
+// lastCPU holds the process CPU time of the last timeBase and timeOurs, lastFaults
+// its page faults.
+var (
+	lastCPU    = map[string]time.Duration{}
+	lastFaults = map[string]int64{}
+)
 
-func cpuTime() time.Duration {
+func cpuTime() (time.Duration, int64) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt + ru.Majflt
 }
 
 var (
@@ -182,8 +187,11 @@ func timeOurs(fn func()) time.Duration { return timeProfiled("ours", fn) }
 func timeBase(fn func()) time.Duration { return timeProfiled("base", fn) }
 
 func timeProfiled(side string, fn func()) time.Duration {
-	c0 := cpuTime()
-	defer func() { lastCPU[side] = cpuTime() - c0 }()
+	c0, f0 := cpuTime()
+	defer func() {
+		c1, f1 := cpuTime()
+		lastCPU[side], lastFaults[side] = c1-c0, f1-f0
+	}()
 	if timedProfile == "" {
 		return timeIt(fn)
 	}
