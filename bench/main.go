@@ -86,7 +86,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "all done in %v\n", time.Since(start).Round(time.Second))
 	if *write != "" {
-		if err := writeTable(*write, rows); err != nil {
+		if err := writeTable(*write, rows, len(want) > 0); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -119,25 +119,60 @@ func stats(v []float64) (med, lo, hi float64) {
 
 const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met | notes |\n|---|---|---|---|---|---|---|---|\n"
 
-// writeTable replaces the text between the results markers of path with the rows.
-func writeTable(path string, rows []string) error {
+// writeTable replaces the text between the results markers of path with the rows. With
+// only (some metrics were run), the other rows of the table there are kept, and a line
+// says which rows were measured again when.
+func writeTable(path string, rows []string, only bool) error {
 	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	host, _ := os.Hostname()
-	body := fmt.Sprintf("%s\nMeasured %s on %s (%s/%s, %d CPUs, GOMAXPROCS=2, %s) with `go run ./bench`.\n\n%s%s\n%s",
-		begin, time.Now().UTC().Format("2006-01-02"), host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(),
-		tableHeader, strings.Join(rows, "\n"), end)
 	s := string(old)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
+	host, _ := os.Hostname()
+	date := time.Now().UTC().Format("2006-01-02")
+	intro := fmt.Sprintf("Measured %s on %s (%s/%s, %d CPUs, GOMAXPROCS=2, %s) with `go run ./bench`.",
+		date, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	if only && i >= 0 && j > i {
+		kept := map[string]string{}
+		var ids, lines []string
+		for _, line := range strings.Split(s[i+len(begin):j], "\n") {
+			switch {
+			case strings.HasPrefix(line, "Measured "):
+				intro = line
+			case strings.HasPrefix(line, "| R"):
+				kept[rowID(line)] = line
+			}
+		}
+		for _, r := range rows {
+			kept[rowID(r)] = r
+			ids = append(ids, rowID(r))
+		}
+		keys := make([]string, 0, len(kept))
+		for id := range kept {
+			keys = append(keys, id)
+		}
+		sort.Slice(keys, func(a, b int) bool { return idOrder(keys[a]) < idOrder(keys[b]) })
+		for _, id := range keys {
+			lines = append(lines, kept[id])
+		}
+		rows = lines
+		intro = fmt.Sprintf("%s\n%s measured again %s with `go run ./bench -only %s`.", strings.SplitN(intro, "\n", 2)[0],
+			strings.Join(ids, ", "), date, strings.Join(ids, ","))
+	}
+	body := fmt.Sprintf("%s\n%s\n\n%s%s\n%s", begin, intro, tableHeader, strings.Join(rows, "\n"), end)
 	if i < 0 || j < i {
 		s = s + "\n" + body + "\n"
 	} else {
 		s = s[:i] + body + s[j+len(end):]
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// rowID returns the metric id of a table row.
+func rowID(row string) string {
+	return strings.TrimSpace(strings.SplitN(strings.TrimPrefix(row, "|"), "|", 2)[0])
 }
 
 // timeIt returns the duration of fn.
