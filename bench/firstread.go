@@ -130,7 +130,7 @@ func inBenchmark(fn func(tb testing.TB)) {
 }
 
 func runFirstRead(pairs int, kind string) ([]float64, string, error) {
-	var ratios, afterFree []float64
+	var ratios, afterFree, cpu []float64
 	var warmup float64
 	var runErr error
 	inBenchmark(func(tb testing.TB) {
@@ -154,9 +154,12 @@ func runFirstRead(pairs int, kind string) ([]float64, string, error) {
 				continue
 			}
 			ratios = append(ratios, float64(base)/float64(ours))
+			cpu = append(cpu, float64(lastCPU["base"])/float64(lastCPU["ours"]))
 			afterFree = append(afterFree, float64(base)/float64(freed))
 		}
 	})
 	fm, flo, fhi := stats(afterFree)
-	return ratios, fmt.Sprintf("(throughput ratio; warm-up pair, not counted: %.2f; read again after Free in the same FS: %.2f, %.2f – %.2f)", warmup, fm, flo, fhi), runErr
+	cm, clo, chi := stats(cpu)
+	return ratios, fmt.Sprintf("(throughput ratio; CPU time ratio, fakes included: %.2f, %.2f – %.2f; read again after Free in the same FS: %.2f, %.2f – %.2f; warm-up pair, not counted: %.2f)",
+		cm, clo, chi, fm, flo, fhi, warmup), runErr
 }
