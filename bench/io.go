@@ -8,16 +8,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
-	"testing"
 
 	"github.com/unifiedfs/unifiedfs"
-	_ "github.com/unifiedfs/unifiedfs/driver/kodo"
-	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
-	_ "github.com/unifiedfs/unifiedfs/driver/oss"
-	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
-	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -28,10 +21,6 @@ func init() {
 		run: func(p int) ([]float64, string, error) { return runCachedRead(p, 2) }, ok: func(m float64) bool { return m >= 0.8 }})
 	register(metric{id: "R3", name: "warm read through the local driver (page-cached 256 MiB file, NO_CACHE)", baseline: "os.File.Read, same 1 MiB buffer", goal: "≥ 0.9",
 		run: runLocalRead, ok: func(m float64) bool { return m >= 0.9 }})
-	register(metric{id: "R4", name: "first read of a 256 MiB object from the OSS fake through the FS", baseline: "one GET of the whole object from the same fake (the same signed client, no checksum)", goal: "≥ 0.8",
-		run: func(p int) ([]float64, string, error) { return runFirstRead(p, "oss") }, ok: func(m float64) bool { return m >= 0.8 }})
-	register(metric{id: "R4b", name: "same from the Kodo fake", baseline: "same", goal: "≥ 0.8",
-		run: func(p int) ([]float64, string, error) { return runFirstRead(p, "kodo") }, ok: func(m float64) bool { return m >= 0.8 }})
 }
 
 const mib = 1 << 20
@@ -156,79 +145,4 @@ func runLocalRead(pairs int) ([]float64, string, error) {
 		}
 	}
 	return ratios, "(throughput ratio)", nil
-}
-
-// runFirstRead measures inside testing.Benchmark, which gives the fakes the testing.TB
-// they need outside `go test`.
-func runFirstRead(pairs int, kind string) ([]float64, string, error) {
-	var ratios []float64
-	var runErr error
-	done := false
-	testing.Benchmark(func(b *testing.B) {
-		if done {
-			return
-		}
-		done = true
-		ratios, runErr = firstRead(b, pairs, kind)
-	})
-	return ratios, "(throughput ratio)", runErr
-}
-
-func firstRead(tb testing.TB, pairs int, kind string) ([]float64, error) {
-	ctx := context.Background()
-	data := make([]byte, 256*mib)
-	rand.New(rand.NewSource(3)).Read(data)
-	var uri string
-	var opts map[string]string
-	switch kind {
-	case "oss":
-		srv := osstest.NewServer(tb, osstest.WithBuckets("bench"))
-		srv.PutObject("bench", "data/big", data)
-		uri, opts = srv.URI("bench", "data"), srv.Options()
-	default:
-		tb.Setenv("TMPDIR", tb.TempDir())
-		srv := kodotest.NewServer(tb, kodotest.WithBuckets("bench"))
-		srv.Put("bench", "data/big", data)
-		uri, opts = "kodo://bench/data", srv.Options("bench")
-	}
-	direct, err := ufs.Open(ctx, uri, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer direct.Close()
-	var ratios []float64
-	buf := make([]byte, mib)
-	for i := 0; i < pairs; i++ {
-		runtime.GC() // the previous FS's cache is garbage now: collect it outside the timings
-		base := timeIt(func() {
-			// One GET of the whole object, as a range so that the driver does not add
-			// the whole-object CRC check a plain GET would not do.
-			r, err := direct.OpenRange(ctx, "big", 0, int64(len(data)))
-			if err != nil {
-				panic(err)
-			}
-			if n := drain(r, buf); n != int64(len(data)) {
-				panic(fmt.Sprintf("baseline read %d", n))
-			}
-			r.Close()
-		})
-		fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: uri, RootOptions: opts, CacheCapacity: 512 * mib})
-		if err != nil {
-			return nil, err
-		}
-		runtime.GC()
-		ours := timeIt(func() {
-			f, err := fsys.Open("big")
-			if err != nil {
-				panic(err)
-			}
-			if n := drain(f, buf); n != int64(len(data)) {
-				panic(fmt.Sprintf("read %d", n))
-			}
-			f.Close()
-		})
-		fsys.Close()
-		ratios = append(ratios, float64(base)/float64(ours))
-	}
-	return ratios, nil
 }

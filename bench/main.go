@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +37,8 @@ func main() {
 	pairs := flag.Int("pairs", 10, "baseline/metric pairs per ratio")
 	write := flag.String("write", "", "rewrite the results table in this markdown file (e.g. BENCHMARKS.md)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.BoolVar(&verbose, "v", false, "print every pair's timings to stderr")
+	flag.StringVar(&timedProfile, "cpuprofile-timed", "", "write a CPU profile of each timed run (not the setup) of the metrics that support it to PREFIX-ours-<n>.prof and PREFIX-base-<n>.prof (the baseline); `go tool pprof` merges them")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -83,7 +86,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "all done in %v\n", time.Since(start).Round(time.Second))
 	if *write != "" {
-		if err := writeTable(*write, rows); err != nil {
+		if err := writeTable(*write, rows, len(want) > 0); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -116,19 +119,49 @@ func stats(v []float64) (med, lo, hi float64) {
 
 const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met | notes |\n|---|---|---|---|---|---|---|---|\n"
 
-// writeTable replaces the text between the results markers of path with the rows.
-func writeTable(path string, rows []string) error {
+// writeTable replaces the text between the results markers of path with the rows. With
+// only (some metrics were run), the other rows of the table there are kept, and a line
+// says which rows were measured again when.
+func writeTable(path string, rows []string, only bool) error {
 	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	host, _ := os.Hostname()
-	body := fmt.Sprintf("%s\nMeasured %s on %s (%s/%s, %d CPUs, GOMAXPROCS=2, %s) with `go run ./bench`.\n\n%s%s\n%s",
-		begin, time.Now().UTC().Format("2006-01-02"), host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(),
-		tableHeader, strings.Join(rows, "\n"), end)
 	s := string(old)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
+	host, _ := os.Hostname()
+	date := time.Now().UTC().Format("2006-01-02")
+	intro := fmt.Sprintf("Measured %s on %s (%s/%s, %d CPUs, GOMAXPROCS=2, %s) with `go run ./bench`.",
+		date, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	if only && i >= 0 && j > i {
+		kept := map[string]string{}
+		var ids, lines []string
+		for _, line := range strings.Split(s[i+len(begin):j], "\n") {
+			switch {
+			case strings.HasPrefix(line, "Measured "):
+				intro = line
+			case strings.HasPrefix(line, "| R"):
+				kept[rowID(line)] = line
+			}
+		}
+		for _, r := range rows {
+			kept[rowID(r)] = r
+			ids = append(ids, rowID(r))
+		}
+		keys := make([]string, 0, len(kept))
+		for id := range kept {
+			keys = append(keys, id)
+		}
+		sort.Slice(keys, func(a, b int) bool { return idOrder(keys[a]) < idOrder(keys[b]) })
+		for _, id := range keys {
+			lines = append(lines, kept[id])
+		}
+		rows = lines
+		intro = fmt.Sprintf("%s\n%s measured again %s with `go run ./bench -only %s`.", strings.SplitN(intro, "\n", 2)[0],
+			strings.Join(ids, ", "), date, strings.Join(ids, ","))
+	}
+	body := fmt.Sprintf("%s\n%s\n\n%s%s\n%s", begin, intro, tableHeader, strings.Join(rows, "\n"), end)
 	if i < 0 || j < i {
 		s = s + "\n" + body + "\n"
 	} else {
@@ -137,9 +170,78 @@ func writeTable(path string, rows []string) error {
 	return os.WriteFile(path, []byte(s), 0o644)
 }
 
+// rowID returns the metric id of a table row.
+func rowID(row string) string {
+	return strings.TrimSpace(strings.SplitN(strings.TrimPrefix(row, "|"), "|", 2)[0])
+}
+
 // timeIt returns the duration of fn.
 func timeIt(fn func()) time.Duration {
 	t := time.Now()
 	fn()
 	return time.Since(t)
+}
+
+var verbose bool // -v
+
+// logPair prints one pair's timings with -v, with the process's CPU time (user and
+// system, every goroutine: fakes included) and page faults of each side.
+func logPair(id string, i int, base, ours time.Duration) {
+	if verbose {
+		fmt.Fprintf(os.Stderr, "%s pair %d: baseline %v (cpu %v, %d page faults), ours %v (cpu %v, %d page faults), ratio %.3f\n", id, i,
+			base.Round(time.Microsecond), lastCPU["base"].Round(time.Millisecond), lastFaults["base"],
+			ours.Round(time.Microsecond), lastCPU["ours"].Round(time.Millisecond), lastFaults["ours"], float64(base)/float64(ours))
+	}
+}
+
+// lastCPU holds the process CPU time of the last timeBase and timeOurs, lastFaults
+// its page faults.
+var (
+	lastCPU    = map[string]time.Duration{}
+	lastFaults = map[string]int64{}
+)
+
+func cpuTime() (time.Duration, int64) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt + ru.Majflt
+}
+
+var (
+	timedProfile string // -cpuprofile-timed
+	timedRuns    int
+)
+
+// timeOurs is timeIt for the measured side of a pair: with -cpuprofile-timed it profiles
+// fn alone (profiling starts before the clock and stops after it).
+func timeOurs(fn func()) time.Duration { return timeProfiled("ours", fn) }
+
+// timeBase is timeOurs for the baseline of a pair.
+func timeBase(fn func()) time.Duration { return timeProfiled("base", fn) }
+
+func timeProfiled(side string, fn func()) time.Duration {
+	c0, f0 := cpuTime()
+	defer func() {
+		c1, f1 := cpuTime()
+		lastCPU[side], lastFaults[side] = c1-c0, f1-f0
+	}()
+	if timedProfile == "" {
+		return timeIt(fn)
+	}
+	timedRuns++
+	f, err := os.Create(fmt.Sprintf("%s-%s-%03d.prof", timedProfile, side, timedRuns))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		// -cpuprofile (the whole run) and -cpuprofile-timed exclude each other.
+		fmt.Fprintln(os.Stderr, "bench: -cpuprofile-timed:", err)
+		os.Exit(2)
+	}
+	d := timeIt(fn)
+	pprof.StopCPUProfile()
+	f.Close()
+	return d
 }

@@ -15,11 +15,19 @@ type block struct {
 	refs atomic.Int32
 }
 
-// bufPool keeps a few free full-size block buffers.
+// bufPool keeps free full-size block buffers, up to max.
 type bufPool struct {
-	mu   sync.Mutex
-	free [][]byte
-	max  int
+	mu     sync.Mutex
+	free   [][]byte
+	max    int
+	closed bool // the Cache closed: nothing is kept any more
+}
+
+// close drops the free buffers and stops keeping released ones.
+func (p *bufPool) close() {
+	p.mu.Lock()
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
 }
 
 // getBuf returns a buffer of n bytes with undefined content.
@@ -46,7 +54,7 @@ func (c *Cache) putBuf(b []byte) {
 	}
 	p := &c.pool
 	p.mu.Lock()
-	if len(p.free) < p.max {
+	if len(p.free) < p.max && !p.closed {
 		p.free = append(p.free, b[:c.bs])
 	}
 	p.mu.Unlock()

@@ -5,11 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"time"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // Fetcher reads len(p) bytes of the file at off from the UFS (fewer only at
-// EOF, with io.EOF or nil).
+// EOF, with io.EOF or nil). Fewer bytes with an error that is not final (see
+// retryable) is a transfer that broke: the cache asks again for the rest, up
+// to Config.FetchRetries times per fill.
 type Fetcher func(ctx context.Context, off int64, p []byte) (int, error)
+
+// retryBackoff is the pause before the first retry of a broken fetch; it
+// doubles on each further retry of the same fill.
+const retryBackoff = 10 * time.Millisecond
 
 // call is one fill of one block, shared by every reader that misses it.
 // Fields other than done are guarded by Cache.mu until done is closed, then
@@ -24,12 +34,20 @@ type call struct {
 	fromDisk bool
 	aborted  bool  // the fill's own context was cancelled (not a waiter's)
 	sp       *span // the read-ahead span filling the block, if any
-	blk      *block
-	err      error
+	// cancel ends a demand fill's own context (nil for read-ahead fills, which
+	// run on their reader's): called when its last waiter leaves.
+	cancel context.CancelFunc
+	blk    *block
+	err    error
 }
 
 // getBlock returns block k (of length n) from memory, disk or fetch, with a
-// reference the caller releases. The caller's ctx bounds only its own wait.
+// reference the caller releases. The caller's ctx bounds only its own wait. A
+// demand fill (one no read-ahead started) is shared by every reader missing
+// the block while it runs, on a context of its own: when all of them have
+// left it is cancelled and forgotten, so that the next reader starts a fresh
+// fill instead of joining one that nobody waits for (a fetch stuck on a
+// broken connection, say). Read-ahead fills run on their reader's context.
 func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mode ReadMode) (*block, error) {
 	for {
 		c.mu.Lock()
@@ -44,9 +62,13 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 		}
 		cl := c.inflight[k]
 		if cl == nil {
-			cl = &call{done: make(chan struct{})}
+			fctx, cancel := context.WithCancel(c.ctx)
+			cl = &call{done: make(chan struct{}), cancel: cancel}
 			c.inflight[k] = cl
-			go c.fill(c.ctx, k, n, fetch, cl)
+			go func() {
+				c.fill(fctx, k, n, fetch, cl)
+				cancel()
+			}()
 		} else if cl.sp != nil && cl.sp.claim() {
 			go c.runSpan(cl.sp) // read-ahead queued but not started: run it now
 		}
@@ -65,6 +87,13 @@ func (c *Cache) getBlock(ctx context.Context, k key, n int64, fetch Fetcher, mod
 			finished := cl.finished
 			if !finished {
 				cl.waiters--
+				if cl.waiters == 0 && cl.cancel != nil {
+					// The last waiter of a demand fill: nobody wants it any more.
+					if c.inflight[k] == cl {
+						delete(c.inflight, k)
+					}
+					cl.cancel()
+				}
 			}
 			c.mu.Unlock()
 			if finished {
@@ -168,11 +197,14 @@ func (c *Cache) readDisk(k key, n int64) ([]byte, bool) {
 }
 
 // fetchRange fills buf with the file's bytes at off through fetch, counting
-// one fetch. It returns fewer than len(buf) bytes only with an error, or with
-// nil at EOF.
+// one fetch. A call that breaks after delivering some bytes with a retryable
+// error is followed by one for the rest, after a short backoff, up to
+// c.retries times: the bytes already fetched are kept. It returns fewer than
+// len(buf) bytes only with an error, or with nil at EOF.
 func (c *Cache) fetchRange(ctx context.Context, off int64, buf []byte, fetch Fetcher) (int, error) {
 	c.fetches.Add(1)
 	var got int
+	retried := 0
 	for got < len(buf) {
 		m, err := fetch(ctx, off+int64(got), buf[got:])
 		if m < 0 || m > len(buf)-got {
@@ -183,8 +215,42 @@ func (c *Cache) fetchRange(ctx context.Context, off int64, buf []byte, fetch Fet
 			break
 		}
 		if err != nil {
-			return got, err
+			if m == 0 || got == len(buf) || !c.retryAfter(ctx, err, &retried) {
+				return got, err
+			}
 		}
 	}
 	return got, nil
+}
+
+// retryAfter reports whether a transfer that broke with err, after making
+// progress, is to be resumed: err is retryable, the fill has retries left
+// (*retried counts them) and ctx lasts through the backoff.
+func (c *Cache) retryAfter(ctx context.Context, err error, retried *int) bool {
+	if *retried >= c.retries || !retryable(err) {
+		return false
+	}
+	t := time.NewTimer(retryBackoff << *retried)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	*retried++
+	c.fetchRetries.Add(1)
+	return true
+}
+
+// retryable says whether a fetch that failed with err may succeed when asked
+// again: not at the end of the file, not when the fill's context ended, not
+// when the version is gone or changed, not when access is denied. An error
+// before any byte arrived is the driver's to retry; the cache retries breaks.
+func retryable(err error) bool {
+	for _, final := range []error{io.EOF, context.Canceled, context.DeadlineExceeded, ufs.ErrChanged, fs.ErrNotExist, fs.ErrPermission} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
 }

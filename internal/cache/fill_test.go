@@ -99,6 +99,7 @@ func TestCancelledWaiterDoesNotCancelFetch(t *testing.T) {
 	}()
 	waitFetchStarted(t, c, s)
 	wait := startReaders(c, f, s.fetch, 3)
+	waitWaiters(t, c, f, 0, 0, 4) // the fill has other waiters when the first leaves
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter: %v", err)

@@ -62,7 +62,8 @@ func (r *Reader) Close() error {
 
 // ReadAt reads len(p) bytes at off with io.ReaderAt semantics: fewer only at
 // the end of the file, with io.EOF, or with an error. ctx bounds this call's
-// waits; a fill it started keeps running for other readers if ctx ends.
+// waits; a fill it started keeps running while other readers wait for it, and
+// is cancelled when none is left.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if r.closed.Load() {
 		return 0, ErrClosed

@@ -1,23 +1,16 @@
 package namespace
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // Marshal encodes an entry for the journal.
-func Marshal(e *Entry) ([]byte, error) { return json.Marshal(e) }
+func Marshal(e *Entry) ([]byte, error) { return marshalBinary(e), nil }
 
 // Unmarshal decodes an entry Marshal encoded.
 func Unmarshal(data []byte) (*Entry, error) {
-	var e Entry
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("namespace: journal entry: %w", err)
-	}
-	return &e, nil
+	return unmarshalEntry(data) // the binary encoding, or the JSON of older journals
 }
 
 // Snapshot encodes the durable state as the entries that rebuild it on a state holding
@@ -27,7 +20,7 @@ func Unmarshal(data []byte) (*Entry, error) {
 // the UFS. Files being written are not either (their writes die with the member). The
 // encoding is deterministic, so two states are equal exactly when their snapshots are.
 func (s *State) Snapshot() ([]byte, error) {
-	var out []json.RawMessage
+	var out [][]byte
 	add := func(e *Entry) error {
 		b, err := Marshal(e)
 		out = append(out, b)
@@ -76,22 +69,10 @@ func (s *State) Snapshot() ([]byte, error) {
 			return nil, err
 		}
 	}
-	return json.Marshal(out)
+	return encodeSnapshot(out), nil
 }
 
 // DecodeSnapshot returns the entries of a snapshot, in the order to apply them.
 func DecodeSnapshot(data []byte) ([]*Entry, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("namespace: snapshot: %w", err)
-	}
-	out := make([]*Entry, 0, len(raw))
-	for _, r := range raw {
-		e, err := Unmarshal(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return decodeSnapshot(data) // binary, or the JSON of older checkpoints
 }
