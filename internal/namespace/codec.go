@@ -28,8 +28,10 @@ import (
 //	Entry        1 Op  2 Path  3 Dst  4 Node (NodeRecord)  5 Mount (MountRecord)
 //	             6 Overwrite  7 Unmount  8 Loaded (Status, repeated)  9 Complete
 //	             10 SyncedAt (zigzag)  11 IDHigh  12 MountHigh  13 ReqID
+//	             14 Reqs (repeated)
 //	NodeRecord   1 Dir  2 ID  3 NewID  4 Size (zigzag)  5 MTime (zigzag)  6 Hash
 //	             7 Owner  8 Group  9 Mode  10 Persist  11 Open  12 Pinned  13 Shadow
+//	             14 Holder
 //	MountRecord  1 ID  2 URI  3 Options (repeated: 1 key, 2 value)  4 ReadOnly
 //	             5 Shared  6 MTime (zigzag)
 //	Status       1 Name  2 IsDir  3 Size (zigzag)  4 ModTime's seconds since
@@ -94,7 +96,11 @@ func appendEntry(b []byte, e *Entry) []byte {
 	b = appendInt(b, 10, e.SyncedAt)
 	b = appendUint(b, 11, e.IDHigh)
 	b = appendUint(b, 12, uint64(e.MountHigh))
-	return appendString(b, 13, e.ReqID)
+	b = appendString(b, 13, e.ReqID)
+	for _, r := range e.Reqs {
+		b = appendBytesField(b, 14, r) // present even when empty: the list keeps its length
+	}
+	return b
 }
 
 func appendNode(b []byte, n *NodeRecord) []byte {
@@ -110,7 +116,8 @@ func appendNode(b []byte, n *NodeRecord) []byte {
 	b = appendUint(b, 10, uint64(n.Persist))
 	b = appendBool(b, 11, n.Open)
 	b = appendBool(b, 12, n.Pinned)
-	return appendBool(b, 13, n.Shadow)
+	b = appendBool(b, 13, n.Shadow)
+	return appendString(b, 14, n.Holder)
 }
 
 func appendMount(b []byte, m *MountRecord) []byte {
@@ -348,6 +355,8 @@ func unmarshalBinary(b []byte) (*Entry, error) {
 			e.MountHigh = uint32(d.upTo(math.MaxUint32))
 		case 13:
 			e.ReqID = d.string()
+		case 14:
+			e.Reqs = append(e.Reqs, d.string())
 		}
 	}
 	if d.err != nil {
@@ -387,6 +396,8 @@ func decodeNode(parent, d *decoder) *NodeRecord {
 			n.Pinned = d.bool()
 		case 13:
 			n.Shadow = d.bool()
+		case 14:
+			n.Holder = d.string()
 		}
 	}
 	parent.adopt(d)
