@@ -194,12 +194,15 @@ func (f *FS) waitApplied(ctx context.Context, op, p string, seq uint64) error {
 		return nil
 	}
 	for {
+		changed := h.appliedChanged()
 		if h.applied.Load() >= seq || h.role() == Leader {
 			return nil
 		}
 		h.kick()
-		t := time.NewTimer(h.cfg.TailInterval)
+		t := time.NewTimer(h.cfg.TailInterval) // a role change wakes no one: look again
 		select {
+		case <-changed:
+			t.Stop()
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()

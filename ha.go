@@ -171,11 +171,13 @@ type haMember struct {
 	server *http.Server
 	kickC  chan struct{} // asks the loop to tail now
 
-	roleV    atomic.Int32
-	epoch    atomic.Int64
-	applied  atomic.Uint64 // last journal seq applied
-	known    atomic.Uint64 // last journal seq seen
-	caughtUp atomic.Int64  // unix ns
+	roleV     atomic.Int32
+	epoch     atomic.Int64
+	applied   atomic.Uint64 // last journal seq applied; set through setApplied
+	appliedMu sync.Mutex
+	appliedC  chan struct{} // closed when applied advances, then replaced
+	known     atomic.Uint64 // last journal seq seen
+	caughtUp  atomic.Int64  // unix ns
 
 	follower *journal.Follower // owned by the run loop
 	failed   chan struct{}     // the journal failed while leading: resign
@@ -367,6 +369,28 @@ func (h *haMember) checkHolders(misses map[string]int) {
 	}
 }
 
+// setApplied records that this member applied the journal up to seq and wakes whoever
+// waits for it (a forwarded mutation reading its own write).
+func (h *haMember) setApplied(seq uint64) {
+	h.appliedMu.Lock()
+	h.applied.Store(seq)
+	if h.appliedC != nil {
+		close(h.appliedC)
+		h.appliedC = nil
+	}
+	h.appliedMu.Unlock()
+}
+
+// appliedChanged returns a channel closed the next time applied advances.
+func (h *haMember) appliedChanged() <-chan struct{} {
+	h.appliedMu.Lock()
+	defer h.appliedMu.Unlock()
+	if h.appliedC == nil {
+		h.appliedC = make(chan struct{})
+	}
+	return h.appliedC
+}
+
 // kick asks the loop to read the journal now (a forwarded mutation waits for it).
 func (h *haMember) kick() {
 	select {
@@ -443,7 +467,7 @@ func (h *haMember) tail() bool {
 		if aerr := f.replayEntry(f.ctx, e); aerr != nil {
 			f.log.Debug("unifiedfs: journal entry skipped on replay", "seq", r.Seq, "op", e.Op.String(), "path", ufs.Rooted(e.Path), "err", aerr)
 		}
-		h.applied.Store(r.Seq)
+		h.setApplied(r.Seq)
 		h.known.Store(max(h.known.Load(), r.Seq))
 	}
 	switch {
@@ -474,7 +498,7 @@ func (h *haMember) rebuild(ctx context.Context) error {
 	}
 	h.follower = fo
 	seq, _ := fo.Position()
-	h.applied.Store(seq)
+	h.setApplied(seq)
 	h.known.Store(max(h.known.Load(), seq))
 	return nil
 }
@@ -567,7 +591,7 @@ func (h *haMember) lead(epoch int64) error {
 		}
 	}
 	h.follower = nil
-	h.applied.Store(last)
+	h.setApplied(last)
 	h.known.Store(max(h.known.Load(), last))
 	f.applyMu.Lock()
 	f.jrn.Store(j)

@@ -345,10 +345,10 @@ func runRemoteRead(c *benchCluster, pairs int) ([]float64, string, error) {
 	for range min(pairs, 5) {
 		var err error
 		if rl, err = read(c.leader); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("on the holder: %w", err)
 		}
 		if rs, err = read(c.standby); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("on a standby: %w", err)
 		}
 		ratios = append(ratios, rs/rl)
 	}
