@@ -160,6 +160,25 @@ func TestClusterBlocksReadFromTheirHolder(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polls the standby's replay
 	}
+	// A NO_CACHE read streams the holder's blocks: a file of several blocks, read in
+	// pieces far smaller than one, comes back whole and exact.
+	big := strings.Repeat("several blocks held by A, streamed to B|", 80_000) // 3.3 MB
+	if res, _ := c.do(a, haOp{Op: "write", Path: "/big", WT: unifiedfs.MustCache, Data: big}); res.Err != "" {
+		t.Fatal(res.Err)
+	}
+	for {
+		res, _ := c.do(b, haOp{Op: "read", Path: "/big", RT: unifiedfs.NoCache})
+		if res.Err == "" {
+			if res.Data != big {
+				t.Fatalf("member %d read %d bytes of another content (NO_CACHE)", b.id, len(res.Data))
+			}
+			break
+		}
+		if !res.NotExist || time.Now().After(deadline) {
+			t.Fatalf("member %d reading a file member %d holds, NO_CACHE: %+v", b.id, a.id, res)
+		}
+		time.Sleep(20 * time.Millisecond) // polls the standby's replay
+	}
 	cl := c.dial(t, 20*time.Second)
 	if got, err := fs.ReadFile(cl, "mc"); err != nil || string(got) != data {
 		t.Fatalf("remote client: %d bytes, %v", len(got), err)

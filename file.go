@@ -79,15 +79,20 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 		}
 		r.node = cur
 		var fetch cache.Fetcher
+		fromUFS := !pinned && cur.Persist() == inode.Persisted
 		switch {
-		case !pinned && cur.Persist() == inode.Persisted:
+		case fromUFS:
 			fetch = f.fetcher(r.mount, r.path, cur)
 		case cur.Persist() != inode.Persisted:
 			fetch = f.remoteBlocks(cur) // held by another member, or nil
 		}
 		rt := f.readType(opts.ReadType)
 		cr := f.cache.NewReader(cacheFile(cur), fetch, cacheMode(rt))
-		return &File{fs: f, ctx: ctx, r: &r, cr: cr, pinned: pinned, stream: rt == NoCache && fetch != nil}, nil
+		fl := &File{fs: f, ctx: ctx, r: &r, cr: cr, pinned: pinned, stream: rt == NoCache && fromUFS}
+		if rt == NoCache && !fromUFS && fetch != nil {
+			fl.held = f.holderRange(cur)
+		}
+		return fl, nil
 	}
 }
 
@@ -197,6 +202,45 @@ type File struct {
 	smu    sync.Mutex
 	sr     io.ReadCloser
 	srOff  int64
+
+	// NO_CACHE reads of another member's blocks stream them from it likewise (under smu).
+	held  func(ctx context.Context, off, n int64) (io.ReadCloser, error)
+	hr    io.ReadCloser
+	hrOff int64
+}
+
+// readHeld reads p at off from a stream of the holder's blocks (see held), reopening it
+// when off is not where the stream is.
+func (fl *File) readHeld(p []byte, off int64) (int, error) {
+	fl.smu.Lock()
+	defer fl.smu.Unlock()
+	size := fl.r.node.Size
+	if fl.hr == nil || fl.hrOff != off {
+		if fl.hr != nil {
+			fl.hr.Close()
+		}
+		hr, err := fl.held(fl.ctx, off, size-off)
+		if err != nil {
+			fl.hr = nil
+			return 0, err
+		}
+		fl.hr, fl.hrOff = hr, off
+	}
+	want := min(int64(len(p)), size-off)
+	n, err := io.ReadFull(fl.hr, p[:want])
+	fl.hrOff += int64(n)
+	if err != nil {
+		fl.hr.Close()
+		fl.hr = nil
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+	if int64(n) < int64(len(p)) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // readStream reads p at off from the UFS stream, reopening it when off is not where the
@@ -278,9 +322,14 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	var n int
 	var err error
-	if fl.stream && !fl.fs.cache.Has(cacheFile(fl.r.node), off/fl.fs.cache.BlockSize()) {
-		n, err = fl.readStream(p, off)
-	} else {
+	switch {
+	case (fl.stream || fl.held != nil) && !fl.fs.cache.Has(cacheFile(fl.r.node), off/fl.fs.cache.BlockSize()):
+		if fl.stream {
+			n, err = fl.readStream(p, off)
+		} else {
+			n, err = fl.readHeld(p, off)
+		}
+	default:
 		n, err = fl.cr.ReadAt(fl.ctx, p, off)
 	}
 	fl.fs.stats.readBytes.Add(int64(n))
@@ -376,6 +425,10 @@ func (fl *File) Close() error {
 	if fl.sr != nil {
 		fl.sr.Close()
 		fl.sr = nil
+	}
+	if fl.hr != nil {
+		fl.hr.Close()
+		fl.hr = nil
 	}
 	fl.smu.Unlock()
 	err := fl.cr.Close()

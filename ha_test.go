@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand"
@@ -120,6 +121,7 @@ type haOp struct {
 	Path, Dst string
 	Data      string
 	WT        unifiedfs.WriteType
+	RT        unifiedfs.ReadType // of a read (default: the FS's)
 	URI       string
 	Timeout   time.Duration // of the call on the member (default 10s)
 }
@@ -160,7 +162,15 @@ func (op haOp) run(ctx context.Context, fsys *unifiedfs.FS) haResult {
 		err = fsys.StartSync(ctx, op.Path)
 	case "read":
 		var b []byte
-		b, err = fs.ReadFile(fsys.WithContext(ctx), strings.TrimPrefix(op.Path, "/"))
+		if op.RT != 0 {
+			var f fs.File
+			if f, err = fsys.OpenFile(ctx, op.Path, unifiedfs.OpenOptions{ReadType: op.RT}); err == nil {
+				b, err = io.ReadAll(f) // reads far smaller than a block
+				f.Close()
+			}
+		} else {
+			b, err = fs.ReadFile(fsys.WithContext(ctx), strings.TrimPrefix(op.Path, "/"))
+		}
 		res.Data = string(b)
 	default:
 		err = fmt.Errorf("unknown op %q", op.Op)

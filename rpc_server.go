@@ -130,13 +130,14 @@ func (f *FS) rpcServer(secret []byte) *rpc.Server {
 		n, _ := strconv.ParseInt(q.Get("n"), 10, 64)
 		return f.serveRead(serving(r.Context()), w, q.Get("path"), id, off, n)
 	})
-	s.Handle("GET", "/block", func(w http.ResponseWriter, r *http.Request) error {
+	s.Handle("GET", "/blocks", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		id, _ := strconv.ParseUint(q.Get("id"), 10, 64)
 		gen, _ := strconv.ParseUint(q.Get("gen"), 10, 64)
 		size, _ := strconv.ParseInt(q.Get("size"), 10, 64)
-		idx, _ := strconv.ParseInt(q.Get("idx"), 10, 64)
-		return f.serveBlock(r.Context(), w, cache.File{ID: id, Gen: gen, Size: size}, idx)
+		off, _ := strconv.ParseInt(q.Get("off"), 10, 64)
+		n, _ := strconv.ParseInt(q.Get("n"), 10, 64)
+		return f.serveBlocks(r.Context(), w, cache.File{ID: id, Gen: gen, Size: size}, off, n)
 	})
 	s.Handle("GET", "/role", func(w http.ResponseWriter, r *http.Request) error { return rpc.WriteJSON(w, f.Role()) })
 	s.Handle("GET", "/mounts", func(w http.ResponseWriter, r *http.Request) error { return rpc.WriteJSON(w, f.Mounts()) })
@@ -289,61 +290,79 @@ func (f *FS) serveRead(ctx context.Context, w http.ResponseWriter, p string, id 
 	return err // after the header, an error can only cut the body short (the client sees it)
 }
 
-// serveBlock answers a block of this member's cache, for a member reading an unpersisted
-// file this one holds.
-func (f *FS) serveBlock(ctx context.Context, w http.ResponseWriter, cf cache.File, idx int64) error {
-	bs := f.cache.BlockSize()
-	if idx < 0 || idx*bs >= cf.Size {
-		return errorf(fs.ErrInvalid, "block %d of a %d-byte file", idx, cf.Size)
+// serveBlocks streams bytes [off, off+n) of a version in this member's cache, for a
+// member reading an unpersisted file this one holds. A block that is not cached fails
+// the call when it is the first (a clear error) and cuts the stream short otherwise.
+func (f *FS) serveBlocks(ctx context.Context, w http.ResponseWriter, cf cache.File, off, n int64) error {
+	if off < 0 || n <= 0 || off+n > cf.Size {
+		return errorf(fs.ErrInvalid, "bytes %d+%d of a %d-byte file", off, n, cf.Size)
 	}
-	n := min(bs, cf.Size-idx*bs)
-	buf := make([]byte, n)
+	bs := f.cache.BlockSize()
 	r := f.cache.NewReader(cf, nil, cache.ReadNoCache)
 	defer r.Close()
-	if _, err := r.ReadAt(ctx, buf, idx*bs); err != nil && !errors.Is(err, io.EOF) {
-		if errors.Is(err, cache.ErrBlockLost) {
-			return fmt.Errorf("%w: block %d of content %d is not in this member's cache: %w", ErrLost, idx, cf.ID, err)
+	buf := make([]byte, min(bs, n))
+	for sent := int64(0); sent < n; {
+		at := off + sent
+		chunk := buf[:min(bs-at%bs, n-sent)] // to the end of at's block
+		if _, err := r.ReadAt(ctx, chunk, at); err != nil && !errors.Is(err, io.EOF) {
+			if errors.Is(err, cache.ErrBlockLost) {
+				err = fmt.Errorf("%w: block %d of content %d is not in this member's cache: %w", ErrLost, at/bs, cf.ID, err)
+			}
+			return err
 		}
-		return err
+		if sent == 0 {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return err
+		}
+		sent += int64(len(chunk))
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	_, err := w.Write(buf)
-	return err
+	return nil
 }
 
 // remoteBlocks returns the fetcher of an unpersisted version another member holds, or
 // nil when this member holds it (or no member is recorded).
 func (f *FS) remoteBlocks(in *inode.Inode) cache.Fetcher {
+	open := f.holderRange(in)
+	if open == nil {
+		return nil
+	}
+	return func(ctx context.Context, off int64, b []byte) (int, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		rc, err := open(ctx, off, int64(len(b)))
+		if err != nil {
+			return 0, err
+		}
+		defer rc.Close()
+		return io.ReadFull(rc, b)
+	}
+}
+
+// holderRange returns how to open a stream of bytes [off, off+n) of an unpersisted
+// version from the member holding it, or nil when this member holds it (or none is
+// recorded). A stream that ends early fails with io.ErrUnexpectedEOF.
+func (f *FS) holderRange(in *inode.Inode) func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	if f.ha == nil {
 		return nil
 	}
-	h := f.ns().HolderOf(in.ID)
-	if h == "" || h == f.ha.cfg.Address {
+	holder := f.ns().HolderOf(in.ID)
+	if holder == "" || holder == f.ha.cfg.Address {
 		return nil
 	}
-	return f.holderFetcher(h, cacheFile(in))
-}
-
-// holderFetcher reads blocks of an unpersisted version from the member that holds them.
-func (f *FS) holderFetcher(holder string, cf cache.File) cache.Fetcher {
-	bs := f.cache.BlockSize()
-	return func(ctx context.Context, off int64, b []byte) (int, error) {
+	cf := cacheFile(in)
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		q := url.Values{"id": {strconv.FormatUint(cf.ID, 10)}, "gen": {strconv.FormatUint(cf.Gen, 10)},
-			"size": {strconv.FormatInt(cf.Size, 10)}, "idx": {strconv.FormatInt(off/bs, 10)}}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		rc, err := f.ha.rpc.Open(ctx, holder, "/block", q)
+			"size": {strconv.FormatInt(cf.Size, 10)}, "off": {strconv.FormatInt(off, 10)}, "n": {strconv.FormatInt(n, 10)}}
+		rc, err := f.ha.rpc.Open(ctx, holder, "/blocks", q)
 		if err != nil {
 			if rpc.Unavailable(err) {
-				return 0, fmt.Errorf("%w: the member holding it (%s) is unreachable: %w", ErrLost, holder, err)
+				return nil, fmt.Errorf("%w: the member holding it (%s) is unreachable: %w", ErrLost, holder, err)
 			}
-			return 0, remoteError("read", "", err)
+			return nil, remoteError("read", "", err)
 		}
-		defer rc.Close()
-		n, err := io.ReadFull(rc, b)
-		if err == io.ErrUnexpectedEOF {
-			err = fmt.Errorf("%w: %s sent %d of %d bytes", io.ErrUnexpectedEOF, holder, n, len(b))
-		}
-		return n, err
+		return rc, nil
 	}
 }
