@@ -360,7 +360,7 @@ func (h *haMember) checkHolders(misses map[string]int) {
 				in.Dir().Range(func(c *inode.Inode) bool { walk(ufs.Join(p, c.Name), c); return true })
 				return
 			}
-			if lost[in.ID] && in.Persist() != inode.Persisted {
+			if lost[in.ID] && in.Persist() != inode.Persisted && in.Persist() != inode.Lost {
 				f.markLost(p, in)
 			}
 		}

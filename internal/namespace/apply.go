@@ -525,8 +525,8 @@ func (s *State) applyUpdate(e *Entry) (Effects, error) {
 		next.Owner = s.owner(r, next.Owner)
 	}
 	s.replace(e.Path, next)
-	if !next.IsDir() && next.Persist() == inode.Persisted {
-		s.setHolder(next.ID, "") // in the UFS now: no member holds the only copy
+	if !next.IsDir() && (next.Persist() == inode.Persisted || next.Persist() == inode.Lost) {
+		s.setHolder(next.ID, "") // in the UFS now, or gone: no member holds the only copy
 	}
 	return eff, nil
 }

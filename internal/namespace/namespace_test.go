@@ -289,3 +289,53 @@ func checkCounts(t *testing.T, s *State) {
 		t.Fatalf("counts %v, a walk finds %v", got, want)
 	}
 }
+
+// A member holds an unpersisted file's only copy until the file is persisted, lost,
+// replaced or deleted; snapshots keep who holds what.
+func TestHolders(t *testing.T) {
+	for _, end := range []struct {
+		name string
+		e    func(id uint64) *Entry
+	}{
+		{"persisted", func(id uint64) *Entry {
+			return &Entry{Op: OpUpdate, Path: "f", Node: &NodeRecord{ID: id, Size: int64(id), Persist: inode.Persisted}}
+		}},
+		{"lost", func(id uint64) *Entry {
+			return &Entry{Op: OpUpdate, Path: "f", Node: &NodeRecord{ID: id, Size: int64(id), Persist: inode.Lost}}
+		}},
+		{"deleted", func(uint64) *Entry { return &Entry{Op: OpDelete, Path: "f"} }},
+		{"replaced", func(uint64) *Entry {
+			return &Entry{Op: OpComplete, Path: "f", Node: &NodeRecord{ID: 9, Size: 9, Persist: inode.Persisted}}
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			s := newState(t)
+			rec := file(5, inode.NotPersisted)
+			rec.Holder = "10.0.0.1:19998"
+			mustApply(t, s, &Entry{Op: OpComplete, Path: "f", Node: rec})
+			if h := s.HolderOf(5); h != rec.Holder {
+				t.Fatalf("holder after the write: %q", h)
+			}
+			entries, err := DecodeSnapshot(snapshot(t, s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := newState(t)
+			for _, e := range entries {
+				if _, err := back.Apply(e); err != nil {
+					t.Fatalf("restore %s %s: %v", e.Op, e.Path, err)
+				}
+			}
+			if h := back.HolderOf(5); h != rec.Holder {
+				t.Fatalf("holder after a snapshot: %q", h)
+			}
+			mustApply(t, s, end.e(5))
+			if h := s.HolderOf(5); h != "" {
+				t.Fatalf("holder once %s: %q", end.name, h)
+			}
+			if hs := s.Holders(); len(hs) != 0 {
+				t.Fatalf("holders once %s: %v", end.name, hs)
+			}
+		})
+	}
+}
