@@ -63,8 +63,8 @@ const (
 	// of 200 pairs on the OSS, S3 and Kodo fakes, median gains 1.00-1.16x from
 	// run to run).
 	DefaultReadAheadWorkers = 8
-	DefaultFetchRetries        = 2
-	maxBlockSize               = 1 << 30
+	DefaultFetchRetries     = 2
+	maxBlockSize            = 1 << 30
 )
 
 // File identifies one version of a file's content. ID is stable for the
