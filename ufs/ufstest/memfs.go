@@ -76,8 +76,22 @@ type Fault struct {
 	Latency time.Duration
 	// LatencyOnly makes the fault delay calls without failing them.
 	LatencyOnly bool
+	// Entered, when set, is sent each call the fault hits (the Nth, those Prob picks, or
+	// every matching call) as it enters, before Hold, Latency and the failure: a test
+	// learns that a call is in flight without sleeping. The send waits for the receiver
+	// or the call's context.
+	Entered chan<- Call
+	// Hold, when set, holds each call the fault hits until Hold is closed (or yields a
+	// value), or the call's context ends; then the call goes on (or fails).
+	Hold <-chan struct{}
 
 	seen int
+}
+
+// fails reports whether the fault fails the calls it hits: unless LatencyOnly, or it only
+// signals (Entered or Hold without Err).
+func (f *Fault) fails() bool {
+	return !f.LatencyOnly && (f.Err != nil || f.Entered == nil && f.Hold == nil)
 }
 
 // Call is one logged operation.
@@ -240,13 +254,14 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 	}
 	var delay time.Duration
 	var fail error
+	var signals []*Fault
 	for _, f := range m.faults {
 		if f.Op != op || f.Under != "" && !ufs.IsWithin(path, f.Under) {
 			continue
 		}
 		f.seen++
 		delay += f.Latency
-		if f.LatencyOnly || fail != nil {
+		if f.LatencyOnly || fail != nil && f.Entered == nil && f.Hold == nil {
 			continue
 		}
 		hit := true
@@ -256,7 +271,13 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 		case f.Prob > 0:
 			hit = m.rng.Float64() < f.Prob
 		}
-		if hit {
+		if !hit {
+			continue
+		}
+		if f.Entered != nil || f.Hold != nil {
+			signals = append(signals, f)
+		}
+		if fail == nil && f.fails() {
 			fail = f.Err
 			if fail == nil {
 				fail = fmt.Errorf("%w: %s %s", ErrInjected, op, path)
@@ -264,6 +285,20 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 		}
 	}
 	m.mu.Unlock()
+	for _, f := range signals {
+		if f.Entered != nil {
+			select {
+			case f.Entered <- Call{op, path}:
+			case <-ctx.Done():
+			}
+		}
+		if f.Hold != nil {
+			select {
+			case <-f.Hold:
+			case <-ctx.Done():
+			}
+		}
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -817,29 +852,4 @@ func (m *MemFS) subtree(s string, dir bool) []string {
 		out = append(out, ks[i])
 	}
 	return out
-}
-
-// Copy implements ufs.Copier.
-func (m *MemFS) Copy(ctx context.Context, src, dst string) error {
-	s, err := m.begin(ctx, OpRename, src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("copy", s, dst)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[s]
-	if !ok {
-		return pathErr("copy", src, fs.ErrNotExist)
-	}
-	if err := m.checkCreate(d); err != nil {
-		return pathErr("copy", dst, err)
-	}
-	cp := *o
-	cp.mtime = m.clock()
-	m.put(d, &cp)
-	return nil
 }
