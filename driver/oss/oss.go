@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -121,36 +120,8 @@ func (f *FS) dirKey(p string) string {
 	return f.prefix + p + "/"
 }
 
-// begin validates p and the state of f and ctx for op.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
-func errRoot(op, p string) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: not allowed on the root", fs.ErrInvalid)}
-}
-
-// pathErr wraps an SDK error for op on p with its sentinel.
-func pathErr(ctx context.Context, op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == op {
-		return err
-	}
-	return &fs.PathError{Op: op, Path: p, Err: withCtx(ctx, classify(err))}
-}
+// Classify implements ufs.Classifier: OSS error codes and statuses to sentinels.
+func (f *FS) Classify(err error) error { return classify(err) }
 
 // withCtx keeps ctx's error in the chain when the context ended.
 func withCtx(ctx context.Context, err error) error {

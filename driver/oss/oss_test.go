@@ -42,10 +42,25 @@ var smallParts = map[string]string{
 	"fs.oss.copy.partSize":       "128KB",
 }
 
+// openerHooks are the harness's Opener cases: a bucket the server does not have, and the
+// test bucket with a wrong secret (the fake checks every signature).
+func openerHooks(srv *osstest.Server, h ufstest.Harness) ufstest.Harness {
+	h.OpenMissing = func(t *testing.T) (ufs.UFS, error) {
+		return ufs.Open(context.Background(), srv.URI("no-such-bucket", ""), srv.Options())
+	}
+	h.OpenBadCredentials = func(t *testing.T) (ufs.UFS, error) {
+		srv.CreateBucket(testBucket)
+		opts := srv.Options()
+		opts["fs.oss.accessKeySecret"] = "wrong-" + opts["fs.oss.accessKeySecret"]
+		return ufs.Open(context.Background(), srv.URI(testBucket, ""), opts)
+	}
+	return h
+}
+
 func TestConformance(t *testing.T) {
 	srv := osstest.NewServer(t)
 	t.Run("Directory", func(t *testing.T) {
-		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }})
+		ufstest.Run(t, openerHooks(srv, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }}))
 	})
 	t.Run("SmallPartsV1", func(t *testing.T) {
 		extra := maps.Clone(smallParts)
