@@ -120,7 +120,10 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	}
 	if _, err := f.listOnce(ctx, f.prefix, "", "", 1); err != nil {
 		f.Close()
-		return nil, ufs.OpenError(uri, mapErr(ctx, "mount", ufs.Root, err))
+		if cerr := ctx.Err(); cerr != nil {
+			err = ufs.WrapErr(cerr, err)
+		}
+		return nil, ufs.OpenError(uri, classify(err))
 	}
 	return f, nil
 }
@@ -160,21 +163,6 @@ func (f *FS) Close() error {
 	}
 	f.c.http.CloseIdleConnections()
 	return nil
-}
-
-// begin validates p for op and checks that f is open and ctx is live.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", pathErr(op, p, fmt.Errorf("%w: kodo UFS is closed", fs.ErrClosed))
-	}
-	if err := ctx.Err(); err != nil {
-		return "", pathErr(op, p, err)
-	}
-	return c, nil
 }
 
 // key returns the object key of clean path c (not Root).

@@ -55,10 +55,21 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := 0
-			ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-				n++
-				return mount(t, srv, fmt.Sprintf("kodo://%s/%s/%d", bucket, tc.name, n), tc.extra)
-			}})
+			ufstest.Run(t, ufstest.Harness{
+				New: func(t *testing.T) ufs.UFS {
+					n++
+					return mount(t, srv, fmt.Sprintf("kodo://%s/%s/%d", bucket, tc.name, n), tc.extra)
+				},
+				// The fake's UC, RS and RSF check the bucket and every signature.
+				OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+					return ufs.Open(context.Background(), "kodo://no-such-bucket/d", srv.Options("no-such-bucket"))
+				},
+				OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+					opts := srv.Options(bucket)
+					opts["fs.kodo.secretkey"] = "wrong-" + opts["fs.kodo.secretkey"]
+					return ufs.Open(context.Background(), "kodo://"+bucket+"/d", opts)
+				},
+			})
 		})
 	}
 }
