@@ -414,7 +414,7 @@ func TestUploadFailures(t *testing.T) {
 		if ups := srv.Uploads(testBucket); len(ups) != 1 {
 			t.Fatalf("uploads = %+v, want the orphan", ups)
 		}
-		n, err := u.(*s3drv.FS).CleanUploads(bg, 0)
+		n, err := ufs.Unwrap(u).(*s3drv.FS).CleanUploads(bg, 0)
 		if err != nil || n != 1 || len(srv.Uploads(testBucket)) != 0 {
 			t.Fatalf("CleanUploads = %d, %v; left %+v", n, err, srv.Uploads(testBucket))
 		}

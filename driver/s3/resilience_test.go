@@ -246,7 +246,7 @@ func TestToxicBlackHole(t *testing.T) {
 		retrytest.WaitGone(t, time.Second, callFrames...)
 		// The abort was sent into the hole too: the upload stays for CleanUploads, which
 		// the same FS can run now.
-		if n, err := u.(interface {
+		if n, err := ufs.Unwrap(u).(interface {
 			CleanUploads(context.Context, time.Duration) (int, error)
 		}).CleanUploads(bg, 0); err != nil || len(srv.Uploads(testBucket)) != 0 {
 			t.Fatalf("CleanUploads after the hole: %d, %v; left %v", n, err, srv.Uploads(testBucket))
@@ -465,7 +465,7 @@ func TestLostCompleteReply(t *testing.T) {
 	remove = srv.Inject(s3test.Fault{Op: "CompleteMultipartUpload", Drop: true, Times: 1, Before: func() {
 		for _, up := range srv.Uploads(testBucket) {
 			if up.Key == key {
-				if _, err := u.(*s3drv.FS).Client().AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{
+				if _, err := ufs.Unwrap(u).(*s3drv.FS).Client().AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{
 					Bucket: aws.String(testBucket), Key: &key, UploadId: &up.ID}); err != nil {
 					t.Errorf("abort: %v", err)
 				}
