@@ -65,7 +65,6 @@ package hdfs
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"slices"
 	"strconv"
@@ -134,11 +133,11 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	}
 	st, err := f.Stat(ctx, ufs.Root)
 	if err == nil && !st.IsDir {
-		err = &fs.PathError{Op: "open", Path: f.root, Err: ufs.ErrNotDir}
+		err = ufs.ErrNotDir
 	}
 	if err != nil {
 		client.Close()
-		return nil, ufs.OpenError(uri, err)
+		return nil, ufs.OpenError(uri, mapErr("stat", f.root, err))
 	}
 	return f, nil
 }
@@ -217,21 +216,6 @@ func (f *FS) abs(p string) string {
 	return f.root + "/" + p
 }
 
-// begin validates p and checks that the UFS is open and ctx live.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
 func status(name string, fi *hdfs.FileInfo) ufs.Status {
 	st := ufs.Status{Name: name, IsDir: fi.IsDir(), ModTime: fi.ModTime(), Owner: fi.Owner(),
 		Group: fi.OwnerGroup(), Mode: fi.Mode().Perm()}
@@ -246,10 +230,6 @@ func status(name string, fi *hdfs.FileInfo) ufs.Status {
 		st.ContentHash = "len:" + strconv.FormatInt(st.Size, 10) + ",mtime:" + strconv.FormatInt(ms, 10) + ",id:" + strconv.FormatUint(id, 10)
 	}
 	return st
-}
-
-func invalid(op, p, format string, a ...any) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: "+format, append([]any{fs.ErrInvalid}, a...)...)}
 }
 
 // Root returns the absolute HDFS path of the UFS root.

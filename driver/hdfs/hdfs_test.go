@@ -36,10 +36,19 @@ func open(t *testing.T, c *hdfstest.Cluster, extra map[string]string) ufs.UFS {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10, ListingLimit: 5})
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-		u := open(t, c, nil)
-		return u
-	}})
+	ufstest.Run(t, ufstest.Harness{
+		New: func(t *testing.T) ufs.UFS { return open(t, c, nil) },
+		OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+			return ufs.Open(context.Background(), "hdfs://"+c.Addr()+"/no/such/dir", c.Options()) // c.URI would create it
+		},
+		// HDFS's simple authentication has no secret to get wrong: what the NameNode
+		// refuses is a root the user may not enter (AccessControlException).
+		OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+			dir := fmt.Sprintf("/private/%d", dirs.Add(1))
+			c.MkdirAll(dir, c.Superuser(), 0o700)
+			return ufs.Open(context.Background(), c.URI(dir+"/root"), c.Options())
+		},
+	})
 }
 
 // TestRealHDFS runs the conformance suite against a real cluster named by
