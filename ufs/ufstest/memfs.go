@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -121,7 +122,7 @@ type MemFS struct {
 	sorted []string           // sorted keys, nil when stale
 	clock  func() time.Time
 	rng    *rand.Rand
-	faults []*Fault
+	faults testpeer.Faults[Fault]
 	record bool
 	log    []Call
 	short  bool
@@ -187,25 +188,10 @@ func (m *MemFS) Seed(seed int64) { m.mu.Lock(); m.rng = rand.New(rand.NewSource(
 func (m *MemFS) ShortReads(on bool) { m.mu.Lock(); m.short = on; m.mu.Unlock() }
 
 // Inject adds a fault and returns a function that removes it.
-func (m *MemFS) Inject(f Fault) (remove func()) {
-	fp := &f
-	m.mu.Lock()
-	m.faults = append(m.faults, fp)
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for i, g := range m.faults {
-			if g == fp {
-				m.faults = append(m.faults[:i], m.faults[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (m *MemFS) Inject(f Fault) (remove func()) { return m.faults.Inject(f) }
 
 // ClearFaults removes every fault.
-func (m *MemFS) ClearFaults() { m.mu.Lock(); m.faults = nil; m.mu.Unlock() }
+func (m *MemFS) ClearFaults() { m.faults.Clear() }
 
 // Record turns the call log on or off (off by default: large benchmarks would grow it).
 func (m *MemFS) Record(on bool) { m.mu.Lock(); m.record = on; m.mu.Unlock() }
@@ -255,14 +241,14 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 	var delay time.Duration
 	var fail error
 	var signals []*Fault
-	for _, f := range m.faults {
+	m.faults.Each(func(f *Fault) { // under m.mu too: Prob draws from m.rng
 		if f.Op != op || f.Under != "" && !ufs.IsWithin(path, f.Under) {
-			continue
+			return
 		}
 		f.seen++
 		delay += f.Latency
 		if f.LatencyOnly || fail != nil && f.Entered == nil && f.Hold == nil {
-			continue
+			return
 		}
 		hit := true
 		switch {
@@ -272,7 +258,7 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 			hit = m.rng.Float64() < f.Prob
 		}
 		if !hit {
-			continue
+			return
 		}
 		if f.Entered != nil || f.Hold != nil {
 			signals = append(signals, f)
@@ -283,7 +269,7 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 				fail = fmt.Errorf("%w: %s %s", ErrInjected, op, path)
 			}
 		}
-	}
+	})
 	m.mu.Unlock()
 	for _, f := range signals {
 		if f.Entered != nil {
