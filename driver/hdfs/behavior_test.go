@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -188,7 +189,7 @@ func TestLongWriteKeepsLease(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{LeaseHardLimit: 1500 * time.Millisecond, BlockSize: 4096})
 	u := open(t, c, nil)
-	write := func(name string) error {
+	write := func(name string, pause func()) error {
 		w, err := u.Create(bg, name, ufs.CreateOptions{})
 		if err != nil {
 			return err
@@ -196,18 +197,26 @@ func TestLongWriteKeepsLease(t *testing.T) {
 		if _, err := w.Write(randBytes(3, 5000)); err != nil {
 			return err
 		}
-		time.Sleep(3 * time.Second)
+		pause()
 		if _, err := w.Write(randBytes(4, 5000)); err != nil {
 			_ = w.Abort()
 			return err
 		}
 		return w.Close()
 	}
-	if err := write("slow"); err != nil {
+	// Deliberate delay: twice the hard limit passes while the client renews; the lease
+	// must survive it.
+	if err := write("slow", func() { time.Sleep(3 * time.Second) }); err != nil {
 		t.Fatalf("slow write with lease renewal: %v", err)
 	}
 	c.DropLeaseRenewals(true)
-	err := write("expired")
+	// Without renewals the NameNode expires the lease (on its next call past the limit).
+	err := write("expired", func() {
+		testpeer.WaitFor(t, "the unrenewed lease to expire", 20*time.Second, func() bool {
+			_, _ = u.Stat(bg, ufs.Root)
+			return len(c.OpenFiles()) == 0
+		})
+	})
 	if err == nil {
 		t.Fatal("slow write succeeded although its lease expired")
 	}
