@@ -206,7 +206,7 @@ func TestLongWriteKeepsLease(t *testing.T) {
 	}
 	// Deliberate delay: twice the hard limit passes while the client renews; the lease
 	// must survive it.
-	if err := write("slow", func() { time.Sleep(3 * time.Second) }); err != nil {
+	if err := write("slow", func() { time.Sleep(3 * time.Second) /* deliberate: past the hard limit */ }); err != nil {
 		t.Fatalf("slow write with lease renewal: %v", err)
 	}
 	c.DropLeaseRenewals(true)
