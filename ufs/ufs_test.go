@@ -179,14 +179,18 @@ func TestOptions(t *testing.T) {
 
 func TestParseDurationAndSize(t *testing.T) {
 	for in, want := range map[string]time.Duration{"1m": time.Minute, "5min": 5 * time.Minute, "30sec": 30 * time.Second, "-1": -time.Millisecond, "0": 0, "60000": time.Minute, "2h": 2 * time.Hour, "1day": 24 * time.Hour} {
-		if got, err := ufs.ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := ufs.ParseDuration(in); err != nil || got != want {
+				t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+			}
+		})
 	}
 	for in, want := range map[string]int64{"1024": 1024, "4MB": 4 << 20, "64k": 64 << 10, "1GB": 1 << 30, "7B": 7} {
-		if got, err := ufs.ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %v, %v", in, got, err)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := ufs.ParseSize(in); err != nil || got != want {
+				t.Errorf("ParseSize(%q) = %v, %v", in, got, err)
+			}
+		})
 	}
 	for _, bad := range []string{"", "x", "-1", "1.5GB", "99999999999TB"} {
 		if _, err := ufs.ParseSize(bad); err == nil {

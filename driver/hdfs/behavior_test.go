@@ -130,19 +130,21 @@ func TestFailover(t *testing.T) {
 		{"hdfs://" + dead + "," + c.Addr() + "/fo", ""},
 		{"hdfs://cluster1/fo", dead + "," + standby + "," + c.Addr()},
 	} {
-		opts := c.Options()
-		if tc.namenodes != "" {
-			opts["hdfs.namenodes"] = tc.namenodes
-		}
-		u, err := ufs.Open(bg, tc.uri, opts)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.uri, err)
-		}
-		mustWrite(t, u, "x", []byte("hi"))
-		if got, err := ufs.ReadFile(bg, u, "x"); err != nil || string(got) != "hi" {
-			t.Fatalf("%s: read %q, %v", tc.uri, got, err)
-		}
-		u.Close()
+		t.Run(tc.uri, func(t *testing.T) {
+			opts := c.Options()
+			if tc.namenodes != "" {
+				opts["hdfs.namenodes"] = tc.namenodes
+			}
+			u, err := ufs.Open(bg, tc.uri, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.uri, err)
+			}
+			mustWrite(t, u, "x", []byte("hi"))
+			if got, err := ufs.ReadFile(bg, u, "x"); err != nil || string(got) != "hi" {
+				t.Fatalf("%s: read %q, %v", tc.uri, got, err)
+			}
+			u.Close()
+		})
 	}
 	// Every NameNode down (or standby): Open fails, and not with fs.ErrNotExist.
 	opts := c.Options()

@@ -139,11 +139,13 @@ func TestMountValidation(t *testing.T) {
 			"alluxio.underfs.s3.endpoint":                        "ftp://x",
 			"alluxio.underfs.s3.request.timeout":                 "soon",
 		} {
-			_, err := open(srv, "bkt", "", with(good, k, v))
-			wantIs(t, err, fs.ErrInvalid)
-			if !strings.Contains(err.Error(), k) {
-				t.Errorf("error for %s does not name it: %v", k, err)
-			}
+			t.Run(k, func(t *testing.T) {
+				_, err := open(srv, "bkt", "", with(good, k, v))
+				wantIs(t, err, fs.ErrInvalid)
+				if !strings.Contains(err.Error(), k) {
+					t.Errorf("error for %s does not name it: %v", k, err)
+				}
+			})
 		}
 	})
 	t.Run("KeysIgnoreCase", func(t *testing.T) {

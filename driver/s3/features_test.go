@@ -93,22 +93,24 @@ func TestInheritACL(t *testing.T) {
 		bucket string
 		mode   fs.FileMode
 	}{{"bkt", 0o700}, {"readonly", 0o700}} {
-		f, _ := newFS(t, srv, tc.bucket, func(o *s3drv.Options) { o.InheritACL = true })
-		if err := ufs.WriteFile(bg, f, "d/x", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range []string{"d/x", "d", ufs.Root} {
-			st, err := f.Stat(bg, p)
-			if err != nil || st.Owner != s3test.DefaultOwnerName || st.Group != st.Owner || st.Mode != tc.mode {
-				t.Errorf("%s %s: %+v %v, want owner %s mode %o", tc.bucket, p, st, err, s3test.DefaultOwnerName, tc.mode)
+		t.Run(tc.bucket, func(t *testing.T) {
+			f, _ := newFS(t, srv, tc.bucket, func(o *s3drv.Options) { o.InheritACL = true })
+			if err := ufs.WriteFile(bg, f, "d/x", []byte("x")); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if all, _ := ufs.ListAll(bg, f, "d"); len(all) != 1 || all[0].Owner != s3test.DefaultOwnerName {
-			t.Errorf("listing entries lack the owner: %+v", all)
-		}
-		if !f.Capabilities().Owners {
-			t.Errorf("Capabilities().Owners false with an owner")
-		}
+			for _, p := range []string{"d/x", "d", ufs.Root} {
+				st, err := f.Stat(bg, p)
+				if err != nil || st.Owner != s3test.DefaultOwnerName || st.Group != st.Owner || st.Mode != tc.mode {
+					t.Errorf("%s %s: %+v %v, want owner %s mode %o", tc.bucket, p, st, err, s3test.DefaultOwnerName, tc.mode)
+				}
+			}
+			if all, _ := ufs.ListAll(bg, f, "d"); len(all) != 1 || all[0].Owner != s3test.DefaultOwnerName {
+				t.Errorf("listing entries lack the owner: %+v", all)
+			}
+			if !f.Capabilities().Owners {
+				t.Errorf("Capabilities().Owners false with an owner")
+			}
+		})
 	}
 	// READ (r-x) and everyone's WRITE (-w-), someone else's grant ignored.
 	srv.SetBucketACL("readonly", s3test.Grant{ID: srv.OwnerID, Permission: "READ"}, s3test.Grant{ID: "someone-else", Permission: "FULL_CONTROL"})
