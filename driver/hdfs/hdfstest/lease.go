@@ -27,11 +27,8 @@ func (n *namenode) appendFile(c *call) (any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f := p.last()
@@ -165,11 +162,8 @@ func (n *namenode) isFileClosed(c *call) (any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f, err := fileOf(p, req.Src)
@@ -181,11 +175,8 @@ func (n *namenode) isFileClosed(c *call) (any, error) {
 
 // writableFile resolves src to a file (INodeFile.valueOf) that user may write.
 func (n *namenode) writableFile(user, src string) (*inode, error) {
-	p, err := n.resolve(src)
+	p, err := n.lookup(user, src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(user, p); err != nil {
 		return nil, err
 	}
 	f, err := fileOf(p, src)

@@ -180,11 +180,8 @@ func (n *namenode) mkdirs(c *call) (any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	if in := p.last(); in != nil {
@@ -434,11 +431,8 @@ func (n *namenode) getBlockLocations(c *call) (any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f := p.last()
@@ -562,11 +556,8 @@ func (n *namenode) delete(c *call) (any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	in := p.last()
@@ -645,11 +636,8 @@ func (n *namenode) setOwner(c *call) (any, error) {
 
 // owned resolves src and checks that user owns it (or is the superuser).
 func (n *namenode) owned(user, src string) (*inode, error) {
-	p, err := n.resolve(src)
+	p, err := n.lookup(user, src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(user, p); err != nil {
 		return nil, err
 	}
 	in := p.last()
