@@ -56,7 +56,7 @@ func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.Cance
 // Open is the ufs.Opener for oss:// URIs. It checks that the bucket exists and that the
 // credentials may list it, returning errors that satisfy fs.ErrNotExist (missing bucket)
 // or fs.ErrPermission (rejected credentials); bad or missing options wrap fs.ErrInvalid and
-// name the key.
+// name the key. The UFS is guarded (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if !validBucket(uri.Authority) {
 		return nil, ufs.OpenError(uri, fmt.Errorf("%w: %q is not an OSS bucket name (3-63 characters of a-z, 0-9 and '-')", fs.ErrInvalid, uri.Authority))
@@ -77,7 +77,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		hc.CloseIdleConnections()
 		return nil, ufs.OpenError(uri, withCtx(ctx, classify(err)))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
 // checkRoot lists one key of the root: it fails when the bucket is missing or the
