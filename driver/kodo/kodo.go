@@ -49,6 +49,9 @@
 // Importing the package disables the SDK's upload logging ("uplog"), which would otherwise
 // buffer logs under os.TempDir() and send them to Qiniu.
 //
+// Open (the Opener of "kodo", through ufs.Open) and New (typed Options) return the UFS
+// guarded (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
+//
 // Import it for its side effect of registering "kodo":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/kodo"
@@ -112,9 +115,9 @@ func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.Cance
 // Open is the ufs.Opener for kodo://<bucket>/<dir> URIs. It checks that the bucket exists
 // and the keys work by listing one key of the root: a missing bucket yields an error
 // satisfying fs.ErrNotExist, rejected keys fs.ErrPermission. The root directory itself need
-// not exist (an empty prefix is a valid, empty directory).
+// not exist (an empty prefix is a valid, empty directory). The UFS is guarded (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
-	f, err := New(uri, opts)
+	f, err := newFS(uri, opts)
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
@@ -125,11 +128,11 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		}
 		return nil, ufs.OpenError(uri, classify(err))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
-// New returns the UFS for uri without contacting Kodo.
-func New(uri ufs.URI, opts ufs.Options) (*FS, error) {
+// newFS returns the driver for uri without contacting Kodo.
+func newFS(uri ufs.URI, opts ufs.Options) (*FS, error) {
 	if uri.Authority == "" {
 		return nil, fmt.Errorf("%w: kodo URI %s has no bucket (want kodo://bucket/dir)", fs.ErrInvalid, uri)
 	}

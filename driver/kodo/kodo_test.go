@@ -2,15 +2,16 @@ package kodo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"testing"
 
+	"github.com/unifiedfs/unifiedfs/driver/kodo"
 	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
-
-	_ "github.com/unifiedfs/unifiedfs/driver/kodo"
 )
 
 const bucket = "bkt"
@@ -71,5 +72,40 @@ func TestConformance(t *testing.T) {
 				},
 			})
 		})
+	}
+}
+
+// TestNewTyped opens the fake's bucket with the typed constructor: a guarded *kodo.FS that
+// reads what it writes below its prefix, and the Opener's checks (wrong keys are
+// fs.ErrPermission).
+func TestNewTyped(t *testing.T) {
+	srv := newServer(t)
+	m := srv.Options(bucket)
+	o := kodo.Options{Bucket: bucket, Prefix: "typed", AccessKey: m[kodo.OptAccessKey], SecretKey: m[kodo.OptSecretKey],
+		DownloadHost: m[kodo.OptDownloadHost], Endpoint: m[kodo.OptEndpoint], UCHosts: []string{m[kodo.OptUCHost]},
+		PlainHTTP: true, Other: map[string]string{kodo.OptCacheDir: m[kodo.OptCacheDir], "unifiedfs.retry.base.delay": "2ms"}}
+	ctx := context.Background()
+	u, err := kodo.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, ok := ufs.Unwrap(u).(*kodo.FS); !ok || ufs.Guard(u) != u {
+		t.Fatalf("New returned %T, want a guarded *kodo.FS", u)
+	}
+	if err := ufs.WriteFile(ctx, u, "f", []byte("typed")); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := ufs.Open(ctx, "kodo://"+bucket+"/", srv.Options(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	if got, err := ufs.ReadFile(ctx, whole, "typed/f"); err != nil || string(got) != "typed" {
+		t.Fatalf("typed/f through the bucket root: %q, %v", got, err)
+	}
+	o.SecretKey = "wrong"
+	if _, err := kodo.New(ctx, o); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("New with a wrong secret: %v", err)
 	}
 }

@@ -1,8 +1,10 @@
 package kodo
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"strings"
 	"time"
@@ -191,4 +193,70 @@ func hostList(o ufs.Options, key string) []string {
 		}
 	}
 	return out
+}
+
+// Options configures New: the typed form of the mount options (see the package
+// documentation), which New checks exactly as Open checks its keys. The zero value of a
+// field means the option is unset (its default).
+type Options struct {
+	// Bucket is the bucket to mount (required); Prefix the directory of the root ("" for
+	// the whole bucket, "dir" or "dir/sub").
+	Bucket, Prefix string
+	// AccessKey and SecretKey are the credentials (required).
+	AccessKey, SecretKey string
+	// DownloadHost is the bucket's download domain; Endpoint the IO endpoint downloads
+	// connect to (a host, an http(s) URL or a region abbreviation). Both are required.
+	DownloadHost, Endpoint string
+	// PlainHTTP uses http for hosts given without a scheme (fs.kodo.usehttps=false).
+	PlainHTTP bool
+	// UCHosts, RSHosts, RSFHosts, UPHosts and APIHosts override the hosts of the
+	// bucket's region (fs.kodo.uchost, ...).
+	UCHosts, RSHosts, RSFHosts, UPHosts, APIHosts []string
+	// Other holds any further option (fs.kodo.upload.*, unifiedfs.*...), by its key; a
+	// key a field sets wins over the same key here.
+	Other map[string]string
+}
+
+// uri returns the URI o names, and its options as mount options.
+func (o Options) uri() (ufs.URI, ufs.Options, error) {
+	uri := ufs.URI{Scheme: "kodo", Authority: o.Bucket, Path: ufs.Root}
+	if p := strings.Trim(o.Prefix, "/"); p != "" {
+		c, err := ufs.CleanPath(p)
+		if err != nil {
+			return uri, ufs.Options{}, fmt.Errorf("%w: prefix %q: %v", fs.ErrInvalid, o.Prefix, err)
+		}
+		uri.Path = c
+	}
+	m := maps.Clone(o.Other)
+	if m == nil {
+		m = map[string]string{}
+	}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set(OptAccessKey, o.AccessKey)
+	set(OptSecretKey, o.SecretKey)
+	set(OptDownloadHost, o.DownloadHost)
+	set(OptEndpoint, o.Endpoint)
+	set(OptUCHost, strings.Join(o.UCHosts, ","))
+	set(OptRSHost, strings.Join(o.RSHosts, ","))
+	set(OptRSFHost, strings.Join(o.RSFHosts, ","))
+	set(OptUPHost, strings.Join(o.UPHosts, ","))
+	set(OptAPIHost, strings.Join(o.APIHosts, ","))
+	if o.PlainHTTP {
+		m[OptHTTPS] = "false"
+	}
+	return uri, ufs.NewOptions(m), nil
+}
+
+// New opens the bucket directory o describes, as Open does (listing one key to check the
+// bucket and the keys), and returns it guarded (ufs.Guard; ufs.Unwrap gives the *FS).
+func New(ctx context.Context, o Options) (ufs.UFS, error) {
+	uri, opts, err := o.uri()
+	if err != nil {
+		return nil, ufs.OpenError(uri, err)
+	}
+	return Open(ctx, uri, opts)
 }

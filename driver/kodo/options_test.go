@@ -96,7 +96,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestPartSizeGrowsForHugeFiles(t *testing.T) {
-	f, err := New(ufs.URI{Scheme: "kodo", Authority: "b", Path: ufs.Root}, ufs.NewOptions(baseOptions()))
+	f, err := newFS(ufs.URI{Scheme: "kodo", Authority: "b", Path: ufs.Root}, ufs.NewOptions(baseOptions()))
 	if err != nil {
 		t.Fatal(err)
 	}
