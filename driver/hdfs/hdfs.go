@@ -58,6 +58,9 @@
 // caches the data encryption key on first use without a lock, so the first concurrent
 // reads and writes race on it.
 //
+// Open (the Opener of "hdfs", through ufs.Open) and New (typed Options) return the UFS
+// guarded (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
+//
 // Import it for its side effect of registering "hdfs":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/hdfs"
@@ -101,7 +104,8 @@ type FS struct {
 
 // Open is the ufs.Opener for hdfs:// URIs. It connects to the NameNode(s) and checks
 // that the root directory exists: a missing root wraps fs.ErrNotExist, a file ufs.ErrNotDir,
-// refused access fs.ErrPermission; bad options wrap fs.ErrInvalid.
+// refused access fs.ErrPermission; bad options wrap fs.ErrInvalid. The UFS is guarded
+// (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	set, err := parseSettings(uri, opts)
 	if err != nil {
@@ -139,7 +143,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		client.Close()
 		return nil, ufs.OpenError(uri, mapErr("stat", f.root, err))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
 // RetryStats implements retry.Reporter.
