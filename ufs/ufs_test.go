@@ -238,3 +238,24 @@ func TestRegistry(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+func TestTypedConstructorHelpers(t *testing.T) {
+	for _, c := range []struct{ dir, want string }{{"", "."}, {"/", "."}, {"a/b", "a/b"}, {"/a/b/", "a/b"}} {
+		t.Run(c.dir, func(t *testing.T) {
+			u, err := ufs.NewURI("oss", "bkt", c.dir)
+			if err != nil || u.Path != c.want || u.Authority != "bkt" || u.Scheme != "oss" {
+				t.Fatalf("NewURI(%q) = %+v, %v", c.dir, u, err)
+			}
+		})
+	}
+	if _, err := ufs.NewURI("oss", "bkt", "a/../b"); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("NewURI of a/../b: %v", err)
+	}
+	o := ufs.OptionsOver(map[string]string{"Fs.Key": "other", "keep": "k"}, "fs.key", "field", "unset", "")
+	if v, _ := o.Get("fs.key"); v != "field" || len(o.Map()) != 2 {
+		t.Fatalf("OptionsOver = %v: the field must win, empty fields stay unset", o.Map())
+	}
+	if _, ok := o.Get("unset"); ok {
+		t.Fatal("an empty field was set")
+	}
+}

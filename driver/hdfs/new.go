@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"maps"
 	"strings"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
@@ -32,31 +31,12 @@ type Options struct {
 
 // uri returns the URI o names, and its options as mount options.
 func (o Options) uri() (ufs.URI, ufs.Options, error) {
-	uri := ufs.URI{Scheme: "hdfs", Authority: strings.Join(o.NameNodes, ","), Path: ufs.Root}
-	if d := strings.Trim(o.Dir, "/"); d != "" {
-		c, err := ufs.CleanPath(d)
-		if err != nil {
-			return uri, ufs.Options{}, fmt.Errorf("%w: directory %q: %v", fs.ErrInvalid, o.Dir, err)
-		}
-		uri.Path = c
+	uri, err := ufs.NewURI("hdfs", strings.Join(o.NameNodes, ","), o.Dir)
+	if err == nil && len(o.NameNodes) == 0 {
+		err = fmt.Errorf("%w: no NameNode address", fs.ErrInvalid)
 	}
-	if len(o.NameNodes) == 0 {
-		return uri, ufs.Options{}, fmt.Errorf("%w: no NameNode address", fs.ErrInvalid)
-	}
-	m := maps.Clone(o.Other)
-	if m == nil {
-		m = map[string]string{}
-	}
-	set := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	set(OptUser, o.User)
-	set(OptPrincipal, o.KerberosPrincipal)
-	set(OptKeytab, o.KerberosKeytab)
-	set(OptCCache, o.KerberosCCache)
-	return uri, ufs.NewOptions(m), nil
+	return uri, ufs.OptionsOver(o.Other, OptUser, o.User, OptPrincipal, o.KerberosPrincipal,
+		OptKeytab, o.KerberosKeytab, OptCCache, o.KerberosCCache), err
 }
 
 // New connects to the NameNodes o names and opens its directory, as Open does, returning

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"maps"
 	"path/filepath"
 	"strings"
 	"time"
@@ -219,36 +218,16 @@ type Options struct {
 
 // uri returns the URI o names, and its options as mount options.
 func (o Options) uri() (ufs.URI, ufs.Options, error) {
-	uri := ufs.URI{Scheme: "kodo", Authority: o.Bucket, Path: ufs.Root}
-	if p := strings.Trim(o.Prefix, "/"); p != "" {
-		c, err := ufs.CleanPath(p)
-		if err != nil {
-			return uri, ufs.Options{}, fmt.Errorf("%w: prefix %q: %v", fs.ErrInvalid, o.Prefix, err)
-		}
-		uri.Path = c
-	}
-	m := maps.Clone(o.Other)
-	if m == nil {
-		m = map[string]string{}
-	}
-	set := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	set(OptAccessKey, o.AccessKey)
-	set(OptSecretKey, o.SecretKey)
-	set(OptDownloadHost, o.DownloadHost)
-	set(OptEndpoint, o.Endpoint)
-	set(OptUCHost, strings.Join(o.UCHosts, ","))
-	set(OptRSHost, strings.Join(o.RSHosts, ","))
-	set(OptRSFHost, strings.Join(o.RSFHosts, ","))
-	set(OptUPHost, strings.Join(o.UPHosts, ","))
-	set(OptAPIHost, strings.Join(o.APIHosts, ","))
+	uri, err := ufs.NewURI("kodo", o.Bucket, o.Prefix)
+	https := ""
 	if o.PlainHTTP {
-		m[OptHTTPS] = "false"
+		https = "false"
 	}
-	return uri, ufs.NewOptions(m), nil
+	join := func(hosts []string) string { return strings.Join(hosts, ",") }
+	return uri, ufs.OptionsOver(o.Other, OptAccessKey, o.AccessKey, OptSecretKey, o.SecretKey,
+		OptDownloadHost, o.DownloadHost, OptEndpoint, o.Endpoint, OptHTTPS, https, OptUCHost, join(o.UCHosts),
+		OptRSHost, join(o.RSHosts), OptRSFHost, join(o.RSFHosts), OptUPHost, join(o.UPHosts),
+		OptAPIHost, join(o.APIHosts)), err
 }
 
 // New opens the bucket directory o describes, as Open does (listing one key to check the

@@ -2,10 +2,6 @@ package oss
 
 import (
 	"context"
-	"fmt"
-	"io/fs"
-	"maps"
-	"strings"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
@@ -34,35 +30,18 @@ type Options struct {
 
 // uri returns the URI o names, and its options as mount options.
 func (o Options) uri() (ufs.URI, ufs.Options, error) {
-	uri := ufs.URI{Scheme: "oss", Authority: o.Bucket, Path: ufs.Root}
-	if p := strings.Trim(o.Prefix, "/"); p != "" {
-		c, err := ufs.CleanPath(p)
-		if err != nil {
-			return uri, ufs.Options{}, fmt.Errorf("%w: prefix %q: %v", fs.ErrInvalid, o.Prefix, err)
-		}
-		uri.Path = c
+	uri, err := ufs.NewURI("oss", o.Bucket, o.Prefix)
+	return uri, ufs.OptionsOver(o.Other, keyEndpoint, o.Endpoint, keyAccessKeyID, o.AccessKeyID,
+		keyAccessSecret, o.AccessKeySecret, keySecurityToken, o.SecurityToken, keyRegion, o.Region,
+		keySignature, when(o.SignatureV1, "v1"), keyPathStyle, when(o.PathStyle, "true")), err
+}
+
+// when returns v when b holds, else "" (an unset option).
+func when(b bool, v string) string {
+	if b {
+		return v
 	}
-	m := maps.Clone(o.Other)
-	if m == nil {
-		m = map[string]string{}
-	}
-	set := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	set(keyEndpoint, o.Endpoint)
-	set(keyAccessKeyID, o.AccessKeyID)
-	set(keyAccessSecret, o.AccessKeySecret)
-	set(keySecurityToken, o.SecurityToken)
-	set(keyRegion, o.Region)
-	if o.SignatureV1 {
-		m[keySignature] = "v1"
-	}
-	if o.PathStyle {
-		m[keyPathStyle] = "true"
-	}
-	return uri, ufs.NewOptions(m), nil
+	return ""
 }
 
 // New opens the bucket directory o describes, as Open does, and returns it guarded
