@@ -86,13 +86,9 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 // it aborts stale multipart uploads below the prefix; failures of those two are logged,
 // not fatal.
 func New(ctx context.Context, o Options) (ufs.UFS, error) {
-	uri := ufs.URI{Scheme: "s3", Authority: o.Bucket, Path: ufs.Root}
-	if p := strings.Trim(o.Prefix, "/"); p != "" {
-		c, err := ufs.CleanPath(p)
-		if err != nil {
-			return nil, ufs.OpenError(uri, fmt.Errorf("%w: prefix %q: %v", fs.ErrInvalid, o.Prefix, err))
-		}
-		uri.Path = c
+	uri, err := ufs.NewURI("s3", o.Bucket, o.Prefix)
+	if err != nil {
+		return nil, ufs.OpenError(uri, err)
 	}
 	if err := fillDefaults(&o); err != nil {
 		return nil, ufs.OpenError(uri, err)
