@@ -172,3 +172,61 @@ func TestGuardWriterCallsTheDriver(t *testing.T) {
 		t.Fatalf("Write %v, Close %v", werr, cerr)
 	}
 }
+
+// TestGuardWriterIsStatWriterOnlyWhenTheDriversIs checks the writer's one optional
+// interface: a guarded writer implements ufs.StatWriter exactly when the driver's does.
+func TestGuardWriterIsStatWriterOnlyWhenTheDriversIs(t *testing.T) {
+	ctx := context.Background()
+	w, err := ufs.Guard(ufstest.New(ufstest.FileSystem)).Create(ctx, "f", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.(ufs.StatWriter); !ok {
+		t.Error("the guard hides the StatWriter of MemFS's writer")
+	}
+	_ = w.Abort()
+	w, err = ufs.Guard(&recordingDriver{MemFS: ufstest.New(ufstest.FileSystem)}).Create(ctx, "f", ufs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.(ufs.StatWriter); ok {
+		t.Error("the guard claims StatWriter for a writer without Written")
+	}
+}
+
+// BenchmarkGuard measures what the guard costs on the hottest calls against the same
+// MemFS unguarded, in the same run: Stat, and a 64 KiB file read in 4 KiB Reads. Compare
+// the Raw and Guarded lines (ns/op).
+func BenchmarkGuard(b *testing.B) {
+	ctx := context.Background()
+	m := ufstest.New(ufstest.ObjectStore)
+	m.Direct().Put("d/f", make([]byte, 64<<10))
+	for _, v := range []struct {
+		name string
+		u    ufs.UFS
+	}{{"Raw", m}, {"Guarded", ufs.Guard(m)}} {
+		b.Run("Stat/"+v.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.u.Stat(ctx, "d/f"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Read64K/"+v.name, func(b *testing.B) {
+			buf := make([]byte, 4<<10)
+			b.SetBytes(64 << 10)
+			for b.Loop() {
+				r, err := v.u.OpenRange(ctx, "d/f", 0, -1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := r.Read(buf); err != nil {
+						break
+					}
+				}
+				r.Close()
+			}
+		})
+	}
+}
