@@ -641,13 +641,7 @@ func (s *writerSet) cancelAll(err error) {
 	}
 }
 
-// uploaded returns the status of what a completed upload stored: from the writer when it
-// knows (ufs.StatWriter), else with one Stat.
+// uploaded returns the status of what a completed upload stored (ufs.WrittenStatus).
 func (f *FS) uploaded(ctx context.Context, m *mount, ufsPath string, uw ufs.Writer) (ufs.Status, error) {
-	if sw, ok := uw.(ufs.StatWriter); ok {
-		if st, ok := sw.Written(); ok {
-			return st, nil
-		}
-	}
-	return m.ufs.Stat(ctx, ufsPath)
+	return ufs.WrittenStatus(ctx, m.ufs, ufsPath, uw)
 }

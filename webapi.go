@@ -106,6 +106,9 @@ type MountStats struct {
 	// (retry.Reporter); the four counts below are that policy's, zero otherwise.
 	HasRetry                            bool
 	Retries, Throttled, Resumed, GaveUp int64
+	// Calls counts the calls made to the UFS and the errors they returned, per
+	// operation (ufs.CallStats); nil for a UFS that is not guarded (an unreachable mount).
+	Calls []ufs.OpCount
 }
 
 // MountStats returns the counters of every mount's UFS, sorted by mount path.
@@ -118,6 +121,9 @@ func (f *FS) MountStats() []MountStats {
 				s.HasRetry = true
 				s.Retries, s.Throttled, s.Resumed, s.GaveUp = st.Retries.Load(), st.Throttled.Load(), st.Resumed.Load(), st.GaveUp.Load()
 			}
+		}
+		if cs, ok := m.ufs.(ufs.CallStats); ok {
+			s.Calls = cs.Calls()
 		}
 		out = append(out, s)
 	}

@@ -37,6 +37,26 @@ func NewOptions(m map[string]string) Options {
 	return o
 }
 
+// OptionsOver returns the mount options of a driver's typed constructor: the keys of other,
+// and over them each key of kv (key, value pairs) whose value is not empty.
+func OptionsOver(other map[string]string, kv ...string) Options {
+	m := make(map[string]string, len(other)+len(kv)/2)
+	for k, v := range other {
+		m[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			for k := range m { // the field wins over the same key in other, in any case
+				if strings.EqualFold(k, kv[i]) {
+					delete(m, k)
+				}
+			}
+			m[kv[i]] = kv[i+1]
+		}
+	}
+	return NewOptions(m)
+}
+
 // Get returns the value of key (any case) and whether it is set.
 func (o Options) Get(key string) (string, bool) {
 	v, ok := o.m[strings.ToLower(key)]

@@ -1,6 +1,8 @@
 package ufs
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -153,6 +155,14 @@ func TempName(base, token string) string {
 		base = base[:room]
 	}
 	return tempPrefix + base + "." + token
+}
+
+// TempPath returns a fresh temporary path for an upload to dir/base (clean paths): in dir,
+// named TempName(base, token) with a random token.
+func TempPath(dir, base string) string {
+	var tok [8]byte
+	_, _ = rand.Read(tok[:])
+	return Join(dir, TempName(base, hex.EncodeToString(tok[:])))
 }
 
 // IsTempName reports whether name (a base name) is an in-flight upload's temporary name.

@@ -65,7 +65,7 @@ func (r *Registry) Schemes() []string {
 }
 
 // Open parses uri, finds its scheme's Opener and returns a ready UFS rooted at the URI's
-// path. An unknown scheme is an error wrapping ErrNotSupported that lists the registered
+// path, guarded (see Guard). An unknown scheme is an error wrapping ErrNotSupported that lists the registered
 // schemes and reminds the caller to blank-import the driver. Errors from parsing wrap
 // fs.ErrInvalid. Options are matched case-insensitively (see Options).
 func (r *Registry) Open(ctx context.Context, uri string, opts map[string]string) (UFS, error) {
@@ -88,7 +88,11 @@ func (r *Registry) Open(ctx context.Context, uri string, opts map[string]string)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return open(ctx, u, NewOptions(opts))
+	d, err := open(ctx, u, NewOptions(opts))
+	if err != nil {
+		return nil, err
+	}
+	return Guard(d), nil
 }
 
 // OpenError wraps a failure to reach uri so that the message names the location. The

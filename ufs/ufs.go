@@ -5,9 +5,11 @@
 // # Paths
 //
 // Every path a UFS method takes is relative to the UFS's root (the path of the URI it was
-// opened with) in the CleanPath form: "a/b", or Root (".") for the root itself. Drivers
-// call CheckPath on every path they are given, so "..", empty elements, NUL bytes and
-// backslashes never reach storage and nothing outside the root can be named.
+// opened with) in the CleanPath form: "a/b", or Root (".") for the root itself. The guard
+// around every driver (Guard; Registry.Open and the drivers' constructors return guarded
+// values) cleans every path it is given, so "..", empty elements, NUL bytes and
+// backslashes never reach storage and nothing outside the root can be named. Drivers
+// implement the UFS methods for clean paths only.
 //
 // # Errors
 //
@@ -15,9 +17,11 @@
 // of fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid, ErrNotEmpty, ErrNotDir,
 // ErrIsDir or ErrNotSupported when the failure is one of those, and keeps the storage
 // system's own error in the chain (see WrapErr). Drivers map SDK errors by error code or
-// HTTP status, never by message text, and never report an authentication failure as
-// fs.ErrNotExist. A cancelled or expired context yields an error satisfying errors.Is with
-// ctx.Err().
+// HTTP status (see Classifier), never by message text, and never report an
+// authentication failure as fs.ErrNotExist. The one exception to "never by message text"
+// is the local driver's os.Root escape, which os reports without a sentinel. A cancelled
+// or expired context yields an error satisfying errors.Is with ctx.Err(). The guard makes
+// every error a *fs.PathError naming the operation and the rooted path ("/a/b").
 package ufs
 
 import (
@@ -103,6 +107,14 @@ type CreateOptions struct {
 	SizeKnown bool
 	// Mode is the permission of the new file on stores that have modes; 0 means 0644.
 	Mode fs.FileMode
+}
+
+// Perm returns the permission bits of the new file: Mode's, or 0644 when they are 0.
+func (o CreateOptions) Perm() fs.FileMode {
+	if m := o.Mode.Perm(); m != 0 {
+		return m
+	}
+	return 0o644
 }
 
 // Writer is an upload in progress. Bytes written become visible at the path, all at once,
@@ -193,12 +205,6 @@ func ListKey(st Status, objectStore bool) string {
 	return st.Name
 }
 
-// Copier is implemented by stores that copy server-side.
-type Copier interface {
-	// Copy copies the file src to dst, replacing dst. Missing src: fs.ErrNotExist.
-	Copy(ctx context.Context, src, dst string) error
-}
-
 // ListAll returns every entry below dir, reading all pages.
 func ListAll(ctx context.Context, u UFS, dir string) ([]Status, error) {
 	var all []Status
@@ -259,6 +265,17 @@ type ChangeCounter interface {
 	// ChangesSince returns how many changes happened at or below dir after cursor (0:
 	// since the store was opened) and the cursor of now.
 	ChangesSince(ctx context.Context, dir string, cursor uint64) (n int, now uint64, err error)
+}
+
+// WrittenStatus returns the status of what the completed upload w stored at path: from the
+// writer when it knows (StatWriter), else with one Stat of u.
+func WrittenStatus(ctx context.Context, u UFS, path string, w Writer) (Status, error) {
+	if sw, ok := w.(StatWriter); ok {
+		if st, ok := sw.Written(); ok {
+			return st, nil
+		}
+	}
+	return u.Stat(ctx, path)
 }
 
 // StatWriter is implemented by writers that know, once Close returned nil, the status of

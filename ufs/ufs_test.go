@@ -179,14 +179,18 @@ func TestOptions(t *testing.T) {
 
 func TestParseDurationAndSize(t *testing.T) {
 	for in, want := range map[string]time.Duration{"1m": time.Minute, "5min": 5 * time.Minute, "30sec": 30 * time.Second, "-1": -time.Millisecond, "0": 0, "60000": time.Minute, "2h": 2 * time.Hour, "1day": 24 * time.Hour} {
-		if got, err := ufs.ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := ufs.ParseDuration(in); err != nil || got != want {
+				t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+			}
+		})
 	}
 	for in, want := range map[string]int64{"1024": 1024, "4MB": 4 << 20, "64k": 64 << 10, "1GB": 1 << 30, "7B": 7} {
-		if got, err := ufs.ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %v, %v", in, got, err)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := ufs.ParseSize(in); err != nil || got != want {
+				t.Errorf("ParseSize(%q) = %v, %v", in, got, err)
+			}
+		})
 	}
 	for _, bad := range []string{"", "x", "-1", "1.5GB", "99999999999TB"} {
 		if _, err := ufs.ParseSize(bad); err == nil {
@@ -232,5 +236,26 @@ func TestRegistry(t *testing.T) {
 	mustPanic("nil", func() { r.Register("other", nil) })
 	if s := r.Schemes(); len(s) != 1 || s[0] != "mem" {
 		t.Error(s)
+	}
+}
+
+func TestTypedConstructorHelpers(t *testing.T) {
+	for _, c := range []struct{ dir, want string }{{"", "."}, {"/", "."}, {"a/b", "a/b"}, {"/a/b/", "a/b"}} {
+		t.Run(c.dir, func(t *testing.T) {
+			u, err := ufs.NewURI("oss", "bkt", c.dir)
+			if err != nil || u.Path != c.want || u.Authority != "bkt" || u.Scheme != "oss" {
+				t.Fatalf("NewURI(%q) = %+v, %v", c.dir, u, err)
+			}
+		})
+	}
+	if _, err := ufs.NewURI("oss", "bkt", "a/../b"); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("NewURI of a/../b: %v", err)
+	}
+	o := ufs.OptionsOver(map[string]string{"Fs.Key": "other", "keep": "k"}, "fs.key", "field", "unset", "")
+	if v, _ := o.Get("fs.key"); v != "field" || len(o.Map()) != 2 {
+		t.Fatalf("OptionsOver = %v: the field must win, empty fields stay unset", o.Map())
+	}
+	if _, ok := o.Get("unset"); ok {
+		t.Fatal("an empty field was set")
 	}
 }

@@ -70,3 +70,16 @@ func (u URI) Overlaps(v URI) bool {
 	}
 	return IsWithin(u.Path, v.Path) || IsWithin(v.Path, u.Path)
 }
+
+// NewURI returns the URI of a driver's typed constructor: scheme, authority (a bucket,
+// NameNode addresses) and dir, the root directory in any of the forms CleanPath accepts
+// ("", "/", "a/b", "/a/b/"). An invalid dir is an error wrapping fs.ErrInvalid.
+func NewURI(scheme, authority, dir string) (URI, error) {
+	u := URI{Scheme: scheme, Authority: authority, Path: Root}
+	p, err := CleanPath(dir)
+	if err != nil {
+		return u, fmt.Errorf("%w: directory %q of %s: %v", fs.ErrInvalid, dir, u, err)
+	}
+	u.Path = p
+	return u, nil
+}

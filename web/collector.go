@@ -40,8 +40,11 @@ import (
 //	unifiedfs_ufs_throttled_total{mount,kind}             retries after throttling
 //	unifiedfs_ufs_resumed_reads_total{mount,kind}         reads re-opened after their body broke
 //	unifiedfs_ufs_gave_up_total{mount,kind}               calls that failed after retrying
+//	unifiedfs_ufs_calls_total{mount,kind,op}              calls made to the UFS, per operation
+//	unifiedfs_ufs_errors_total{mount,kind,op}             of those, the ones that returned an error
 //
-// The unifiedfs_ufs_* metrics exist for mounts whose driver has a retry policy.
+// The four retry metrics exist for mounts whose driver has a retry policy; calls and
+// errors for every reachable mount (ufs.CallStats), for each operation its UFS offers.
 func NewCollector(fsys *unifiedfs.FS) prometheus.Collector {
 	return &collector{fsys: fsys, version: moduleVersion()}
 }
@@ -91,13 +94,15 @@ var (
 	descThrottled       = desc("ufs_throttled_total", "UFS requests retried after the store throttled them.", mountLabels...)
 	descResumed         = desc("ufs_resumed_reads_total", "UFS reads re-opened after their body broke.", mountLabels...)
 	descGaveUp          = desc("ufs_gave_up_total", "UFS requests that failed after retrying.", mountLabels...)
+	descUFSCalls        = desc("ufs_calls_total", "Calls made to the UFS, per operation.", "mount", "kind", "op")
+	descUFSErrors       = desc("ufs_errors_total", "Calls to the UFS that returned an error (not found included), per operation.", "mount", "kind", "op")
 )
 
 var allDescs = []*prometheus.Desc{descInfo, descCacheHits, descCacheMisses, descCacheFetches, descCacheReadAheads,
 	descCacheEvictions, descCacheCorrupt, descCacheUsed, descCacheCapacity, descCachePinned, descCacheBlockSize,
 	descFiles, descIncomplete, descDirs, descMounts, descReadBytes, descUFSReadBytes, descSyncListings, descSyncEntries,
 	descPersistQueue, descPersistDone, descPersistFailed, descJournalSeq, descJournalSince,
-	descRole, descEpoch, descApplied, descKnown, descLag, descRetries, descThrottled, descResumed, descGaveUp}
+	descRole, descEpoch, descApplied, descKnown, descLag, descRetries, descThrottled, descResumed, descGaveUp, descUFSCalls, descUFSErrors}
 
 // roles are the values of the ha_role label, every one exported so a change of role is a
 // change of value, not of series.
@@ -171,6 +176,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLag, float64(ri.Lag))
 
 	for _, ms := range c.fsys.MountStats() {
+		for _, oc := range ms.Calls {
+			counter(descUFSCalls, oc.Calls, ms.Path, ms.Kind, oc.Op)
+			counter(descUFSErrors, oc.Errors, ms.Path, ms.Kind, oc.Op)
+		}
 		if !ms.HasRetry {
 			continue
 		}

@@ -101,6 +101,24 @@ func TestCollectorValues(t *testing.T) {
 	if _, ok := lookupSample(t, reg, "unifiedfs_ufs_retries_total", "mount", "/data"); ok {
 		t.Error("a mount whose driver has no retry policy has retry series")
 	}
+	// Every mount counts its UFS calls; a Stat of a missing file is a call and an error.
+	for _, mount := range []string{"/", "/data", "/archive"} {
+		if _, ok := lookupSample(t, reg, "unifiedfs_ufs_calls_total", "mount", mount, "kind", "memory", "op", "list"); !ok {
+			t.Errorf("no unifiedfs_ufs_calls_total{op=list} for mount %s", mount)
+		}
+	}
+	calls0 := sample(t, reg, "unifiedfs_ufs_calls_total", "mount", "/data", "op", "stat")
+	errs0 := sample(t, reg, "unifiedfs_ufs_errors_total", "mount", "/data", "op", "stat")
+	if _, err := fx.fsys.Stat("data/no-such-file"); err == nil {
+		t.Fatal("stat of a missing file succeeded")
+	}
+	if c, e := sample(t, reg, "unifiedfs_ufs_calls_total", "mount", "/data", "op", "stat")-calls0,
+		sample(t, reg, "unifiedfs_ufs_errors_total", "mount", "/data", "op", "stat")-errs0; c < 1 || e < 1 || e > c {
+		t.Errorf("a missing file's metadata load: %v stat calls, %v errors; want at least one of each", c, e)
+	}
+	if _, ok := lookupSample(t, reg, "unifiedfs_ufs_calls_total", "mount", "/data", "op", "append"); ok {
+		t.Error("a store without ufs.Appender has append series")
+	}
 	if seq := sample(t, reg, "unifiedfs_journal_sequence", "state", "appended"); seq < 3 {
 		t.Errorf("journal sequence %v: the fixture journaled two mounts and a file", seq)
 	}

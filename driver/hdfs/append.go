@@ -23,25 +23,18 @@ import (
 // the file is missing it is created (mode 0600; created parents get 0755). Append is not
 // supported with data transfer protection (hdfs.data.transfer.protection or an
 // encrypting cluster): the SASL wrapping hides the acknowledgements Sync waits for.
-func (f *FS) Append(ctx context.Context, p string) (ufs.AppendWriter, error) {
-	c, err := f.begin(ctx, "append", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, invalid("append", p, "cannot append to the root")
-	}
+func (f *FS) Append(ctx context.Context, c string) (ufs.AppendWriter, error) {
 	if err := f.appendSupported(); err != nil {
-		return nil, &fs.PathError{Op: "append", Path: p, Err: err}
+		return nil, err
 	}
 	abs := f.abs(c)
 	if fi, err := f.client.Stat(abs); err == nil && fi.IsDir() {
-		return nil, &fs.PathError{Op: "append", Path: p, Err: ufs.ErrIsDir}
+		return nil, ufs.ErrIsDir
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, mapErr("append", p, err)
+		return nil, err
 	}
 	dir, _ := ufs.Split(c)
-	if err := f.mkdirParent(ctx, "append", p, dir); err != nil {
+	if err := f.mkdirParent(ctx, dir); err != nil {
 		return nil, err
 	}
 	pipes := newPipelines(f.set.dial)
@@ -49,9 +42,9 @@ func (f *FS) Append(ctx context.Context, p string) (ufs.AppendWriter, error) {
 	opts.DatanodeDialFunc = pipes.DialContext
 	client, err := hdfs.NewClient(opts)
 	if err != nil {
-		return nil, mapErr("append", p, err)
+		return nil, err
 	}
-	w, err := f.openAppend(ctx, client, pipes, p, abs)
+	w, err := f.openAppend(ctx, client, pipes, c, abs)
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -70,15 +63,15 @@ func (f *FS) appendSupported() error {
 }
 
 // openAppend appends to the file at abs with client, creating it when it is missing.
-func (f *FS) openAppend(ctx context.Context, client *hdfs.Client, pipes *pipelines, p, abs string) (*appendWriter, error) {
+func (f *FS) openAppend(ctx context.Context, client *hdfs.Client, pipes *pipelines, c, abs string) (*appendWriter, error) {
 	nn, err := namenodeOf(client)
 	if err != nil {
-		return nil, &fs.PathError{Op: "append", Path: p, Err: fmt.Errorf("%w: %w", ufs.ErrNotSupported, err)}
+		return nil, fmt.Errorf("%w: %w", ufs.ErrNotSupported, err)
 	}
 	// The client would fetch the server defaults on the first block, into a field it
 	// does not guard; fetch them now, before the writer is shared with Sync.
 	if _, err := client.ServerDefaults(); err != nil {
-		return nil, mapErr("append", p, err)
+		return nil, err
 	}
 	delay := f.set.completeDelay
 	for attempt := 0; ; attempt++ {
@@ -93,7 +86,7 @@ func (f *FS) openAppend(ctx context.Context, client *hdfs.Client, pipes *pipelin
 			fi, err := client.Stat(abs)
 			if err != nil {
 				_ = fw.Close()
-				return nil, mapErr("append", p, err)
+				return nil, err
 			}
 			var id uint64
 			if raw, ok := fi.Sys().(*hdfs.FileStatus); ok {
@@ -102,71 +95,60 @@ func (f *FS) openAppend(ctx context.Context, client *hdfs.Client, pipes *pipelin
 			if dl, ok := ctx.Deadline(); ok {
 				_ = fw.SetDeadline(dl)
 			}
-			return &appendWriter{f: f, ctx: ctx, client: client, nn: nn, pipes: pipes, fw: fw, path: p, abs: abs, fileID: id}, nil
+			return &appendWriter{f: f, ctx: ctx, client: client, nn: nn, pipes: pipes, fw: fw, path: ufs.Rooted(c), abs: abs, fileID: id}, nil
 		}
 		// The last block is committed but not yet reported complete: retry as the
 		// Java client does with a RetriableException.
 		if exceptionClass(err) != "org.apache.hadoop.ipc.RetriableException" || attempt >= f.set.completeRetries {
-			return nil, mapErr("append", p, err)
+			return nil, err
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return nil, &fs.PathError{Op: "append", Path: p, Err: err}
+			return nil, err
 		}
 		delay *= 2
 	}
 }
 
-// mkdirParent creates the directory dir that a new file at p needs.
-func (f *FS) mkdirParent(ctx context.Context, op, p, dir string) error {
+// mkdirParent creates the directory dir that a new file needs.
+func (f *FS) mkdirParent(ctx context.Context, dir string) error {
 	if err := nnDo(ctx, f, func() error { return f.client.MkdirAll(f.abs(dir), 0o755) }); err != nil {
 		if errors.Is(err, os.ErrExist) || exceptionClass(err) == "org.apache.hadoop.fs.ParentNotDirectoryException" {
-			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
+			return ufs.WrapErr(ufs.ErrNotDir, err)
 		}
-		return mapErr(op, p, err)
+		return err
 	}
 	return nil
 }
 
 // Truncate implements ufs.Appender: the NameNode cuts whole blocks at once and the last
 // one by block recovery, which Truncate waits for (isFileClosed).
-func (f *FS) Truncate(ctx context.Context, p string, size int64) error {
-	c, err := f.begin(ctx, "truncate", p)
-	if err != nil {
-		return err
-	}
-	if size < 0 {
-		return invalid("truncate", p, "negative size %d", size)
-	}
+func (f *FS) Truncate(ctx context.Context, c string, size int64) error {
 	abs := f.abs(c)
-	if err := f.checkFile("truncate", p, c, abs); err != nil {
+	if err := f.checkFile(abs); err != nil {
 		return err
 	}
 	done, err := f.client.Truncate(abs, size)
 	if err != nil {
-		return mapErr("truncate", p, err)
+		return err
 	}
 	if done {
 		return nil
 	}
 	if f.nnErr != nil {
-		return &fs.PathError{Op: "truncate", Path: p, Err: fmt.Errorf("%w: cannot wait for the truncate: %w", ufs.ErrNotSupported, f.nnErr)}
+		return fmt.Errorf("%w: cannot wait for the truncate: %w", ufs.ErrNotSupported, f.nnErr)
 	}
-	return f.waitClosed(ctx, "truncate", p, abs)
+	return f.waitClosed(ctx, abs)
 }
 
 // Seal implements ufs.Sealer with recoverLease, then waits until the NameNode has closed
 // the file (isFileClosed). A recovery the NameNode cannot start yet (the last block is
 // committed but not yet reported) is retried with backoff.
-func (f *FS) Seal(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "seal", p)
-	if err != nil {
-		return err
-	}
+func (f *FS) Seal(ctx context.Context, c string) error {
 	if f.nnErr != nil {
-		return &fs.PathError{Op: "seal", Path: p, Err: fmt.Errorf("%w: %w", ufs.ErrNotSupported, f.nnErr)}
+		return fmt.Errorf("%w: %w", ufs.ErrNotSupported, f.nnErr)
 	}
 	abs := f.abs(c)
-	if err := f.checkFile("seal", p, c, abs); err != nil {
+	if err := f.checkFile(abs); err != nil {
 		return err
 	}
 	delay := f.set.completeDelay
@@ -176,19 +158,20 @@ func (f *FS) Seal(ctx context.Context, p string) error {
 			if closed {
 				return nil
 			}
-			return f.waitClosed(ctx, "seal", p, abs)
+			return f.waitClosed(ctx, abs)
 		}
 		if exceptionClass(err) != "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException" || attempt >= f.set.completeRetries {
-			return mapErr("seal", p, err)
+			return err
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return &fs.PathError{Op: "seal", Path: p, Err: err}
+			return err
 		}
 		delay *= 2
 	}
 }
 
-// appendWriter is an AppendWriter with a client of its own (see Append).
+// appendWriter is an AppendWriter with a client of its own (see Append). The guard passes
+// AppendWriters through, so it wraps its own errors (mapErr); path is rooted.
 type appendWriter struct {
 	f      *FS
 	ctx    context.Context
@@ -270,12 +253,12 @@ func (w *appendWriter) Close() error {
 	err := w.check("close")
 	w.closed = true
 	if err == nil {
-		err = w.f.complete(w.ctx, w.fw, w.path)
+		err = mapErr("close", w.path, w.f.complete(w.ctx, w.fw))
 	} else if w.nn.fsync(w.abs, w.fileID, -1) == nil {
 		if closed, rerr := w.nn.recoverLease(w.abs); rerr == nil && !closed {
 			// Bounded: the writer's own context may be what failed it.
 			ctx, cancel := context.WithTimeout(context.Background(), recoverWait)
-			_ = w.f.waitClosed(ctx, "close", w.path, w.abs)
+			_ = w.f.waitClosed(ctx, w.abs)
 			cancel()
 		}
 	}

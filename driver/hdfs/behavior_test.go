@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -52,7 +53,7 @@ func TestBlockBoundaries(t *testing.T) {
 	u := open(t, c, nil)
 	data := randBytes(1, 10*1024+300)
 	mustWrite(t, u, "f", data)
-	blocks, err := c.Blocks(u.(interface{ Root() string }).Root() + "/f")
+	blocks, err := c.Blocks(ufs.Unwrap(u).(interface{ Root() string }).Root() + "/f")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestCorruptChecksum(t *testing.T) {
 	u := open(t, c, nil)
 	data := randBytes(2, 3*4096)
 	mustWrite(t, u, "f", data)
-	abs := u.(interface{ Root() string }).Root() + "/f"
+	abs := ufs.Unwrap(u).(interface{ Root() string }).Root() + "/f"
 	// The last chunk of the last block: with large reads the client hands out the bytes
 	// of a chunk before noticing its checksum is wrong, and would report success here.
 	if err := c.CorruptBlock(abs, 2, 4000); err != nil {
@@ -109,7 +110,7 @@ func TestCorruptChecksum(t *testing.T) {
 		t.Fatalf("corruption reported as %v", err)
 	}
 	var pe *fs.PathError
-	if !errors.As(err, &pe) || pe.Path != "f" {
+	if !errors.As(err, &pe) || pe.Path != "/f" {
 		t.Fatalf("error %v is not a *fs.PathError for f", err)
 	}
 	// Ranges that avoid the corrupt chunk still read.
@@ -129,19 +130,21 @@ func TestFailover(t *testing.T) {
 		{"hdfs://" + dead + "," + c.Addr() + "/fo", ""},
 		{"hdfs://cluster1/fo", dead + "," + standby + "," + c.Addr()},
 	} {
-		opts := c.Options()
-		if tc.namenodes != "" {
-			opts["hdfs.namenodes"] = tc.namenodes
-		}
-		u, err := ufs.Open(bg, tc.uri, opts)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.uri, err)
-		}
-		mustWrite(t, u, "x", []byte("hi"))
-		if got, err := ufs.ReadFile(bg, u, "x"); err != nil || string(got) != "hi" {
-			t.Fatalf("%s: read %q, %v", tc.uri, got, err)
-		}
-		u.Close()
+		t.Run(tc.uri, func(t *testing.T) {
+			opts := c.Options()
+			if tc.namenodes != "" {
+				opts["hdfs.namenodes"] = tc.namenodes
+			}
+			u, err := ufs.Open(bg, tc.uri, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.uri, err)
+			}
+			mustWrite(t, u, "x", []byte("hi"))
+			if got, err := ufs.ReadFile(bg, u, "x"); err != nil || string(got) != "hi" {
+				t.Fatalf("%s: read %q, %v", tc.uri, got, err)
+			}
+			u.Close()
+		})
 	}
 	// Every NameNode down (or standby): Open fails, and not with fs.ErrNotExist.
 	opts := c.Options()
@@ -188,7 +191,7 @@ func TestLongWriteKeepsLease(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{LeaseHardLimit: 1500 * time.Millisecond, BlockSize: 4096})
 	u := open(t, c, nil)
-	write := func(name string) error {
+	write := func(name string, pause func()) error {
 		w, err := u.Create(bg, name, ufs.CreateOptions{})
 		if err != nil {
 			return err
@@ -196,18 +199,26 @@ func TestLongWriteKeepsLease(t *testing.T) {
 		if _, err := w.Write(randBytes(3, 5000)); err != nil {
 			return err
 		}
-		time.Sleep(3 * time.Second)
+		pause()
 		if _, err := w.Write(randBytes(4, 5000)); err != nil {
 			_ = w.Abort()
 			return err
 		}
 		return w.Close()
 	}
-	if err := write("slow"); err != nil {
+	// Deliberate delay: twice the hard limit passes while the client renews; the lease
+	// must survive it.
+	if err := write("slow", func() { time.Sleep(3 * time.Second) /* deliberate: past the hard limit */ }); err != nil {
 		t.Fatalf("slow write with lease renewal: %v", err)
 	}
 	c.DropLeaseRenewals(true)
-	err := write("expired")
+	// Without renewals the NameNode expires the lease (on its next call past the limit).
+	err := write("expired", func() {
+		testpeer.WaitFor(t, "the unrenewed lease to expire", 20*time.Second, func() bool {
+			_, _ = u.Stat(bg, ufs.Root)
+			return len(c.OpenFiles()) == 0
+		})
+	})
 	if err == nil {
 		t.Fatal("slow write succeeded although its lease expired")
 	}
@@ -318,7 +329,7 @@ func TestSyncIsDurable(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10})
 	u := open(t, c, nil)
-	abs := u.(interface{ Root() string }).Root() + "/log"
+	abs := ufs.Unwrap(u).(interface{ Root() string }).Root() + "/log"
 	w, err := u.(ufs.Appender).Append(bg, "log")
 	if err != nil {
 		t.Fatal(err)

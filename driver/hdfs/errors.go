@@ -82,12 +82,22 @@ func exceptionClass(err error) string {
 	return ""
 }
 
-// mapErr turns a client error into the ufs contract's *fs.PathError for op on the UFS
-// path p, keeping the client's error in the chain.
+// mapErr turns a client error into the ufs contract's *fs.PathError for op on the path p,
+// keeping the client's error in the chain: for AppendWriters, which the guard passes
+// through, and Open.
 func mapErr(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
+	return &fs.PathError{Op: op, Path: p, Err: classify(err)}
+}
+
+// Classify implements ufs.Classifier.
+func (f *FS) Classify(err error) error { return classify(err) }
+
+// classify wraps a client error with the sentinel its Java exception (or os error) stands
+// for; an error it classified already is returned as it is.
+func classify(err error) error {
 	var sentinel error
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -97,6 +107,9 @@ func mapErr(op, p string, err error) error {
 		// Already one of the contract's sentinels (the client's interpretation).
 	default:
 		sentinel = exceptionSentinels[exceptionClass(err)]
+	}
+	if sentinel != nil && errors.Is(err, sentinel) {
+		return err
 	}
 	if sentinel == ufs.ErrBusy {
 		// The NameNode's message names the holder; the client's error text does not.
@@ -109,5 +122,5 @@ func mapErr(op, p string, err error) error {
 	if sentinel != nil {
 		err = ufs.WrapErr(sentinel, err)
 	}
-	return &fs.PathError{Op: op, Path: p, Err: err}
+	return err
 }

@@ -18,7 +18,7 @@ func TestExceptionsMapToSentinels(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{})
 	u := open(t, c, nil)
-	root := u.(interface{ Root() string }).Root()
+	root := ufs.Unwrap(u).(interface{ Root() string }).Root()
 	mustWrite(t, u, "file", []byte("x"))
 	mustWrite(t, u, "full/a", []byte("x"))
 	if err := u.Mkdir(bg, "locked/inner"); err != nil {

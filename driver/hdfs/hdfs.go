@@ -58,6 +58,9 @@
 // caches the data encryption key on first use without a lock, so the first concurrent
 // reads and writes race on it.
 //
+// Open (the Opener of "hdfs", through ufs.Open) and New (typed Options) return the UFS
+// guarded (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
+//
 // Import it for its side effect of registering "hdfs":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/hdfs"
@@ -65,7 +68,6 @@ package hdfs
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"slices"
 	"strconv"
@@ -102,7 +104,8 @@ type FS struct {
 
 // Open is the ufs.Opener for hdfs:// URIs. It connects to the NameNode(s) and checks
 // that the root directory exists: a missing root wraps fs.ErrNotExist, a file ufs.ErrNotDir,
-// refused access fs.ErrPermission; bad options wrap fs.ErrInvalid.
+// refused access fs.ErrPermission; bad options wrap fs.ErrInvalid. The UFS is guarded
+// (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	set, err := parseSettings(uri, opts)
 	if err != nil {
@@ -134,13 +137,13 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	}
 	st, err := f.Stat(ctx, ufs.Root)
 	if err == nil && !st.IsDir {
-		err = &fs.PathError{Op: "open", Path: f.root, Err: ufs.ErrNotDir}
+		err = ufs.ErrNotDir
 	}
 	if err != nil {
 		client.Close()
-		return nil, ufs.OpenError(uri, err)
+		return nil, ufs.OpenError(uri, mapErr("stat", f.root, err))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
 // RetryStats implements retry.Reporter.
@@ -217,21 +220,6 @@ func (f *FS) abs(p string) string {
 	return f.root + "/" + p
 }
 
-// begin validates p and checks that the UFS is open and ctx live.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
 func status(name string, fi *hdfs.FileInfo) ufs.Status {
 	st := ufs.Status{Name: name, IsDir: fi.IsDir(), ModTime: fi.ModTime(), Owner: fi.Owner(),
 		Group: fi.OwnerGroup(), Mode: fi.Mode().Perm()}
@@ -246,10 +234,6 @@ func status(name string, fi *hdfs.FileInfo) ufs.Status {
 		st.ContentHash = "len:" + strconv.FormatInt(st.Size, 10) + ",mtime:" + strconv.FormatInt(ms, 10) + ",id:" + strconv.FormatUint(id, 10)
 	}
 	return st
-}
-
-func invalid(op, p, format string, a ...any) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: "+format, append([]any{fs.ErrInvalid}, a...)...)}
 }
 
 // Root returns the absolute HDFS path of the UFS root.

@@ -2,12 +2,15 @@ package hdfs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	hdfsdrv "github.com/unifiedfs/unifiedfs/driver/hdfs"
 	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
@@ -36,10 +39,19 @@ func open(t *testing.T, c *hdfstest.Cluster, extra map[string]string) ufs.UFS {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10, ListingLimit: 5})
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-		u := open(t, c, nil)
-		return u
-	}})
+	ufstest.Run(t, ufstest.Harness{
+		New: func(t *testing.T) ufs.UFS { return open(t, c, nil) },
+		OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+			return ufs.Open(context.Background(), "hdfs://"+c.Addr()+"/no/such/dir", c.Options()) // c.URI would create it
+		},
+		// HDFS's simple authentication has no secret to get wrong: what the NameNode
+		// refuses is a root the user may not enter (AccessControlException).
+		OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+			dir := fmt.Sprintf("/private/%d", dirs.Add(1))
+			c.MkdirAll(dir, c.Superuser(), 0o700)
+			return ufs.Open(context.Background(), c.URI(dir+"/root"), c.Options())
+		},
+	})
 }
 
 // TestRealHDFS runs the conformance suite against a real cluster named by
@@ -107,4 +119,41 @@ func TestAppendConformance(t *testing.T) {
 	t.Parallel()
 	c := hdfstest.NewCluster(t, hdfstest.Config{BlockSize: 64 << 10})
 	ufstest.RunAppend(t, ufstest.AppendHarness{New: func(t *testing.T) (ufs.UFS, ufs.UFS) { return openPair(t, c) }})
+}
+
+// TestNewTyped opens a directory of the in-process cluster with the typed constructor: a
+// guarded *hdfs.FS rooted there, and the Opener's checks.
+func TestNewTyped(t *testing.T) {
+	t.Parallel()
+	c := hdfstest.NewCluster(t, hdfstest.Config{})
+	c.MkdirAll("/typed/root", c.User(), 0o755)
+	ctx := context.Background()
+	o := hdfsdrv.Options{NameNodes: []string{hdfstest.DeadAddr(t), c.Addr()}, Dir: "/typed/root", User: c.User()}
+	u, err := hdfsdrv.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	f, ok := ufs.Unwrap(u).(*hdfsdrv.FS)
+	if !ok || ufs.Guard(u) != u || f.Root() != "/typed/root" {
+		t.Fatalf("New returned %T, want a guarded *hdfs.FS rooted at /typed/root", u)
+	}
+	if err := ufs.WriteFile(ctx, u, "x", []byte("typed")); err != nil {
+		t.Fatal(err)
+	}
+	parent, err := ufs.Open(ctx, "hdfs://"+c.Addr()+"/typed", c.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Close()
+	if got, err := ufs.ReadFile(ctx, parent, "root/x"); err != nil || string(got) != "typed" {
+		t.Fatalf("root/x read from the parent directory: %q, %v", got, err)
+	}
+	o.Dir = "/typed/missing"
+	if _, err := hdfsdrv.New(ctx, o); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("New of a missing directory: %v", err)
+	}
+	if _, err := hdfsdrv.New(ctx, hdfsdrv.Options{Dir: "/x"}); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("New without NameNodes: %v", err)
+	}
 }

@@ -2,7 +2,6 @@ package hdfs
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"sort"
 	"time"
@@ -35,23 +34,19 @@ type listing struct {
 }
 
 // List implements ufs.UFS.
-func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	c, err := f.begin(ctx, "list", dir)
-	if err != nil {
-		return ufs.ListPage{}, err
-	}
+func (f *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
 	abs := f.abs(c)
 	info, err := f.stat(ctx, abs)
 	if err != nil {
-		return ufs.ListPage{}, mapErr("list", dir, err)
+		return ufs.ListPage{}, err
 	}
 	if !info.IsDir() {
-		return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: ufs.ErrNotDir}
+		return ufs.ListPage{}, ufs.ErrNotDir
 	}
 	raw, _ := info.Sys().(*hdfs.FileStatus)
 	entries := f.cachedListing(abs, raw, opts.PageToken != "")
 	if entries == nil {
-		if entries, err = f.readDir(ctx, dir, abs); err != nil {
+		if entries, err = f.readDir(ctx, abs); err != nil {
 			return ufs.ListPage{}, err
 		}
 		f.cacheListing(abs, raw, entries)
@@ -72,7 +67,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 	return page, nil
 }
 
-func (f *FS) readDir(ctx context.Context, dir, abs string) ([]ufs.Status, error) {
+func (f *FS) readDir(ctx context.Context, abs string) ([]ufs.Status, error) {
 	fis, err := nnValue(ctx, f, func() ([]os.FileInfo, error) {
 		r, err := f.client.Open(abs)
 		if err != nil {
@@ -82,10 +77,10 @@ func (f *FS) readDir(ctx context.Context, dir, abs string) ([]ufs.Status, error)
 		return r.Readdir(0)
 	})
 	if err != nil {
-		return nil, mapErr("list", dir, err)
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, &fs.PathError{Op: "list", Path: dir, Err: err}
+		return nil, err
 	}
 	entries := make([]ufs.Status, 0, len(fis))
 	for _, fi := range fis {

@@ -3,6 +3,7 @@ package hdfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -13,44 +14,29 @@ import (
 )
 
 // Stat implements ufs.UFS.
-func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
-	c, err := f.begin(ctx, "stat", p)
-	if err != nil {
-		return ufs.Status{}, err
-	}
+func (f *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 	fi, err := f.stat(ctx, f.abs(c))
 	if err != nil {
-		return ufs.Status{}, mapErr("stat", p, err)
+		return ufs.Status{}, err
 	}
 	return status(ufs.Base(c), fi.(*hdfs.FileInfo)), nil
 }
 
 // Mkdir implements ufs.UFS. New directories get mode 0755.
-func (f *FS) Mkdir(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "mkdir", p)
-	if err != nil {
-		return err
-	}
+func (f *FS) Mkdir(ctx context.Context, c string) error {
 	if err := nnDo(ctx, f, func() error { return f.client.MkdirAll(f.abs(c), 0o755) }); err != nil {
 		if exceptionClass(err) == "org.apache.hadoop.fs.ParentNotDirectoryException" {
 			// A file in the way: the contract says fs.ErrExist.
-			return &fs.PathError{Op: "mkdir", Path: p, Err: ufs.WrapErr(fs.ErrExist, ufs.WrapErr(ufs.ErrNotDir, err))}
+			return ufs.WrapErr(fs.ErrExist, ufs.WrapErr(ufs.ErrNotDir, err))
 		}
-		return mapErr("mkdir", p, err)
+		return err
 	}
 	return nil
 }
 
 // Remove implements ufs.UFS.
-func (f *FS) Remove(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "remove", p)
-	if err != nil {
-		return err
-	}
-	if c == ufs.Root {
-		return invalid("remove", p, "cannot remove the root")
-	}
-	return mapErr("remove", p, f.remove(ctx, f.abs(c)))
+func (f *FS) Remove(ctx context.Context, c string) error {
+	return f.remove(ctx, f.abs(c))
 }
 
 // stat is the client's Stat under the retry policy.
@@ -69,48 +55,33 @@ func (f *FS) remove(ctx context.Context, abs string) error {
 }
 
 // RemoveAll implements ufs.UFS. Files are deleted at once, not moved to a trash.
-func (f *FS) RemoveAll(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "removeall", p)
-	if err != nil {
-		return err
-	}
-	if c == ufs.Root {
-		return invalid("removeall", p, "cannot remove the root")
-	}
-	err = nnDo(ctx, f, func() error { return f.client.RemoveAll(f.abs(c)) })
+func (f *FS) RemoveAll(ctx context.Context, c string) error {
+	err := nnDo(ctx, f, func() error { return f.client.RemoveAll(f.abs(c)) })
 	if err != nil && retry.Retried(err) && errors.Is(err, os.ErrNotExist) {
 		err = nil // an attempt whose answer was lost removed it
 	}
-	return mapErr("removeall", p, err)
+	return err
 }
 
 // Rename implements ufs.UFS. The client's rename overwrites its destination, so Rename
 // checks that dst is free first; a writer creating dst between the check and the rename
 // can still be replaced (HDFS has no rename-if-absent the client exposes).
-func (f *FS) Rename(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "rename", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("rename", s, dst)
-	if err != nil {
-		return err
-	}
+func (f *FS) Rename(ctx context.Context, s, d string) error {
 	from, err := f.stat(ctx, f.abs(s))
 	if err != nil {
-		return mapErr("rename", src, err)
+		return err
 	}
 	if _, err := f.stat(ctx, f.abs(d)); err == nil {
-		return &fs.PathError{Op: "rename", Path: dst, Err: fs.ErrExist}
+		return fmt.Errorf("%w: the destination %s exists", fs.ErrExist, ufs.Rooted(d))
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return mapErr("rename", dst, err)
+		return err
 	}
 	if dir, _ := ufs.Split(d); dir != ufs.Root {
 		if err := f.Mkdir(ctx, dir); err != nil {
 			return err
 		}
 	}
-	return mapErr("rename", src, f.rename(ctx, f.abs(s), f.abs(d), fileID(from)))
+	return f.rename(ctx, f.abs(s), f.abs(d), fileID(from))
 }
 
 // rename moves the file or directory abs src, whose inode id is id, to dst (replacing a

@@ -86,10 +86,12 @@ func TestBadOptions(t *testing.T) {
 		{"hdfs.kerberos.keytab", "/no/such.keytab", "hdfs.kerberos"},
 		{"hdfs.kerberos.principal", "alice@EXAMPLE.COM", "hdfs.kerberos"},
 	} {
-		_, err := ufs.Open(bg, "hdfs://"+dead+"/x", map[string]string{tc.key: tc.value})
-		if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.mention)) {
-			t.Errorf("%s=%q: %v, want fs.ErrInvalid naming %s", tc.key, tc.value, err, tc.mention)
-		}
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			_, err := ufs.Open(bg, "hdfs://"+dead+"/x", map[string]string{tc.key: tc.value})
+			if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.mention)) {
+				t.Errorf("%s=%q: %v, want fs.ErrInvalid naming %s", tc.key, tc.value, err, tc.mention)
+			}
+		})
 	}
 	// hdfs:/// with no fs.defaultFS anywhere.
 	if _, err := ufs.Open(bg, "hdfs:///x", map[string]string{"alluxio.underfs.hdfs.configuration": ""}); !errors.Is(err, fs.ErrInvalid) {

@@ -18,8 +18,8 @@ import (
 )
 
 // OpenRange implements ufs.UFS.
-func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	return f.open(ctx, p, "", off, n)
+func (f *FS) OpenRange(ctx context.Context, c string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, c, "", off, n)
 }
 
 // OpenVersion implements ufs.VersionReader. The content hash (length, modification time
@@ -31,8 +31,8 @@ func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadClos
 // file was replaced or deleted under it reports ErrChanged. The one case outside this
 // guarantee is a file cut by Truncate and appended to again while a version of it is
 // being read: the blocks are rewritten in place.
-func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	return f.open(ctx, p, hash, off, n)
+func (f *FS) OpenVersion(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, c, hash, off, n)
 }
 
 // open is OpenRange, or OpenVersion when hash is set. A read whose DataNode connection
@@ -40,28 +40,21 @@ func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.
 // delivered and goes on only if the file is still the version it was reading (the
 // content hash, which includes the file id, checked as OpenVersion checks it); otherwise
 // the read fails with ufs.ErrChanged.
-func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	c, err := f.begin(ctx, "open", p)
-	if err != nil {
-		return nil, err
-	}
-	if off < 0 {
-		return nil, invalid("open", p, "negative offset %d", off)
-	}
+func (f *FS) open(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	abs := f.abs(c)
 	fr, err := nnValue(ctx, f, func() (*hdfs.FileReader, error) { return f.client.Open(abs) })
 	if err != nil {
-		return nil, mapErr("open", p, err)
+		return nil, err
 	}
 	info := fr.Stat()
 	if info.IsDir() {
 		fr.Close()
-		return nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
+		return nil, ufs.ErrIsDir
 	}
 	st := status(ufs.Base(c), info.(*hdfs.FileInfo))
-	r := &reader{ctx: ctx, path: p, version: hash != ""}
+	r := &reader{ctx: ctx, path: c, version: hash != ""}
 	if hash != "" {
-		if err := changed(p, st, hash); err != nil {
+		if err := changed(st, hash); err != nil {
 			fr.Close()
 			return nil, err
 		}
@@ -76,13 +69,13 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	if r.remaining <= 0 {
 		fr.Close()
 		if r.short {
-			return io.NopCloser(errReader{shorter(p)}), nil
+			return io.NopCloser(errReader{shorter(c)}), nil
 		}
 		return io.NopCloser(eofReader{}), nil
 	}
 	if _, err := fr.Seek(off, io.SeekStart); err != nil {
 		fr.Close()
-		return nil, mapErr("open", p, err)
+		return nil, err
 	}
 	want := st.ContentHash // every segment reads this version
 	first := &segment{f: f, ctx: ctx, fr: fr, left: end - off}
@@ -101,7 +94,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 			}
 			return nil, err
 		}
-		if err := changed(p, status(ufs.Base(c), fr.Stat().(*hdfs.FileInfo)), want); err != nil {
+		if err := changed(status(ufs.Base(c), fr.Stat().(*hdfs.FileInfo)), want); err != nil {
 			fr.Close()
 			return nil, err
 		}
@@ -133,16 +126,16 @@ func (f *FS) versionCheck(ctx context.Context, abs, c, want string) func() error
 			}
 			return err
 		}
-		return changed(c, status(ufs.Base(c), fi.(*hdfs.FileInfo)), want)
+		return changed(status(ufs.Base(c), fi.(*hdfs.FileInfo)), want)
 	}
 }
 
 // changed returns an error wrapping ufs.ErrChanged unless st has the content hash want.
-func changed(p string, st ufs.Status, want string) error {
+func changed(st ufs.Status, want string) error {
 	if st.ContentHash == want {
 		return nil
 	}
-	return &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, st.ContentHash, want)}
+	return fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, st.ContentHash, want)
 }
 
 func shorter(p string) error {

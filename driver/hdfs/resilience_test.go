@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/driver/hdfs/hdfstest"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/retry"
 	"github.com/unifiedfs/unifiedfs/ufs/retry/retrytest"
@@ -361,13 +362,9 @@ func TestToxicProxyDownAndUp(t *testing.T) {
 	before := stats(u).Retries.Load()
 	go func() { _, err := u.Stat(ctx, "f"); done <- err }()
 	// Bring the proxy back once two refused attempts have been retried.
-	deadline := time.Now().Add(2 * time.Second)
-	for stats(u).Retries.Load()-before < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("refused connections were not retried")
-		}
-		time.Sleep(time.Millisecond) // polling interval of the condition above
-	}
+	testpeer.WaitFor(t, "two refused connections to be retried", 2*time.Second, func() bool {
+		return stats(u).Retries.Load()-before >= 2
+	})
 	x.nn.Up()
 	if err := <-done; err != nil {
 		t.Fatalf("stat while the proxy came back: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"reflect"
 	"time"
 	"unsafe"
@@ -114,18 +113,18 @@ func (n namenode) isFileClosed(src string) (bool, error) {
 
 // waitClosed polls until the NameNode has closed the file at abs (a lease or truncate
 // recovery finished), backing off from the completion delay up to a second.
-func (f *FS) waitClosed(ctx context.Context, op, p, abs string) error {
+func (f *FS) waitClosed(ctx context.Context, abs string) error {
 	delay := min(f.set.completeDelay, 2*time.Millisecond)
 	for {
 		closed, err := f.nn.isFileClosed(abs)
 		if err != nil {
-			return mapErr(op, p, err)
+			return err
 		}
 		if closed {
 			return nil
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("waiting for the NameNode to close the file: %w", err)}
+			return fmt.Errorf("waiting for the NameNode to close the file: %w", err)
 		}
 		delay = min(2*delay, time.Second)
 	}
@@ -143,17 +142,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// checkFile returns an error for p (clean, absolute abs) unless it is an existing file.
-func (f *FS) checkFile(op, p, c, abs string) error {
-	if c == ufs.Root {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
-	}
+// checkFile returns an error unless the absolute path abs is an existing file.
+func (f *FS) checkFile(abs string) error {
 	fi, err := f.client.Stat(abs)
 	if err != nil {
-		return mapErr(op, p, err)
+		return err
 	}
 	if fi.IsDir() {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	return nil
 }

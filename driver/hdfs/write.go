@@ -2,10 +2,7 @@ package hdfs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"os"
 	"time"
 
@@ -20,30 +17,17 @@ import (
 // detached from the caller's, bounded by unifiedfs.abort.timeout), so nothing partial
 // becomes visible. NameNode calls are retried; a DataNode pipeline that breaks fails the
 // upload (the client has no pipeline recovery).
-func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
-	c, err := f.begin(ctx, "create", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, invalid("create", p, "cannot create the root")
-	}
+func (f *FS) Create(ctx context.Context, c string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	if fi, err := f.stat(ctx, f.abs(c)); err == nil && fi.IsDir() {
-		return nil, &fs.PathError{Op: "create", Path: p, Err: ufs.ErrIsDir}
+		return nil, ufs.ErrIsDir
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, mapErr("create", p, err)
+		return nil, err
 	}
 	dir, base := ufs.Split(c)
-	if err := f.mkdirParent(ctx, "create", p, dir); err != nil {
+	if err := f.mkdirParent(ctx, dir); err != nil {
 		return nil, err
 	}
-	var tok [8]byte
-	_, _ = rand.Read(tok[:])
-	tmp := ufs.Join(dir, ufs.TempName(base, hex.EncodeToString(tok[:])))
-	mode := opts.Mode.Perm()
-	if mode == 0 {
-		mode = 0o644
-	}
+	tmp, mode := ufs.TempPath(dir, base), opts.Perm()
 	attempt := 0
 	fw, err := nnValue(ctx, f, func() (*hdfs.FileWriter, error) {
 		if attempt++; attempt > 1 {
@@ -54,36 +38,24 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 		return f.client.CreateFile(f.abs(tmp), f.defaults.Replication, f.defaults.BlockSize, mode)
 	})
 	if err != nil {
-		return nil, mapErr("create", p, err)
+		return nil, err
 	}
-	return &writer{f: f, ctx: ctx, fw: fw, tmp: tmp, dst: c, path: p}, nil
+	return &writer{f: f, ctx: ctx, fw: fw, tmp: tmp, dst: c}, nil
 }
 
 // writer uploads to a temporary file and renames it into place on Close. The client
-// renews its lease in the background while the FS is open.
+// renews its lease in the background while the FS is open. The guard calls Close or
+// Abort once, and Abort after a failed Write.
 type writer struct {
-	f      *FS
-	ctx    context.Context
-	fw     *hdfs.FileWriter
-	tmp    string
-	dst    string
-	path   string
-	size   int64
-	done   bool
-	failed error
+	f    *FS
+	ctx  context.Context
+	fw   *hdfs.FileWriter
+	tmp  string
+	dst  string
+	size int64
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: fs.ErrClosed}
-	}
-	if w.failed != nil {
-		return 0, w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.fail(&fs.PathError{Op: "write", Path: w.path, Err: err})
-		return 0, w.failed
-	}
 	if len(p) == 0 {
 		return 0, nil // the client would allocate an empty block, which never completes
 	}
@@ -97,22 +69,15 @@ func (w *writer) Write(p []byte) (int, error) {
 		n += k
 		w.size += int64(k)
 		if err != nil {
-			w.fail(mapErr("write", w.path, err))
-			break
+			return n, err
 		}
 	}
 	_ = w.fw.SetDeadline(time.Time{})
-	return n, w.failed
+	return n, nil
 }
 
 // writePiece is the most a Write sends under one deadline.
 const writePiece = 256 << 10
-
-// fail records the upload's error and discards the temporary file.
-func (w *writer) fail(err error) {
-	w.failed = err
-	w.discard()
-}
 
 // discard deletes the temporary file first (the NameNode drops an open file and its
 // lease), then closes the client's writer to release its DataNode connection; that
@@ -132,18 +97,7 @@ func (f *FS) removeTemp(ctx context.Context, tmp string) {
 }
 
 func (w *writer) Close() error {
-	if w.done {
-		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
-	}
-	w.done = true
-	if w.failed != nil {
-		return w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.discard()
-		return &fs.PathError{Op: "close", Path: w.path, Err: err}
-	}
-	if err := w.f.completeTemp(w.ctx, w.fw, w.tmp, w.size, w.path); err != nil {
+	if err := w.f.completeTemp(w.ctx, w.fw, w.tmp, w.size); err != nil {
 		w.f.removeTemp(w.ctx, w.tmp)
 		return err
 	}
@@ -151,15 +105,15 @@ func (w *writer) Close() error {
 	tmpInfo, err := w.f.stat(w.ctx, w.f.abs(w.tmp))
 	if err != nil {
 		w.f.removeTemp(w.ctx, w.tmp)
-		return mapErr("close", w.path, err)
+		return err
 	}
 	if fi, err := w.f.stat(w.ctx, w.f.abs(w.dst)); err == nil && fi.IsDir() {
 		w.f.removeTemp(w.ctx, w.tmp)
-		return &fs.PathError{Op: "close", Path: w.path, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	if err := w.f.rename(w.ctx, w.f.abs(w.tmp), w.f.abs(w.dst), fileID(tmpInfo)); err != nil {
 		w.f.removeTemp(w.ctx, w.tmp)
-		return mapErr("close", w.path, err)
+		return err
 	}
 	return nil
 }
@@ -167,17 +121,17 @@ func (w *writer) Close() error {
 // complete closes the client's writer fw of path, retrying with exponential backoff
 // while the NameNode answers that the last block is not yet replicated (complete returns
 // false), as the Java client does (dfs.client.block.write.locateFollowingBlock.*).
-func (f *FS) complete(ctx context.Context, fw *hdfs.FileWriter, path string) error {
-	return f.completeLoop(ctx, path, fw.Close)
+func (f *FS) complete(ctx context.Context, fw *hdfs.FileWriter) error {
+	return f.completeLoop(ctx, fw.Close)
 }
 
 // completeTemp is complete for the temporary file tmp of an upload (size bytes written),
 // with each close under the retry policy: a retry after a lost answer finds the file
 // closed by the attempt that lost it (the NameNode then refuses the repeated call), which
 // counts as done when the file is closed with every byte written.
-func (f *FS) completeTemp(ctx context.Context, fw *hdfs.FileWriter, tmp string, size int64, path string) error {
+func (f *FS) completeTemp(ctx context.Context, fw *hdfs.FileWriter, tmp string, size int64) error {
 	_ = fw.SetDeadline(f.idleDeadline(ctx)) // the last acks, then the NameNode
-	return f.completeLoop(ctx, path, func() error {
+	return f.completeLoop(ctx, func() error {
 		err := nnDo(ctx, f, fw.Close)
 		if err != nil && retry.Retried(err) && !hdfs.IsErrReplicating(err) && f.completedBefore(ctx, tmp, size) {
 			return nil
@@ -186,7 +140,7 @@ func (f *FS) completeTemp(ctx context.Context, fw *hdfs.FileWriter, tmp string, 
 	})
 }
 
-func (f *FS) completeLoop(ctx context.Context, path string, closeFW func() error) error {
+func (f *FS) completeLoop(ctx context.Context, closeFW func() error) error {
 	delay := f.set.completeDelay
 	for attempt := 0; ; attempt++ {
 		err := closeFW()
@@ -194,10 +148,10 @@ func (f *FS) completeLoop(ctx context.Context, path string, closeFW func() error
 			return nil
 		}
 		if !hdfs.IsErrReplicating(err) || attempt >= f.set.completeRetries {
-			return mapErr("close", path, err)
+			return err
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return &fs.PathError{Op: "close", Path: path, Err: err}
+			return err
 		}
 		delay *= 2
 	}
@@ -218,12 +172,6 @@ func (f *FS) completedBefore(ctx context.Context, tmp string, size int64) bool {
 }
 
 func (w *writer) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	if w.failed == nil {
-		w.discard()
-	}
+	w.discard()
 	return nil
 }

@@ -1,7 +1,6 @@
 package kodo
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -55,32 +54,21 @@ func errCode(err error) int {
 // isCode reports whether err is a Kodo error with the given code.
 func isCode(err error, code int) bool { return err != nil && errCode(err) == code }
 
-// mapErr wraps an SDK error for op on path p: a *fs.PathError whose chain holds the sentinel
-// of its Kodo code, the context's error when ctx is done, and err itself.
-func mapErr(ctx context.Context, op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == op && pe.Path == p {
-		return err
-	}
+// classify wraps err with the sentinel of its Kodo code (a missing required field of a
+// request is fs.ErrInvalid); other errors are returned as they are.
+func classify(err error) error {
 	if s := sentinelOf(errCode(err)); s != nil {
-		err = ufs.WrapErr(s, err)
-	} else {
-		var missing sdkerrors.MissingRequiredFieldError
-		if errors.As(err, &missing) {
-			err = ufs.WrapErr(fs.ErrInvalid, err)
-		}
+		return ufs.WrapErr(s, err)
 	}
-	if cerr := ctx.Err(); cerr != nil {
-		err = ufs.WrapErr(cerr, err)
+	var missing sdkerrors.MissingRequiredFieldError
+	if errors.As(err, &missing) {
+		return ufs.WrapErr(fs.ErrInvalid, err)
 	}
-	return &fs.PathError{Op: op, Path: p, Err: err}
+	return err
 }
 
-// pathErr returns a *fs.PathError for op on p with err.
-func pathErr(op, p string, err error) error { return &fs.PathError{Op: op, Path: p, Err: err} }
+// Classify implements ufs.Classifier.
+func (f *FS) Classify(err error) error { return classify(err) }
 
 // downloadError is an error answer of the IO service; unlike the SDK's errors it keeps the
 // response headers (Retry-After).

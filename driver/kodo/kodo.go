@@ -49,6 +49,9 @@
 // Importing the package disables the SDK's upload logging ("uplog"), which would otherwise
 // buffer logs under os.TempDir() and send them to Qiniu.
 //
+// Open (the Opener of "kodo", through ufs.Open) and New (typed Options) return the UFS
+// guarded (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
+//
 // Import it for its side effect of registering "kodo":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/kodo"
@@ -112,21 +115,24 @@ func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.Cance
 // Open is the ufs.Opener for kodo://<bucket>/<dir> URIs. It checks that the bucket exists
 // and the keys work by listing one key of the root: a missing bucket yields an error
 // satisfying fs.ErrNotExist, rejected keys fs.ErrPermission. The root directory itself need
-// not exist (an empty prefix is a valid, empty directory).
+// not exist (an empty prefix is a valid, empty directory). The UFS is guarded (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
-	f, err := New(uri, opts)
+	f, err := newFS(uri, opts)
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
 	if _, err := f.listOnce(ctx, f.prefix, "", "", 1); err != nil {
 		f.Close()
-		return nil, ufs.OpenError(uri, mapErr(ctx, "mount", ufs.Root, err))
+		if cerr := ctx.Err(); cerr != nil {
+			err = ufs.WrapErr(cerr, err)
+		}
+		return nil, ufs.OpenError(uri, classify(err))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
-// New returns the UFS for uri without contacting Kodo.
-func New(uri ufs.URI, opts ufs.Options) (*FS, error) {
+// newFS returns the driver for uri without contacting Kodo.
+func newFS(uri ufs.URI, opts ufs.Options) (*FS, error) {
 	if uri.Authority == "" {
 		return nil, fmt.Errorf("%w: kodo URI %s has no bucket (want kodo://bucket/dir)", fs.ErrInvalid, uri)
 	}
@@ -160,21 +166,6 @@ func (f *FS) Close() error {
 	}
 	f.c.http.CloseIdleConnections()
 	return nil
-}
-
-// begin validates p for op and checks that f is open and ctx is live.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", pathErr(op, p, fmt.Errorf("%w: kodo UFS is closed", fs.ErrClosed))
-	}
-	if err := ctx.Err(); err != nil {
-		return "", pathErr(op, p, err)
-	}
-	return c, nil
 }
 
 // key returns the object key of clean path c (not Root).

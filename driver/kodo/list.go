@@ -12,20 +12,16 @@ import (
 
 // Stat implements ufs.UFS. A key wins over a directory of the same name; a directory exists
 // when its marker or any key below it does. Stat(Root) lists one key to check access.
-func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
-	c, err := f.begin(ctx, "stat", p)
-	if err != nil {
-		return ufs.Status{}, err
-	}
+func (f *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 	if c == ufs.Root {
 		if _, err := f.listOnce(ctx, f.prefix, "", "", 1); err != nil {
-			return ufs.Status{}, mapErr(ctx, "stat", p, err)
+			return ufs.Status{}, err
 		}
 		return ufs.Status{Name: ufs.Root, IsDir: true}, nil
 	}
 	st, err := f.stat(ctx, c)
 	if err != nil {
-		return ufs.Status{}, mapErr(ctx, "stat", p, err)
+		return ufs.Status{}, err
 	}
 	return st, nil
 }
@@ -61,11 +57,7 @@ func (f *FS) stat(ctx context.Context, c string) (ufs.Status, error) {
 // name cannot be a path element ("", ".", "..", backslashes, NUL, invalid UTF-8) are not
 // listed: no path could reach them. A page size above fs.kodo.list.pagesize is lowered to
 // it.
-func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	c, err := f.begin(ctx, "list", dir)
-	if err != nil {
-		return ufs.ListPage{}, err
-	}
+func (f *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
 	prefix := f.dirPrefix(c)
 	limit := opts.PageSize
 	if limit <= 0 || limit > f.cfg.pageSize {
@@ -81,7 +73,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			if isCode(err, codeBadMarker) {
 				err = fmt.Errorf("%w: bad page token: %w", fs.ErrInvalid, err)
 			}
-			return ufs.ListPage{}, mapErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		}
 		seen = seen || len(resp.Items) > 0 || len(resp.CommonPrefixes) > 0
 		page.Entries = append(page.Entries, entries(resp, prefix)...)
@@ -91,7 +83,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return ufs.ListPage{}, pathErr("list", dir, err)
+			return ufs.ListPage{}, err
 		}
 	}
 	page.NextPageToken = marker
@@ -100,11 +92,11 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 		st, err := f.stat(ctx, c)
 		switch {
 		case err == nil && !st.IsDir:
-			return ufs.ListPage{}, pathErr("list", dir, ufs.ErrNotDir)
+			return ufs.ListPage{}, ufs.ErrNotDir
 		case err == nil:
 			return page, nil
 		default:
-			return ufs.ListPage{}, mapErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		}
 	}
 	return page, nil

@@ -15,127 +15,82 @@ import (
 // Mkdir implements ufs.UFS by writing the empty marker object "<path>/". Parents need no
 // markers: a key below them makes them exist. A file of the same name is allowed (object
 // stores let a file and a directory share a name).
-func (f *FS) Mkdir(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "mkdir", p)
-	if err != nil {
-		return err
-	}
+func (f *FS) Mkdir(ctx context.Context, c string) error {
 	if c == ufs.Root {
 		return nil
 	}
-	_, err = f.formUpload(ctx, f.dirPrefix(c), nil)
-	return mapErr(ctx, "mkdir", p, err)
+	_, err := f.formUpload(ctx, f.dirPrefix(c), nil)
+	return err
 }
 
 // Remove implements ufs.UFS: it deletes the key, or else the directory marker of an empty
 // directory.
-func (f *FS) Remove(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "remove", p)
-	if err != nil {
-		return err
-	}
-	if c == ufs.Root {
-		return pathErr("remove", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
-	}
-	err = f.deleteKey(ctx, f.key(c))
+func (f *FS) Remove(ctx context.Context, c string) error {
+	err := f.deleteKey(ctx, f.key(c))
 	if !isCode(err, codeNoSuchFile) {
-		return mapErr(ctx, "remove", p, err)
+		return err
 	}
 	dir := f.dirPrefix(c)
 	page, lerr := f.listOnce(ctx, dir, "", "", 2)
 	if lerr != nil {
-		return mapErr(ctx, "remove", p, lerr)
+		return lerr
 	}
 	switch {
 	case len(page.Items) == 0:
-		return mapErr(ctx, "remove", p, err) // 612: fs.ErrNotExist
+		return err // 612: fs.ErrNotExist
 	case len(page.Items) > 1 || page.Items[0].Key != dir:
-		return pathErr("remove", p, ufs.ErrNotEmpty)
+		return ufs.ErrNotEmpty
 	}
 	err = f.deleteKey(ctx, dir)
 	if isCode(err, codeNoSuchFile) {
 		err = nil // removed concurrently
 	}
-	return mapErr(ctx, "remove", p, err)
+	return err
 }
 
 // RemoveAll implements ufs.UFS: it deletes the key and every key below "<path>/", a page
 // of up to 1000 keys per /batch request.
-func (f *FS) RemoveAll(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "removeall", p)
-	if err != nil {
+func (f *FS) RemoveAll(ctx context.Context, c string) error {
+	if err := f.deleteKey(ctx, f.key(c)); err != nil && !isCode(err, codeNoSuchFile) {
 		return err
 	}
-	if c == ufs.Root {
-		return pathErr("removeall", p, fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid))
-	}
-	err = f.deleteKey(ctx, f.key(c))
-	if err != nil && !isCode(err, codeNoSuchFile) {
-		return mapErr(ctx, "removeall", p, err)
-	}
-	err = f.eachPage(ctx, f.dirPrefix(c), func(keys []string) error {
+	return f.eachPage(ctx, f.dirPrefix(c), func(keys []string) error {
 		ops := make([]string, len(keys))
 		for i, k := range keys {
 			ops[i] = "/delete/" + f.encodedEntry(k)
 		}
 		return f.batch(ctx, ops, keys, codeNoSuchFile)
 	})
-	return mapErr(ctx, "removeall", p, err)
 }
 
 // Rename implements ufs.UFS. A file is one /move without force (Kodo refuses an existing
 // destination with 614); a directory moves key by key in /batch requests of up to 1000
 // moves. Each move is atomic on the server, so a source key is never gone before its copy
 // exists, but a failure can leave a directory half moved.
-func (f *FS) Rename(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "rename", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("rename", s, dst)
-	if err != nil {
-		return err
-	}
+func (f *FS) Rename(ctx context.Context, s, d string) error {
 	st, err := f.stat(ctx, s)
 	if err != nil {
-		return mapErr(ctx, "rename", src, err)
+		return err
 	}
 	if _, err := f.stat(ctx, d); err == nil {
-		return pathErr("rename", dst, fs.ErrExist)
+		return fmt.Errorf("%w: the destination %s exists", fs.ErrExist, ufs.Rooted(d))
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return mapErr(ctx, "rename", dst, err)
+		return err
 	}
 	if !st.IsDir {
 		_, err := call(ctx, f, func(ctx context.Context) (*apis.MoveObjectResponse, error) {
 			return f.c.storage.MoveObject(ctx, &apis.MoveObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d))}, nil)
 		})
-		return mapErr(ctx, "rename", src, err)
+		return err
 	}
 	from, to := f.dirPrefix(s), f.dirPrefix(d)
-	err = f.eachPage(ctx, from, func(keys []string) error {
+	return f.eachPage(ctx, from, func(keys []string) error {
 		ops := make([]string, len(keys))
 		for i, k := range keys {
 			ops[i] = "/move/" + f.encodedEntry(k) + "/" + f.encodedEntry(to+k[len(from):])
 		}
 		return f.batch(ctx, ops, keys, 0)
 	})
-	return mapErr(ctx, "rename", src, err)
-}
-
-// Copy implements ufs.Copier with a server-side /copy that replaces dst.
-func (f *FS) Copy(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "copy", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("copy", s, dst)
-	if err != nil {
-		return err
-	}
-	_, err = call(ctx, f, func(ctx context.Context) (*apis.CopyObjectResponse, error) {
-		return f.c.storage.CopyObject(ctx, &apis.CopyObjectRequest{SrcEntry: f.entry(f.key(s)), DestEntry: f.entry(f.key(d)), IsForce: true}, nil)
-	})
-	return mapErr(ctx, "copy", src, err)
 }
 
 // deleteKey deletes one key.

@@ -1,6 +1,7 @@
 package kodo
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -191,4 +192,50 @@ func hostList(o ufs.Options, key string) []string {
 		}
 	}
 	return out
+}
+
+// Options configures New: the typed form of the mount options (see the package
+// documentation), which New checks exactly as Open checks its keys. The zero value of a
+// field means the option is unset (its default).
+type Options struct {
+	// Bucket is the bucket to mount (required); Prefix the directory of the root ("" for
+	// the whole bucket, "dir" or "dir/sub").
+	Bucket, Prefix string
+	// AccessKey and SecretKey are the credentials (required).
+	AccessKey, SecretKey string
+	// DownloadHost is the bucket's download domain; Endpoint the IO endpoint downloads
+	// connect to (a host, an http(s) URL or a region abbreviation). Both are required.
+	DownloadHost, Endpoint string
+	// PlainHTTP uses http for hosts given without a scheme (fs.kodo.usehttps=false).
+	PlainHTTP bool
+	// UCHosts, RSHosts, RSFHosts, UPHosts and APIHosts override the hosts of the
+	// bucket's region (fs.kodo.uchost, ...).
+	UCHosts, RSHosts, RSFHosts, UPHosts, APIHosts []string
+	// Other holds any further option (fs.kodo.upload.*, unifiedfs.*...), by its key; a
+	// key a field sets wins over the same key here.
+	Other map[string]string
+}
+
+// uri returns the URI o names, and its options as mount options.
+func (o Options) uri() (ufs.URI, ufs.Options, error) {
+	uri, err := ufs.NewURI("kodo", o.Bucket, o.Prefix)
+	https := ""
+	if o.PlainHTTP {
+		https = "false"
+	}
+	join := func(hosts []string) string { return strings.Join(hosts, ",") }
+	return uri, ufs.OptionsOver(o.Other, OptAccessKey, o.AccessKey, OptSecretKey, o.SecretKey,
+		OptDownloadHost, o.DownloadHost, OptEndpoint, o.Endpoint, OptHTTPS, https, OptUCHost, join(o.UCHosts),
+		OptRSHost, join(o.RSHosts), OptRSFHost, join(o.RSFHosts), OptUPHost, join(o.UPHosts),
+		OptAPIHost, join(o.APIHosts)), err
+}
+
+// New opens the bucket directory o describes, as Open does (listing one key to check the
+// bucket and the keys), and returns it guarded (ufs.Guard; ufs.Unwrap gives the *FS).
+func New(ctx context.Context, o Options) (ufs.UFS, error) {
+	uri, opts, err := o.uri()
+	if err != nil {
+		return nil, ufs.OpenError(uri, err)
+	}
+	return Open(ctx, uri, opts)
 }

@@ -2,6 +2,7 @@ package kodo
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -20,19 +21,23 @@ func TestRegionAbbreviations(t *testing.T) {
 		"z0": "iovip.qbox.me", "z1": "iovip-z1.qbox.me", "z2": "iovip-z2.qbox.me",
 		"na0": "iovip-na0.qbox.me", "as0": "iovip-as0.qbox.me", "Z1": "iovip-z1.qbox.me",
 	} {
-		got, err := endpointURL(abbr, true)
-		if err != nil || got != "https://"+host {
-			t.Errorf("endpoint %q = %q, %v; want https://%s", abbr, got, err, host)
-		}
+		t.Run(abbr, func(t *testing.T) {
+			got, err := endpointURL(abbr, true)
+			if err != nil || got != "https://"+host {
+				t.Errorf("endpoint %q = %q, %v; want https://%s", abbr, got, err, host)
+			}
+		})
 	}
 	for in, want := range map[string]string{
 		"iovip-z1.qbox.me":        "http://iovip-z1.qbox.me",
 		"127.0.0.1:9000":          "http://127.0.0.1:9000",
 		"https://io.example.com/": "https://io.example.com",
 	} {
-		if got, err := endpointURL(in, false); err != nil || got != want {
-			t.Errorf("endpoint %q = %q, %v; want %q", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := endpointURL(in, false); err != nil || got != want {
+				t.Errorf("endpoint %q = %q, %v; want %q", in, got, err, want)
+			}
+		})
 	}
 	for _, bad := range []string{"ftp://x", "http://", "a/b", "http://h/p"} {
 		if _, err := endpointURL(bad, true); !errors.Is(err, fs.ErrInvalid) {
@@ -80,16 +85,18 @@ func TestParseConfig(t *testing.T) {
 		OptRetries:               "-1",
 		"unifiedfs.idle.timeout": "0",
 	} {
-		m := baseOptions()
-		m[key] = bad
-		if _, err := parseConfig(uri, ufs.NewOptions(m)); !errors.Is(err, fs.ErrInvalid) {
-			t.Errorf("%s=%s: %v, want fs.ErrInvalid", key, bad, err)
-		}
+		t.Run(key, func(t *testing.T) {
+			m := baseOptions()
+			m[key] = bad
+			if _, err := parseConfig(uri, ufs.NewOptions(m)); !errors.Is(err, fs.ErrInvalid) {
+				t.Errorf("%s=%s: %v, want fs.ErrInvalid", key, bad, err)
+			}
+		})
 	}
 }
 
 func TestPartSizeGrowsForHugeFiles(t *testing.T) {
-	f, err := New(ufs.URI{Scheme: "kodo", Authority: "b", Path: ufs.Root}, ufs.NewOptions(baseOptions()))
+	f, err := newFS(ufs.URI{Scheme: "kodo", Authority: "b", Path: ufs.Root}, ufs.NewOptions(baseOptions()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +108,15 @@ func TestPartSizeGrowsForHugeFiles(t *testing.T) {
 		4 << 20 * maxParts: 4 << 20,     // exactly fits
 		4<<20*maxParts + 1: 5 << 20,
 	} {
-		w, err := f.Create(t.Context(), "x", ufs.CreateOptions{Size: size, SizeKnown: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := w.(*writer).partSize; got != want {
-			t.Errorf("size %d: part size %d, want %d", size, got, want)
-		}
-		_ = w.Abort()
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			w, err := f.Create(t.Context(), "x", ufs.CreateOptions{Size: size, SizeKnown: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.(*writer).partSize; got != want {
+				t.Errorf("size %d: part size %d, want %d", size, got, want)
+			}
+			_ = w.Abort()
+		})
 	}
 }

@@ -25,41 +25,31 @@ import (
 // delivered, and the re-requested response must carry the ETag (Kodo's hash) of the first
 // one: Kodo's download hosts do not promise If-Match, so the version is checked on the
 // answer instead, and another version fails the read with ufs.ErrChanged.
-func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	return f.open(ctx, p, "", off, n)
+func (f *FS) OpenRange(ctx context.Context, c string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, c, "", off, n)
 }
 
 // OpenVersion implements ufs.VersionReader: the download's ETag must be hash (Kodo's hash
 // of the content), else the read fails with ufs.ErrChanged before any byte is returned.
-func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+func (f *FS) OpenVersion(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	if hash == "" {
-		return nil, pathErr("open", p, fmt.Errorf("%w: empty content hash", fs.ErrInvalid))
+		return nil, fmt.Errorf("%w: empty content hash", fs.ErrInvalid)
 	}
-	return f.open(ctx, p, hash, off, n)
+	return f.open(ctx, c, hash, off, n)
 }
 
-// open reads n bytes (n < 0: to the end) from off of the object at p; of the version
+// open reads n bytes (n < 0: to the end) from off of the object at c; of the version
 // whose hash is hash when hash is not empty.
-func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	c, err := f.begin(ctx, "open", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, pathErr("open", p, ufs.ErrIsDir)
-	}
-	if off < 0 {
-		return nil, pathErr("open", p, fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off))
-	}
+func (f *FS) open(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	if n == 0 {
 		st, err := f.stat(ctx, c)
 		switch {
 		case err != nil:
-			return nil, mapErr(ctx, "open", p, err)
+			return nil, err
 		case st.IsDir:
-			return nil, pathErr("open", p, ufs.ErrIsDir)
+			return nil, ufs.ErrIsDir
 		case hash != "" && st.ContentHash != hash:
-			return nil, pathErr("open", p, changed(st.ContentHash, hash))
+			return nil, changed(st.ContentHash, hash)
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
@@ -73,20 +63,20 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	if err != nil {
 		if code := errCode(err); code == codeNotFound || code == codeNoSuchFile {
 			if st, serr := f.stat(ctx, c); serr == nil && st.IsDir {
-				return nil, pathErr("open", p, ufs.WrapErr(ufs.ErrIsDir, err))
+				return nil, ufs.WrapErr(ufs.ErrIsDir, err)
 			}
 		}
-		return nil, mapErr(ctx, "open", p, err)
+		return nil, err
 	}
 	etag := etagOf(resp)
 	if hash != "" && etag != hash {
 		resp.Body.Close()
-		return nil, pathErr("open", p, changed(etag, hash))
+		return nil, changed(etag, hash)
 	}
 	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable { // off is at or past the end
 		resp.Body.Close()
 		if hash != "" && n > 0 {
-			return nil, pathErr("open", p, fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, off))
+			return nil, fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, off)
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
@@ -95,7 +85,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	if err != nil {
-		return nil, mapErr(ctx, "open", p, err)
+		return nil, err
 	}
 	end := int64(-1) // first byte after the range; -1: the object's end
 	if n > 0 {
@@ -123,7 +113,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 		}
 		return atOffset(resp, pos)
 	}
-	return &rangeReader{ctx: ctx, body: retry.Resume(ctx, f.data, body, off, src), left: n, path: p, versioned: hash != ""}, nil
+	return &rangeReader{body: retry.Resume(ctx, f.data, body, off, src), left: n, versioned: hash != ""}, nil
 }
 
 // etagOf returns the unquoted ETag of a download: the object's Kodo hash.
@@ -229,19 +219,14 @@ func contentRangeStart(h string) (int64, bool) {
 // that ends before left bytes ran past the object's end: io.EOF, or for a version read
 // ufs.ErrChanged (the version asked for had those bytes).
 type rangeReader struct {
-	ctx       context.Context
 	body      io.ReadCloser
 	left      int64
-	path      string
 	versioned bool
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
 	if r.left == 0 {
 		return 0, io.EOF
-	}
-	if err := r.ctx.Err(); err != nil {
-		return 0, pathErr("read", r.path, err)
 	}
 	if r.left > 0 && int64(len(p)) > r.left {
 		p = p[:r.left]
@@ -259,12 +244,12 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF):
 		// A 206 reply shorter than the range asked: the range ran past the end.
 		if r.versioned {
-			return n, pathErr("read", r.path, fmt.Errorf("%w: the object ends %d bytes before the range", ufs.ErrChanged, r.left))
+			return n, fmt.Errorf("%w: the object ends %d bytes before the range", ufs.ErrChanged, r.left)
 		}
 		r.left = 0
 		return n, io.EOF
 	}
-	return n, mapErr(r.ctx, "read", r.path, err)
+	return n, err
 }
 
 func (r *rangeReader) Close() error { return r.body.Close() }

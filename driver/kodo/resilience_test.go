@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/driver/kodo/kodotest"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/retry"
 	"github.com/unifiedfs/unifiedfs/ufs/retry/retrytest"
@@ -245,13 +246,9 @@ func TestToxicProxyDownAndUp(t *testing.T) {
 	before := stats(u).Retries.Load()
 	start := time.Now()
 	go func() { _, err := u.Stat(ctx, "f"); done <- err }()
-	deadline := time.Now().Add(2 * time.Second)
-	for stats(u).Retries.Load()-before < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("refused connections were not retried")
-		}
-		time.Sleep(time.Millisecond) // polling interval of the condition above
-	}
+	testpeer.WaitFor(t, "two refused connections to be retried", 2*time.Second, func() bool {
+		return stats(u).Retries.Load()-before >= 2
+	})
 	px.rs.Up()
 	if err := <-done; err != nil {
 		t.Fatalf("stat while RS came back: %v", err)

@@ -224,31 +224,6 @@ func TestStatReportsKodoHashAndPutTime(t *testing.T) {
 	}
 }
 
-func TestCopy(t *testing.T) {
-	srv := newServer(t)
-	u := mount(t, srv, "kodo://"+bucket+"/c", nil)
-	ctx := context.Background()
-	cp, ok := u.(ufs.Copier)
-	if !ok {
-		t.Fatal("the kodo UFS is not a ufs.Copier")
-	}
-	if err := ufs.WriteFile(ctx, u, "a", []byte("AAA")); err != nil {
-		t.Fatal(err)
-	}
-	if err := ufs.WriteFile(ctx, u, "b", []byte("B")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Copy(ctx, "a", "b"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := ufs.ReadFile(ctx, u, "b"); string(got) != "AAA" {
-		t.Fatalf("copy over b left %q", got)
-	}
-	if err := cp.Copy(ctx, "missing", "x"); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("copy of a missing file: %v", err)
-	}
-}
-
 func TestListManyPages(t *testing.T) {
 	srv := newServer(t)
 	const n = 2345

@@ -25,15 +25,8 @@ import (
 // fs.kodo.upload.partsize bytes are uploaded in parallel while Write continues (at most
 // alluxio.underfs.kodo.requests.max at once, so memory stays bounded). The object appears
 // only when Close succeeds; a failure aborts the upload and Close reports it.
-func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
-	c, err := f.begin(ctx, "create", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, pathErr("create", p, fmt.Errorf("%w: cannot create the root", fs.ErrInvalid))
-	}
-	w := &writer{f: f, ctx: ctx, path: p, clean: c, key: f.key(c), partSize: f.cfg.partSize}
+func (f *FS) Create(ctx context.Context, c string, opts ufs.CreateOptions) (ufs.Writer, error) {
+	w := &writer{f: f, ctx: ctx, clean: c, key: f.key(c), partSize: f.cfg.partSize}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
 	}
@@ -86,19 +79,17 @@ type nopCloser struct{ *bytes.Reader }
 func (nopCloser) Close() error { return nil }
 
 // writer is an upload in progress. Write and Close are called by one goroutine; the part
-// uploads it starts report through mp.
+// uploads it starts report through mp. The guard calls Close or Abort once, and Abort after
+// a failed Write.
 type writer struct {
 	f     *FS
 	ctx   context.Context
-	path  string
 	clean string
 	key   string
 
 	partSize int64
 	buf      []byte
 	mp       *multipart
-	done     bool
-	failed   error
 
 	size    int64      // bytes written
 	written ufs.Status // after a successful Close
@@ -110,7 +101,7 @@ func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
 
 func (w *writer) record(hash string) {
 	if hash != "" {
-		w.written, w.ok = ufs.Status{Name: ufs.Base(w.path), Size: w.size, ContentHash: hash}, true
+		w.written, w.ok = ufs.Status{Name: ufs.Base(w.clean), Size: w.size, ContentHash: hash}, true
 	}
 }
 
@@ -131,15 +122,6 @@ type multipart struct {
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, pathErr("write", w.path, fs.ErrClosed)
-	}
-	if w.failed != nil {
-		return 0, w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		return 0, w.fail(pathErr("write", w.path, err))
-	}
 	n := len(p)
 	w.size += int64(n)
 	cfg := w.f.cfg
@@ -150,7 +132,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 		if w.mp == nil {
 			if err := w.start(); err != nil {
-				return 0, w.fail(err)
+				return 0, err
 			}
 		}
 		k := min(len(p), int(w.partSize)-len(w.buf))
@@ -158,7 +140,7 @@ func (w *writer) Write(p []byte) (int, error) {
 		p = p[k:]
 		if int64(len(w.buf)) == w.partSize {
 			if err := w.dispatch(w.buf); err != nil {
-				return 0, w.fail(err)
+				return 0, err
 			}
 			w.buf = make([]byte, 0, w.partSize)
 		}
@@ -171,7 +153,7 @@ func (w *writer) start() error {
 	f := w.f
 	tok, err := f.upToken(w.key)
 	if err != nil {
-		return mapErr(w.ctx, "write", w.path, err)
+		return err
 	}
 	resp, err := call(w.ctx, f, func(ctx context.Context) (*apis.ResumableUploadV2InitiateMultipartUploadResponse, error) {
 		return f.c.storage.ResumableUploadV2InitiateMultipartUpload(ctx, &apis.ResumableUploadV2InitiateMultipartUploadRequest{
@@ -179,7 +161,7 @@ func (w *writer) start() error {
 		}, nil)
 	})
 	if err != nil {
-		return mapErr(w.ctx, "write", w.path, err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
 	w.mp = &multipart{id: resp.UploadId, started: time.Now(), token: tok, ctx: ctx, cancel: cancel, next: 1, sem: make(chan struct{}, f.cfg.concurrency)}
@@ -199,7 +181,7 @@ func (w *writer) start() error {
 func (w *writer) dispatch(data []byte) error {
 	mp := w.mp
 	if mp.next > maxParts {
-		return pathErr("write", w.path, fmt.Errorf("%w: more than %d parts: raise %s", fs.ErrInvalid, maxParts, OptPartSize))
+		return fmt.Errorf("%w: more than %d parts: raise %s", fs.ErrInvalid, maxParts, OptPartSize)
 	}
 	select {
 	case mp.sem <- struct{}{}:
@@ -227,7 +209,7 @@ func (w *writer) dispatch(data []byte) error {
 		defer mp.mu.Unlock()
 		if err != nil {
 			if mp.err == nil {
-				mp.err = mapErr(mp.ctx, "write", w.path, fmt.Errorf("part %d: %w", num, err))
+				mp.err = fmt.Errorf("part %d: %w", num, err)
 				mp.cancel()
 			}
 			return
@@ -244,18 +226,11 @@ func (w *writer) partErr() error {
 	err := mp.err
 	mp.mu.Unlock()
 	if err == nil && mp.ctx.Err() != nil {
-		err = pathErr("write", w.path, w.ctx.Err())
+		err = w.ctx.Err()
 		if w.ctx.Err() == nil {
-			err = pathErr("write", w.path, mp.ctx.Err())
+			err = mp.ctx.Err()
 		}
 	}
-	return err
-}
-
-// fail records err as final and discards the upload.
-func (w *writer) fail(err error) error {
-	w.failed = err
-	w.discard()
 	return err
 }
 
@@ -277,21 +252,10 @@ func (w *writer) discard() {
 }
 
 func (w *writer) Close() error {
-	if w.done {
-		return pathErr("close", w.path, fs.ErrClosed)
-	}
-	w.done = true
-	if w.failed != nil {
-		return w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.discard()
-		return pathErr("close", w.path, err)
-	}
 	if w.mp == nil {
 		hash, err := w.f.formUpload(w.ctx, w.key, w.buf)
 		if err != nil {
-			return mapErr(w.ctx, "close", w.path, err)
+			return err
 		}
 		w.record(hash)
 		return nil
@@ -331,7 +295,7 @@ func (w *writer) Close() error {
 	}
 	if err != nil {
 		w.discard()
-		return mapErr(w.ctx, "close", w.path, err)
+		return err
 	}
 	mp.cancel()
 	w.record(ret.Hash)
@@ -339,13 +303,7 @@ func (w *writer) Close() error {
 }
 
 func (w *writer) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	if w.failed == nil {
-		w.discard()
-	}
+	w.discard()
 	w.buf = nil
 	return nil
 }

@@ -16,21 +16,14 @@ import (
 // on the machine) fails with ufs.ErrBusy until the writer closes. On NFS, Linux emulates
 // flock with a POSIX lock through the lock manager, which excludes other machines but not
 // a second appender in the same process. Sync is fsync, whatever local.fsync says.
-func (l *FS) Append(ctx context.Context, p string) (ufs.AppendWriter, error) {
-	c, err := begin(ctx, "append", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, &fs.PathError{Op: "append", Path: p, Err: fmt.Errorf("%w: cannot append to the root", fs.ErrInvalid)}
-	}
+func (l *FS) Append(ctx context.Context, c string) (ufs.AppendWriter, error) {
 	dir, _ := ufs.Split(c)
 	created := highestMissing(l.root, dir)
 	if err := l.root.MkdirAll(dir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-			return nil, &fs.PathError{Op: "append", Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
+			return nil, ufs.WrapErr(ufs.ErrNotDir, err)
 		}
-		return nil, mapErr("append", p, err)
+		return nil, err
 	}
 	f, err := l.root.OpenFile(c, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
 	isNew := err == nil
@@ -38,57 +31,47 @@ func (l *FS) Append(ctx context.Context, p string) (ufs.AppendWriter, error) {
 		f, err = l.root.OpenFile(c, os.O_WRONLY|os.O_APPEND, 0)
 	}
 	if err != nil {
-		return nil, mapErr("append", p, err)
+		return nil, err
 	}
 	if err := lockExclusive(f); err != nil {
 		f.Close()
-		return nil, busyErr("append", p, err)
+		return nil, busyErr(err)
 	}
 	if isNew {
 		// The new entry, and any directory created for it, must survive a crash.
 		if err := l.syncUp(dir, created); err != nil {
 			f.Close()
-			return nil, mapErr("append", p, err)
+			return nil, err
 		}
 	}
-	return &appendWriter{ctx: ctx, f: f, path: p}, nil
+	return &appendWriter{l: l, ctx: ctx, f: f, path: c}, nil
 }
 
 // Truncate implements ufs.Appender: the file is cut and fsynced. It takes the file's
 // flock for the duration, so a file open in an AppendWriter fails with ufs.ErrBusy.
-func (l *FS) Truncate(ctx context.Context, p string, size int64) error {
-	c, err := begin(ctx, "truncate", p)
+func (l *FS) Truncate(ctx context.Context, c string, size int64) error {
+	f, err := l.root.OpenFile(c, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	if size < 0 {
-		return &fs.PathError{Op: "truncate", Path: p, Err: fmt.Errorf("%w: negative size %d", fs.ErrInvalid, size)}
-	}
-	if c == ufs.Root {
-		return &fs.PathError{Op: "truncate", Path: p, Err: ufs.ErrIsDir}
-	}
-	f, err := l.root.OpenFile(c, os.O_WRONLY, 0)
-	if err != nil {
-		return mapErr("truncate", p, err)
-	}
 	defer f.Close()
 	if err := lockExclusive(f); err != nil {
-		return busyErr("truncate", p, err)
+		return busyErr(err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return mapErr("truncate", p, err)
+		return err
 	}
 	if size > fi.Size() {
-		return &fs.PathError{Op: "truncate", Path: p, Err: fmt.Errorf("%w: cannot truncate a %d-byte file to %d bytes", fs.ErrInvalid, fi.Size(), size)}
+		return fmt.Errorf("%w: cannot truncate a %d-byte file to %d bytes", fs.ErrInvalid, fi.Size(), size)
 	}
 	if err := f.Truncate(size); err != nil {
-		return mapErr("truncate", p, err)
+		return err
 	}
 	if err := f.Sync(); err != nil {
-		return mapErr("truncate", p, err)
+		return err
 	}
-	return mapErr("truncate", p, f.Close())
+	return f.Close()
 }
 
 // lockExclusive takes a non-blocking exclusive flock on f.
@@ -101,11 +84,11 @@ func lockExclusive(f *os.File) error {
 	}
 }
 
-func busyErr(op, p string, err error) error {
+func busyErr(err error) error {
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: another writer has it open for appending (flock): %w", ufs.ErrBusy, err)}
+		return fmt.Errorf("%w: another writer has it open for appending (flock): %w", ufs.ErrBusy, err)
 	}
-	return mapErr(op, p, err)
+	return err
 }
 
 // highestMissing returns the highest missing directory among dir and its ancestors, or
@@ -152,24 +135,31 @@ func (l *FS) syncDir(dir string) error {
 	return err
 }
 
-// appendWriter writes straight to the file descriptor: nothing is buffered.
+// appendWriter writes straight to the file descriptor: nothing is buffered. The guard
+// passes AppendWriters through, so it wraps its own errors.
 type appendWriter struct {
+	l      *FS
 	ctx    context.Context
 	f      *os.File
-	path   string
-	err    error // sticky failure
+	path   string // clean
+	err    error  // sticky failure
 	closed bool
+}
+
+// pathErr is the contract's error for op on the writer's file.
+func (w *appendWriter) pathErr(op string, err error) error {
+	return &fs.PathError{Op: op, Path: ufs.Rooted(w.path), Err: w.l.Classify(err)}
 }
 
 func (w *appendWriter) check(op string) error {
 	switch {
 	case w.closed:
-		return &fs.PathError{Op: op, Path: w.path, Err: fs.ErrClosed}
+		return w.pathErr(op, fs.ErrClosed)
 	case w.err != nil:
 		return w.err
 	}
 	if err := w.ctx.Err(); err != nil {
-		w.err = &fs.PathError{Op: op, Path: w.path, Err: err}
+		w.err = w.pathErr(op, err)
 		return w.err
 	}
 	return nil
@@ -181,7 +171,7 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	if err != nil {
-		w.err = mapErr("write", w.path, err)
+		w.err = w.pathErr("write", err)
 	}
 	return n, w.err
 }
@@ -191,7 +181,7 @@ func (w *appendWriter) Sync() error {
 		return err
 	}
 	if err := w.f.Sync(); err != nil {
-		w.err = mapErr("sync", w.path, err)
+		w.err = w.pathErr("sync", err)
 	}
 	return w.err
 }
@@ -199,17 +189,17 @@ func (w *appendWriter) Sync() error {
 // Close fsyncs and closes the file, releasing its flock.
 func (w *appendWriter) Close() error {
 	if w.closed {
-		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
+		return w.pathErr("close", fs.ErrClosed)
 	}
 	err := w.check("close")
 	if err == nil {
 		if serr := w.f.Sync(); serr != nil {
-			err = mapErr("close", w.path, serr)
+			err = w.pathErr("close", serr)
 		}
 	}
 	w.closed = true
 	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = mapErr("close", w.path, cerr)
+		err = w.pathErr("close", cerr)
 	}
 	return err
 }

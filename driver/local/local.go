@@ -13,6 +13,9 @@
 //	              place, and its directory after; "false" leaves durability to the
 //	              kernel (a journal on file:// needs the default)
 //
+// Open (the Opener of "file", through ufs.Open) and New return the directory guarded
+// (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
+//
 // Import it for its side effect of registering "file":
 //
 //	import _ "github.com/unifiedfs/unifiedfs/driver/local"
@@ -20,8 +23,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ type FS struct {
 }
 
 // Open is the ufs.Opener for file:// URIs: it opens the directory named by the URI's path,
-// which must exist.
+// which must exist (see New).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if uri.Authority != "" && uri.Authority != "localhost" {
 		return nil, ufs.OpenError(uri, fmt.Errorf("%w: file:// URI with host %q (want file:///abs/path)", fs.ErrInvalid, uri.Authority))
@@ -59,13 +60,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
-	dir := ufs.Rooted(uri.Path)
-	l, err := New(dir)
-	if err != nil {
-		return nil, ufs.OpenError(uri, err)
-	}
-	l.fsync = fsync
-	return l, nil
+	return New(ctx, Options{Dir: ufs.Rooted(uri.Path), NoFsync: !fsync})
 }
 
 // OptFsync is the one option key the driver reads.
@@ -74,20 +69,37 @@ const OptFsync = "local.fsync"
 // OptionKeys implements ufs.OptionKeyer.
 func (l *FS) OptionKeys() []string { return []string{OptFsync} }
 
-// New returns the directory dir (which must exist) as a UFS, fsyncing uploads.
-func New(dir string) (*FS, error) {
-	fi, err := os.Stat(dir)
+// Options configures New.
+type Options struct {
+	// Dir is the directory to mount (it must exist).
+	Dir string
+	// NoFsync leaves the durability of uploads to the kernel (local.fsync=false): no
+	// fsync of each file before its rename, nor of its directory after.
+	NoFsync bool
+}
+
+// New returns the directory o.Dir as a guarded UFS. A missing directory fails with an
+// error satisfying fs.ErrNotExist, a file with ufs.ErrNotDir.
+func New(ctx context.Context, o Options) (ufs.UFS, error) {
+	uri := ufs.URI{Scheme: "file", Path: ufs.Root}
+	if c, err := ufs.CleanPath(o.Dir); err == nil {
+		uri.Path = c
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ufs.OpenError(uri, err)
+	}
+	fi, err := os.Stat(o.Dir)
 	if err != nil {
-		return nil, err
+		return nil, ufs.OpenError(uri, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s is not a directory", ufs.ErrNotDir, dir)
+		return nil, ufs.OpenError(uri, fmt.Errorf("%w: %s is not a directory", ufs.ErrNotDir, o.Dir))
 	}
-	r, err := os.OpenRoot(dir)
+	r, err := os.OpenRoot(o.Dir)
 	if err != nil {
-		return nil, err
+		return nil, ufs.OpenError(uri, err)
 	}
-	return &FS{root: r, dir: dir, fsync: true, names: map[uint32]string{}, groups: map[uint32]string{}}, nil
+	return ufs.Guard(&FS{root: r, dir: o.Dir, fsync: !o.NoFsync, names: map[uint32]string{}, groups: map[uint32]string{}}), nil
 }
 
 // Capabilities implements ufs.UFS.
@@ -98,31 +110,25 @@ func (l *FS) Capabilities() ufs.Capabilities {
 // Close implements ufs.UFS.
 func (l *FS) Close() error { return l.root.Close() }
 
-// mapErr turns an os error into the ufs contract's error for op on path p.
-func mapErr(op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
+// Classify implements ufs.Classifier: the errnos the contract names, and os.Root's escape
+// as fs.ErrPermission (os's own sentinels already satisfy errors.Is).
+func (l *FS) Classify(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		switch errno {
-		case syscall.ENOTEMPTY, syscall.EEXIST:
-			if op == "remove" {
-				return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrNotEmpty, err)}
-			}
 		case syscall.ENOTDIR:
-			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrNotDir, err)}
+			return ufs.WrapErr(ufs.ErrNotDir, err)
 		case syscall.EISDIR:
-			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(ufs.ErrIsDir, err)}
+			return ufs.WrapErr(ufs.ErrIsDir, err)
 		case syscall.ENAMETOOLONG:
-			return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(fs.ErrInvalid, err)}
+			return ufs.WrapErr(fs.ErrInvalid, err)
 		}
 	}
 	if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrPermission) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && isEscape(err) {
-		err = ufs.WrapErr(fs.ErrPermission, err)
+		return ufs.WrapErr(fs.ErrPermission, err)
 	}
-	return &fs.PathError{Op: op, Path: p, Err: err}
+	return err
 }
 
 // isEscape reports whether err is os.Root refusing a path that leaves the root (through a
@@ -171,45 +177,26 @@ func (l *FS) owner(uid, gid uint32) (string, string) {
 	return u, g
 }
 
-func begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
 // Stat implements ufs.UFS.
-func (l *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
-	c, err := begin(ctx, "stat", p)
-	if err != nil {
-		return ufs.Status{}, err
-	}
+func (l *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 	fi, err := l.root.Stat(c)
 	if err != nil {
-		return ufs.Status{}, mapErr("stat", p, err)
+		return ufs.Status{}, err
 	}
 	return l.status(ufs.Base(c), fi), nil
 }
 
 // List implements ufs.UFS. The page token is the last name returned. With PageSize 0 the
 // whole directory is one page.
-func (l *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	c, err := begin(ctx, "list", dir)
-	if err != nil {
-		return ufs.ListPage{}, err
-	}
+func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
 	f, err := l.root.Open(c)
 	if err != nil {
-		return ufs.ListPage{}, mapErr("list", dir, err)
+		return ufs.ListPage{}, err
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return ufs.ListPage{}, mapErr("list", dir, err)
+		return ufs.ListPage{}, err
 	}
 	sort.Strings(names)
 	start := 0
@@ -226,7 +213,7 @@ func (l *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: err}
+			return ufs.ListPage{}, err
 		}
 		name := names[i]
 		fi, err := l.root.Stat(ufs.Join(c, name))
@@ -241,15 +228,15 @@ func (l *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 }
 
 // OpenRange implements ufs.UFS.
-func (l *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	f, _, err := l.openFile(ctx, p, off)
+func (l *FS) OpenRange(ctx context.Context, c string, off, n int64) (io.ReadCloser, error) {
+	f, _, err := l.openFile(c)
 	if err != nil {
 		return nil, err
 	}
 	if n < 0 {
 		n = 1<<63 - 1 - off
 	}
-	return &rangeReader{ctx: ctx, f: f, sr: io.NewSectionReader(f, off, n), path: p}, nil
+	return &rangeReader{f: f, sr: io.NewSectionReader(f, off, n)}, nil
 }
 
 // OpenVersion implements ufs.VersionReader. The hash is checked against the open
@@ -257,14 +244,14 @@ func (l *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadClos
 // renaming a new one over it, which leaves the open file's bytes alone. Only Append and
 // Truncate change a file in place; appends leave a version's bytes alone, and a file cut
 // under the reader ends its read with ErrChanged.
-func (l *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	f, fi, err := l.openFile(ctx, p, off)
+func (l *FS) OpenVersion(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
+	f, fi, err := l.openFile(c)
 	if err != nil {
 		return nil, err
 	}
 	if h := contentHash(fi); h != hash {
 		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, h, hash)}
+		return nil, fmt.Errorf("%w: content hash %s, want %s", ufs.ErrChanged, h, hash)
 	}
 	size := fi.Size()
 	start, end := min(off, size), size
@@ -272,39 +259,30 @@ func (l *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.
 	if n >= 0 && !short {
 		end = off + n
 	}
-	return &rangeReader{ctx: ctx, f: f, sr: io.NewSectionReader(f, start, end-start), path: p, versioned: true, short: short}, nil
+	return &rangeReader{f: f, sr: io.NewSectionReader(f, start, end-start), versioned: true, short: short}, nil
 }
 
-// openFile opens the file at p for reading and fstats it.
-func (l *FS) openFile(ctx context.Context, p string, off int64) (*os.File, fs.FileInfo, error) {
-	c, err := begin(ctx, "open", p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if off < 0 {
-		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off)}
-	}
+// openFile opens the file at c for reading and fstats it.
+func (l *FS) openFile(c string) (*os.File, fs.FileInfo, error) {
 	f, err := l.root.Open(c)
 	if err != nil {
-		return nil, nil, mapErr("open", p, err)
+		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, mapErr("open", p, err)
+		return nil, nil, err
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
+		return nil, nil, ufs.ErrIsDir
 	}
 	return f, fi, nil
 }
 
 type rangeReader struct {
-	ctx  context.Context
-	f    *os.File
-	sr   *io.SectionReader
-	path string
+	f  *os.File
+	sr *io.SectionReader
 
 	// A version read (OpenVersion) ends with ErrChanged instead of io.EOF when the range
 	// asked for reaches past the version's end (short) or the file ended early.
@@ -313,123 +291,77 @@ type rangeReader struct {
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, &fs.PathError{Op: "read", Path: r.path, Err: err}
-	}
 	n, err := r.sr.Read(p)
 	r.got += int64(n)
 	if err == io.EOF && r.versioned && (r.short || r.got < r.sr.Size()) {
 		if n > 0 {
 			return n, nil // the next Read reports it
 		}
-		return 0, &fs.PathError{Op: "read", Path: r.path, Err: fmt.Errorf("%w: the file is shorter than the version asked for", ufs.ErrChanged)}
+		return 0, fmt.Errorf("%w: the file is shorter than the version asked for", ufs.ErrChanged)
 	}
 	return n, err
 }
 
 func (r *rangeReader) Close() error { return r.f.Close() }
 
-// Create implements ufs.UFS.
-func (l *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
-	c, err := begin(ctx, "create", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, &fs.PathError{Op: "create", Path: p, Err: fmt.Errorf("%w: cannot create the root", fs.ErrInvalid)}
-	}
+// Create implements ufs.UFS: the data goes to a temporary file in the target directory,
+// renamed into place by Close.
+func (l *FS) Create(ctx context.Context, c string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	if fi, err := l.root.Stat(c); err == nil && fi.IsDir() {
-		return nil, &fs.PathError{Op: "create", Path: p, Err: ufs.ErrIsDir}
+		return nil, ufs.ErrIsDir
 	}
 	dir, base := ufs.Split(c)
 	if err := l.root.MkdirAll(dir, 0o755); err != nil {
-		return nil, mapErr("create", p, err)
+		return nil, err
 	}
-	var tok [8]byte
-	_, _ = rand.Read(tok[:])
-	tmp := ufs.Join(dir, ufs.TempName(base, hex.EncodeToString(tok[:])))
-	mode := opts.Mode.Perm()
-	if mode == 0 {
-		mode = 0o644
-	}
-	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	tmp := ufs.TempPath(dir, base)
+	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, opts.Perm())
 	if err != nil {
-		return nil, mapErr("create", p, err)
+		return nil, err
 	}
-	return &writer{l: l, ctx: ctx, f: f, tmp: tmp, dst: c, path: p}, nil
+	return &writer{l: l, f: f, tmp: tmp, dst: c}, nil
 }
 
+// writer is an upload to a temporary file; the guard calls Close or Abort once.
 type writer struct {
-	l      *FS
-	ctx    context.Context
-	f      *os.File
-	tmp    string
-	dst    string
-	path   string
-	done   bool
-	failed error
+	l   *FS
+	f   *os.File
+	tmp string
+	dst string
 
 	written ufs.Status // after a successful Close
 	ok      bool
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: fs.ErrClosed}
-	}
-	if w.failed != nil {
-		return 0, w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.failed = &fs.PathError{Op: "write", Path: w.path, Err: err}
-		w.discard()
-		return 0, w.failed
-	}
-	n, err := w.f.Write(p)
-	if err != nil {
-		w.failed = mapErr("write", w.path, err)
-		w.discard()
-	}
-	return n, w.failed
-}
+func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
 
+// discard closes and deletes the temporary file.
 func (w *writer) discard() {
 	_ = w.f.Close()
 	_ = w.l.root.Remove(w.tmp)
 }
 
 func (w *writer) Close() error {
-	if w.done {
-		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
-	}
-	w.done = true
-	if w.failed != nil {
-		return w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.discard()
-		return &fs.PathError{Op: "close", Path: w.path, Err: err}
-	}
 	if w.l.fsync {
 		if err := w.f.Sync(); err != nil {
 			w.discard()
-			return mapErr("close", w.path, err)
+			return err
 		}
 	}
 	fi, statErr := w.f.Stat()
 	if err := w.f.Close(); err != nil {
 		_ = w.l.root.Remove(w.tmp)
-		return mapErr("close", w.path, err)
+		return err
 	}
 	if err := w.l.root.Rename(w.tmp, w.dst); err != nil {
 		_ = w.l.root.Remove(w.tmp)
-		return mapErr("close", w.path, err)
+		return err
 	}
 	if w.l.fsync {
 		// The rename is durable only once its directory is.
 		dir, _ := ufs.Split(w.dst)
 		if err := w.l.syncDir(dir); err != nil {
-			return mapErr("close", w.path, err)
+			return err
 		}
 	}
 	if statErr == nil { // rename keeps size and mtime: this is what Stat will say
@@ -442,77 +374,47 @@ func (w *writer) Close() error {
 func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
 
 func (w *writer) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	if w.failed == nil {
-		w.discard()
-	}
+	w.discard()
 	return nil
 }
 
 // Mkdir implements ufs.UFS.
-func (l *FS) Mkdir(ctx context.Context, p string) error {
-	c, err := begin(ctx, "mkdir", p)
-	if err != nil {
-		return err
-	}
+func (l *FS) Mkdir(ctx context.Context, c string) error {
 	if err := l.root.MkdirAll(c, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-			return &fs.PathError{Op: "mkdir", Path: p, Err: ufs.WrapErr(fs.ErrExist, err)}
+			return ufs.WrapErr(fs.ErrExist, err)
 		}
-		return mapErr("mkdir", p, err)
+		return err
 	}
 	return nil
 }
 
 // Remove implements ufs.UFS.
-func (l *FS) Remove(ctx context.Context, p string) error {
-	c, err := begin(ctx, "remove", p)
-	if err != nil {
-		return err
+func (l *FS) Remove(ctx context.Context, c string) error {
+	err := l.root.Remove(c)
+	if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) { // rmdir says either
+		return ufs.WrapErr(ufs.ErrNotEmpty, err)
 	}
-	if c == ufs.Root {
-		return &fs.PathError{Op: "remove", Path: p, Err: fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid)}
-	}
-	return mapErr("remove", p, l.root.Remove(c))
+	return err
 }
 
 // RemoveAll implements ufs.UFS.
-func (l *FS) RemoveAll(ctx context.Context, p string) error {
-	c, err := begin(ctx, "removeall", p)
-	if err != nil {
-		return err
-	}
-	if c == ufs.Root {
-		return &fs.PathError{Op: "removeall", Path: p, Err: fmt.Errorf("%w: cannot remove the root", fs.ErrInvalid)}
-	}
-	return mapErr("removeall", p, l.root.RemoveAll(c))
-}
+func (l *FS) RemoveAll(ctx context.Context, c string) error { return l.root.RemoveAll(c) }
 
 // Rename implements ufs.UFS. The no-overwrite check and the rename are two steps: a
 // concurrent writer of dst can slip between them (Linux's RENAME_NOREPLACE is not
 // reachable through os.Root).
-func (l *FS) Rename(ctx context.Context, src, dst string) error {
-	s, err := begin(ctx, "rename", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("rename", s, dst)
-	if err != nil {
-		return err
-	}
+func (l *FS) Rename(ctx context.Context, s, d string) error {
 	if _, err := l.root.Lstat(s); err != nil {
-		return mapErr("rename", src, err)
+		return err
 	}
 	if _, err := l.root.Lstat(d); err == nil {
-		return &fs.PathError{Op: "rename", Path: dst, Err: fs.ErrExist}
+		return fmt.Errorf("%w: the destination %s exists", fs.ErrExist, ufs.Rooted(d))
 	}
 	if dir, _ := ufs.Split(d); dir != ufs.Root {
 		if err := l.root.MkdirAll(dir, 0o755); err != nil {
-			return mapErr("rename", dst, err)
+			return err
 		}
 	}
-	return mapErr("rename", src, l.root.Rename(s, d))
+	return l.root.Rename(s, d)
 }

@@ -17,13 +17,50 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-		u, err := ufs.Open(context.Background(), "file://"+t.TempDir(), map[string]string{"local.fsync": "false"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}})
+	ufstest.Run(t, ufstest.Harness{
+		New: func(t *testing.T) ufs.UFS {
+			u, err := ufs.Open(context.Background(), "file://"+t.TempDir(), map[string]string{"local.fsync": "false"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		},
+		OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+			return ufs.Open(context.Background(), "file://"+filepath.Join(t.TempDir(), "missing"), nil)
+		},
+		// A directory the process may not read: the filesystem's own credentials.
+		OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+			if os.Geteuid() == 0 {
+				t.Skip("running as root: no directory is unreadable")
+			}
+			dir := filepath.Join(t.TempDir(), "locked")
+			if err := os.Mkdir(dir, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o755) })
+			return ufs.Open(context.Background(), "file://"+dir, nil)
+		},
+	})
+}
+
+// TestNewIsGuarded checks the typed constructor: a guarded UFS over *local.FS, with
+// local.fsync's default, and the Opener's errors.
+func TestNewIsGuarded(t *testing.T) {
+	ctx := context.Background()
+	u, err := local.New(ctx, local.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, ok := ufs.Unwrap(u).(*local.FS); !ok || ufs.Guard(u) != u {
+		t.Fatalf("New returned %T, want a guarded *local.FS", u)
+	}
+	if _, err := u.Stat(ctx, "../x"); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("stat ../x: %v", err)
+	}
+	if _, err := local.New(ctx, local.Options{Dir: filepath.Join(t.TempDir(), "missing")}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing directory: %v", err)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -57,7 +94,7 @@ func TestSymlinkEscape(t *testing.T) {
 	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "filelink"))
 	os.WriteFile(filepath.Join(root, "inside"), []byte("in"), 0o644)
 	os.Symlink("inside", filepath.Join(root, "goodlink"))
-	u, err := local.New(root)
+	u, err := local.New(ctx, local.Options{Dir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +138,7 @@ func TestSymlinkEscape(t *testing.T) {
 func TestCreateLeavesNoTempOnFailure(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	u, _ := local.New(root)
+	u, _ := local.New(ctx, local.Options{Dir: root})
 	cctx, cancel := context.WithCancel(ctx)
 	w, err := u.Create(cctx, "d/f", ufs.CreateOptions{})
 	if err != nil {
@@ -139,7 +176,7 @@ func TestAppendConformance(t *testing.T) {
 func TestLongNames(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	u, err := local.New(root)
+	u, err := local.New(ctx, local.Options{Dir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +193,7 @@ func TestLongNames(t *testing.T) {
 		if st, err := u.Stat(ctx, "d/"+name); err != nil || st.Name != name {
 			t.Fatalf("stat a %d-byte name: %+v, %v", len(name), st, err)
 		}
-		w, err := u.Append(ctx, "d/"+name)
+		w, err := u.(ufs.Appender).Append(ctx, "d/"+name)
 		if err != nil {
 			t.Fatal(err)
 		}

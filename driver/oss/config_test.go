@@ -18,9 +18,11 @@ func TestRegionOf(t *testing.T) {
 		"oss-cn-hangzhou.aliyuncs.com.evil.example": "",
 		"s3.oss-cn-hangzhou.aliyuncs.com":           "cn-hangzhou",
 	} {
-		if got := regionOf(host); got != want {
-			t.Errorf("regionOf(%q) = %q, want %q", host, got, want)
-		}
+		t.Run(host, func(t *testing.T) {
+			if got := regionOf(host); got != want {
+				t.Errorf("regionOf(%q) = %q, want %q", host, got, want)
+			}
+		})
 	}
 }
 

@@ -22,7 +22,9 @@
 // its error (AccessDenied, ...) is returned naming the key.
 //
 // Opening checks that the bucket exists (fs.ErrNotExist otherwise) and that the
-// credentials may list it (fs.ErrPermission otherwise); so does Stat of the root.
+// credentials may list it (fs.ErrPermission otherwise); so does Stat of the root. Open
+// (the Opener of "oss", through ufs.Open) and New (typed Options) return the UFS guarded
+// (ufs.Guard); the *FS under it (ufs.Unwrap) takes clean paths only.
 //
 // # Options
 //

@@ -520,13 +520,15 @@ func TestStatRootChecksBucket(t *testing.T) {
 		{osstest.Fault{Op: "ListObjectsV2", Status: 403, Code: "AccessDenied"}, fs.ErrPermission},
 		{osstest.Fault{Op: "ListObjectsV2", Status: 404, Code: "NoSuchBucket"}, fs.ErrNotExist},
 	} {
-		remove := srv.Inject(f.fault)
-		_, err := u.Stat(bg, ufs.Root)
-		remove()
-		wantIs(t, err, f.want)
-		if serviceCode(err) != f.fault.Code {
-			t.Fatalf("stat root under %s: %v", f.fault.Code, err)
-		}
+		t.Run(f.fault.Code, func(t *testing.T) {
+			remove := srv.Inject(f.fault)
+			_, err := u.Stat(bg, ufs.Root)
+			remove()
+			wantIs(t, err, f.want)
+			if serviceCode(err) != f.fault.Code {
+				t.Fatalf("stat root under %s: %v", f.fault.Code, err)
+			}
+		})
 	}
 }
 

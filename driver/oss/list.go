@@ -15,11 +15,7 @@ import (
 // names no UFS path can address ("a//b", ".", "..", backslashes) are skipped. The page
 // token is the OSS continuation token, a position in the key space. A page is filled up to
 // opts.PageSize (or fs.oss.list.pageSize) entries with further requests when needed.
-func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	c, err := f.begin(ctx, "list", dir)
-	if err != nil {
-		return ufs.ListPage{}, err
-	}
+func (f *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
 	prefix := f.dirKey(c)
 	want := opts.PageSize
 	if want <= 0 {
@@ -43,7 +39,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			return f.client.ListObjectsV2(ctx, req)
 		})
 		if err != nil {
-			return ufs.ListPage{}, pathErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		}
 		if len(res.Contents)+len(res.CommonPrefixes) > 0 {
 			sawKeys = true
@@ -57,18 +53,18 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: err}
+			return ufs.ListPage{}, err
 		}
 	}
 	if first && !sawKeys && c != ufs.Root {
 		_, isFile, err := f.statFile(ctx, c)
 		switch {
 		case err != nil:
-			return ufs.ListPage{}, pathErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		case isFile:
-			return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: ufs.ErrNotDir}
+			return ufs.ListPage{}, ufs.ErrNotDir
 		}
-		return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: fs.ErrNotExist}
+		return ufs.ListPage{}, fs.ErrNotExist
 	}
 	page.NextPageToken = token
 	return page, nil

@@ -12,39 +12,31 @@ import (
 
 // Mkdir implements ufs.UFS by writing the marker object "path/" (with
 // x-oss-forbid-overwrite, so an existing marker keeps its time). Parents are implied.
-func (f *FS) Mkdir(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "mkdir", p)
-	if err != nil || c == ufs.Root {
-		return err
+func (f *FS) Mkdir(ctx context.Context, c string) error {
+	if c == ufs.Root {
+		return nil
 	}
-	_, err = call(ctx, f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
+	_, err := call(ctx, f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
 		return f.client.PutObject(ctx, &sdk.PutObjectRequest{
 			Bucket: &f.bucket, Key: sdk.Ptr(f.dirKey(c)), ForbidOverwrite: sdk.Ptr("true"),
 			ContentLength: sdk.Ptr(int64(0)),
 		})
 	})
 	if err != nil && !hasCode(err, "FileAlreadyExists") {
-		return pathErr(ctx, "mkdir", p, err)
+		return err
 	}
 	return nil
 }
 
 // Remove implements ufs.UFS: the file at path if there is one, else the directory's
 // marker when nothing else lies below it.
-func (f *FS) Remove(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "remove", p)
+func (f *FS) Remove(ctx context.Context, c string) error {
+	_, isFile, err := f.statFile(ctx, c)
 	if err != nil {
 		return err
 	}
-	if c == ufs.Root {
-		return errRoot("remove", p)
-	}
-	_, isFile, err := f.statFile(ctx, c)
-	if err != nil {
-		return pathErr(ctx, "remove", p, err)
-	}
 	if isFile {
-		return pathErr(ctx, "remove", p, f.deleteKey(ctx, f.key(c)))
+		return f.deleteKey(ctx, f.key(c))
 	}
 	marker := f.dirKey(c)
 	res, err := call(ctx, f, func(ctx context.Context) (*sdk.ListObjectsV2Result, error) {
@@ -53,15 +45,15 @@ func (f *FS) Remove(ctx context.Context, p string) error {
 		})
 	})
 	if err != nil {
-		return pathErr(ctx, "remove", p, err)
+		return err
 	}
 	switch {
 	case len(res.Contents) == 0:
-		return &fs.PathError{Op: "remove", Path: p, Err: fs.ErrNotExist}
+		return fs.ErrNotExist
 	case len(res.Contents) > 1 || sdk.ToString(res.Contents[0].Key) != marker:
-		return &fs.PathError{Op: "remove", Path: p, Err: ufs.ErrNotEmpty}
+		return ufs.ErrNotEmpty
 	}
-	return pathErr(ctx, "remove", p, f.deleteKey(ctx, marker))
+	return f.deleteKey(ctx, marker)
 }
 
 func (f *FS) deleteKey(ctx context.Context, key string) error {
@@ -73,21 +65,13 @@ func (f *FS) deleteKey(ctx context.Context, key string) error {
 
 // RemoveAll implements ufs.UFS: the file at path, then every key below "path/" in
 // DeleteObjects batches of up to 1000 keys.
-func (f *FS) RemoveAll(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "removeall", p)
-	if err != nil {
+func (f *FS) RemoveAll(ctx context.Context, c string) error {
+	if err := f.deleteKey(ctx, f.key(c)); err != nil {
 		return err
 	}
-	if c == ufs.Root {
-		return errRoot("removeall", p)
-	}
-	if err := f.deleteKey(ctx, f.key(c)); err != nil {
-		return pathErr(ctx, "removeall", p, err)
-	}
-	err = f.walkKeys(ctx, f.dirKey(c), func(objs []sdk.ObjectProperties) error {
+	return f.walkKeys(ctx, f.dirKey(c), func(objs []sdk.ObjectProperties) error {
 		return f.deleteKeys(ctx, objs)
 	})
-	return pathErr(ctx, "removeall", p, err)
 }
 
 // walkKeys calls fn with every page of keys below prefix (no delimiter), in key order.

@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -57,7 +56,7 @@ func (f *FS) cleanupContext(ctx context.Context) (context.Context, context.Cance
 // Open is the ufs.Opener for oss:// URIs. It checks that the bucket exists and that the
 // credentials may list it, returning errors that satisfy fs.ErrNotExist (missing bucket)
 // or fs.ErrPermission (rejected credentials); bad or missing options wrap fs.ErrInvalid and
-// name the key.
+// name the key. The UFS is guarded (ufs.Guard).
 func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	if !validBucket(uri.Authority) {
 		return nil, ufs.OpenError(uri, fmt.Errorf("%w: %q is not an OSS bucket name (3-63 characters of a-z, 0-9 and '-')", fs.ErrInvalid, uri.Authority))
@@ -78,7 +77,7 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 		hc.CloseIdleConnections()
 		return nil, ufs.OpenError(uri, withCtx(ctx, classify(err)))
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
 // checkRoot lists one key of the root: it fails when the bucket is missing or the
@@ -121,36 +120,8 @@ func (f *FS) dirKey(p string) string {
 	return f.prefix + p + "/"
 }
 
-// begin validates p and the state of f and ctx for op.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
-func errRoot(op, p string) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: not allowed on the root", fs.ErrInvalid)}
-}
-
-// pathErr wraps an SDK error for op on p with its sentinel.
-func pathErr(ctx context.Context, op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == op {
-		return err
-	}
-	return &fs.PathError{Op: op, Path: p, Err: withCtx(ctx, classify(err))}
-}
+// Classify implements ufs.Classifier: OSS error codes and statuses to sentinels.
+func (f *FS) Classify(err error) error { return classify(err) }
 
 // withCtx keeps ctx's error in the chain when the context ended.
 func withCtx(ctx context.Context, err error) error {

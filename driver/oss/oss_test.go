@@ -2,16 +2,18 @@ package oss_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/unifiedfs/unifiedfs/driver/oss"
 	"github.com/unifiedfs/unifiedfs/driver/oss/osstest"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
-
-	_ "github.com/unifiedfs/unifiedfs/driver/oss"
 )
 
 const testBucket = "unifiedfs-test"
@@ -42,10 +44,25 @@ var smallParts = map[string]string{
 	"fs.oss.copy.partSize":       "128KB",
 }
 
+// openerHooks are the harness's Opener cases: a bucket the server does not have, and the
+// test bucket with a wrong secret (the fake checks every signature).
+func openerHooks(srv *osstest.Server, h ufstest.Harness) ufstest.Harness {
+	h.OpenMissing = func(t *testing.T) (ufs.UFS, error) {
+		return ufs.Open(context.Background(), srv.URI("no-such-bucket", ""), srv.Options())
+	}
+	h.OpenBadCredentials = func(t *testing.T) (ufs.UFS, error) {
+		srv.CreateBucket(testBucket)
+		opts := srv.Options()
+		opts["fs.oss.accessKeySecret"] = "wrong-" + opts["fs.oss.accessKeySecret"]
+		return ufs.Open(context.Background(), srv.URI(testBucket, ""), opts)
+	}
+	return h
+}
+
 func TestConformance(t *testing.T) {
 	srv := osstest.NewServer(t)
 	t.Run("Directory", func(t *testing.T) {
-		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }})
+		ufstest.Run(t, openerHooks(srv, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }}))
 	})
 	t.Run("SmallPartsV1", func(t *testing.T) {
 		extra := maps.Clone(smallParts)
@@ -64,4 +81,38 @@ func TestConformance(t *testing.T) {
 			return u
 		}})
 	})
+}
+
+// TestNewTyped opens the server's bucket with the typed constructor: a guarded *oss.FS
+// that reads what it writes, options outside the fields passing through Other, and the
+// Opener's checks (a missing secret is fs.ErrInvalid naming its key).
+func TestNewTyped(t *testing.T) {
+	srv := osstest.NewServer(t)
+	srv.CreateBucket(testBucket)
+	ctx := context.Background()
+	o := oss.Options{Bucket: testBucket, Prefix: "typed/dir", Endpoint: srv.URL, AccessKeyID: srv.AccessKeyID,
+		AccessKeySecret: srv.AccessKeySecret, SecurityToken: srv.SecurityToken, Region: srv.Region,
+		Other: map[string]string{"fs.oss.multipart.threshold": "256KB", "fs.oss.multipart.partSize": "100KB"}}
+	u, err := oss.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, ok := ufs.Unwrap(u).(*oss.FS); !ok || ufs.Guard(u) != u {
+		t.Fatalf("New returned %T, want a guarded *oss.FS", u)
+	}
+	data := make([]byte, 300<<10) // above the threshold given in Other: a multipart upload
+	if err := ufs.WriteFile(ctx, u, "f", data); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.Object(testBucket, "typed/dir/f"); !ok {
+		t.Fatalf("no object typed/dir/f: keys %v", srv.Keys(testBucket))
+	}
+	if srv.Requests("UploadPart") == 0 {
+		t.Error("Other's multipart threshold was not applied")
+	}
+	o.AccessKeySecret = ""
+	if _, err := oss.New(ctx, o); !errors.Is(err, fs.ErrInvalid) || !strings.Contains(err.Error(), "fs.oss.accessKeySecret") {
+		t.Fatalf("New without a secret: %v", err)
+	}
 }

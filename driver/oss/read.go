@@ -28,41 +28,31 @@ var ErrCorrupt = errors.New("oss: downloaded data does not match the object's CR
 // re-requested from the first byte not yet delivered with If-Match on the ETag of the
 // first response, so a read never mixes two versions (see retry.Resume); an object
 // replaced meanwhile fails the read with ufs.ErrChanged.
-func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	return f.open(ctx, p, "", off, n)
+func (f *FS) OpenRange(ctx context.Context, c string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, c, "", off, n)
 }
 
 // OpenVersion implements ufs.VersionReader: GetObject with If-Match on hash (OSS answers
 // 412 for another version), and resumes as OpenRange.
-func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+func (f *FS) OpenVersion(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	if hash == "" {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: empty content hash", fs.ErrInvalid)}
+		return nil, fmt.Errorf("%w: empty content hash", fs.ErrInvalid)
 	}
-	return f.open(ctx, p, hash, off, n)
+	return f.open(ctx, c, hash, off, n)
 }
 
-// open reads n bytes (n < 0: to the end) from off of the object at p; of the version
+// open reads n bytes (n < 0: to the end) from off of the object at c; of the version
 // whose ETag is hash when hash is not empty.
-func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	c, err := f.begin(ctx, "open", p)
-	if err != nil {
-		return nil, err
-	}
-	if off < 0 {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off)}
-	}
-	if c == ufs.Root {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
-	}
+func (f *FS) open(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	if n == 0 {
 		st, found, err := f.statFile(ctx, c)
 		switch {
 		case err != nil:
-			return nil, pathErr(ctx, "open", p, err)
+			return nil, err
 		case !found:
-			return nil, f.missing(ctx, "open", p, c, nil)
+			return nil, f.missing(ctx, c, nil)
 		case hash != "" && st.ContentHash != hash:
-			return nil, &fs.PathError{Op: "open", Path: p, Err: changed(st.ContentHash, hash, nil)}
+			return nil, changed(st.ContentHash, hash, nil)
 		}
 		return io.NopCloser(eofReader{}), nil
 	}
@@ -80,15 +70,15 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 			// The object exists and off is at or past its end: an empty read, or for a
 			// version asked to have bytes there, a changed file.
 			if hash != "" && n > 0 {
-				return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, off)}
+				return nil, fmt.Errorf("%w: the object ends before byte %d", ufs.ErrChanged, off)
 			}
 			return io.NopCloser(eofReader{}), nil
 		case errors.Is(err, ufs.ErrChanged):
-			return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+			return nil, err
 		case isNotFound(err):
-			return nil, f.missing(ctx, "open", p, c, err)
+			return nil, f.missing(ctx, c, err)
 		}
-		return nil, pathErr(ctx, "open", p, err)
+		return nil, err
 	}
 	etag := sdk.ToString(res.ETag)
 	end := int64(-1) // first byte after the range; -1: the object's end
@@ -113,7 +103,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 		}
 		return r.Body, nil
 	}
-	r := &reader{ctx: ctx, body: retry.Resume(ctx, f.data, res.Body, off, src), path: p}
+	r := &reader{ctx: ctx, body: retry.Resume(ctx, f.data, res.Body, off, src), path: c}
 	if hash != "" && n > 0 {
 		r.want = n
 	}

@@ -3,6 +3,7 @@ package oss
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
 
@@ -15,38 +16,30 @@ import (
 // x-oss-forbid-overwrite) and then deleted; a directory is renamed page by page, each page
 // of keys copied in parallel (fs.oss.copy.threads) and deleted only once all its copies
 // exist. A failure leaves the move half done but loses no data.
-func (f *FS) Rename(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "rename", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("rename", s, dst)
-	if err != nil {
-		return err
-	}
+func (f *FS) Rename(ctx context.Context, s, d string) error {
 	st, isFile, err := f.statFile(ctx, s)
 	if err != nil {
-		return pathErr(ctx, "rename", src, err)
+		return err
 	}
 	if !isFile {
 		isDir, err := f.isDir(ctx, s)
 		if err != nil {
-			return pathErr(ctx, "rename", src, err)
+			return err
 		}
 		if !isDir {
-			return &fs.PathError{Op: "rename", Path: src, Err: fs.ErrNotExist}
+			return fs.ErrNotExist
 		}
 	}
 	if _, err := f.Stat(ctx, d); err == nil {
-		return &fs.PathError{Op: "rename", Path: dst, Err: fs.ErrExist}
+		return fmt.Errorf("%w: the destination %s exists", fs.ErrExist, ufs.Rooted(d))
 	} else if !isNotExist(err) {
 		return err
 	}
 	if isFile {
 		if err := f.copyKey(ctx, f.key(s), f.key(d), st.Size, true); err != nil {
-			return pathErr(ctx, "rename", dst, err)
+			return err
 		}
-		return pathErr(ctx, "rename", src, f.deleteKey(ctx, f.key(s)))
+		return f.deleteKey(ctx, f.key(s))
 	}
 	from, to := f.dirKey(s), f.dirKey(d)
 	err = f.walkKeys(ctx, from, func(objs []sdk.ObjectProperties) error {
@@ -59,36 +52,10 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 		}
 		return f.deleteKeys(ctx, objs)
 	})
-	return pathErr(ctx, "rename", src, err)
+	return err
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-// Copy implements ufs.Copier: a server-side copy of the file src over dst.
-func (f *FS) Copy(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "copy", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("copy", s, dst)
-	if err != nil {
-		return err
-	}
-	st, isFile, err := f.statFile(ctx, s)
-	if err != nil {
-		return pathErr(ctx, "copy", src, err)
-	}
-	if !isFile {
-		return f.missing(ctx, "copy", src, s, nil)
-	}
-	if err := f.copyKey(ctx, f.key(s), f.key(d), st.Size, false); err != nil {
-		if isNotFound(err) {
-			return f.missing(ctx, "copy", src, s, err)
-		}
-		return pathErr(ctx, "copy", dst, err)
-	}
-	return nil
-}
 
 // copyKey copies one object of the given size: CopyObject up to fs.oss.copy.threshold,
 // UploadPartCopy above it.

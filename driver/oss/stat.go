@@ -14,29 +14,25 @@ import (
 // Stat implements ufs.UFS: HeadObject for a file, then a one-key listing of "path/" for
 // a directory (marker or prefix); for the root a one-key listing of the root's prefix
 // (which checks the bucket and the credentials). Directories have no ModTime.
-func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
-	c, err := f.begin(ctx, "stat", p)
-	if err != nil {
-		return ufs.Status{}, err
-	}
+func (f *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 	if c == ufs.Root {
 		// The root needs no marker, but the bucket must exist and the credentials must
 		// reach it, as for every other call.
 		if err := f.checkRoot(ctx); err != nil {
-			return ufs.Status{}, pathErr(ctx, "stat", p, err)
+			return ufs.Status{}, err
 		}
 		return ufs.Status{Name: ufs.Root, IsDir: true}, nil
 	}
 	st, found, err := f.statFile(ctx, c)
 	if err != nil || found {
-		return st, pathErr(ctx, "stat", p, err)
+		return st, err
 	}
 	found, err = f.isDir(ctx, c)
 	if err != nil {
-		return ufs.Status{}, pathErr(ctx, "stat", p, err)
+		return ufs.Status{}, err
 	}
 	if !found {
-		return ufs.Status{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+		return ufs.Status{}, fs.ErrNotExist
 	}
 	return ufs.Status{Name: ufs.Base(c), IsDir: true}, nil
 }
@@ -83,19 +79,19 @@ func fileStatus(name string, size int64, mtime *time.Time, etag *string) ufs.Sta
 
 // missing returns the error for a clean path c that has no object: ErrIsDir when it is a
 // directory (for operations that need a file), else fs.ErrNotExist keeping cause.
-func (f *FS) missing(ctx context.Context, op, p, c string, cause error) error {
+func (f *FS) missing(ctx context.Context, c string, cause error) error {
 	if c == ufs.Root {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	dir, err := f.isDir(ctx, c)
 	if err != nil {
-		return pathErr(ctx, op, p, err)
+		return err
 	}
 	if dir {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	if cause == nil {
 		cause = fs.ErrNotExist
 	}
-	return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(fs.ErrNotExist, cause)}
+	return ufs.WrapErr(fs.ErrNotExist, cause)
 }

@@ -19,25 +19,19 @@ import (
 // Create implements ufs.UFS. Data is buffered; a file that stays within
 // fs.oss.multipart.threshold is sent by Close with one PutObject, a larger one becomes a
 // multipart upload whose parts are sent in parallel while the caller writes.
-func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
-	c, err := f.begin(ctx, "create", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, errRoot("create", p)
-	}
-	w := &writer{f: f, ctx: ctx, path: p, clean: c, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
+func (f *FS) Create(ctx context.Context, c string, opts ufs.CreateOptions) (ufs.Writer, error) {
+	w := &writer{f: f, ctx: ctx, clean: c, key: f.key(c), sem: make(chan struct{}, f.cfg.threads)}
 	if opts.SizeKnown && opts.Size > 0 && opts.Size <= f.cfg.threshold {
 		w.buf = make([]byte, 0, opts.Size)
 	}
 	return w, nil
 }
 
+// writer is an upload in progress; the guard calls Close or Abort once, and Abort after a
+// failed Write.
 type writer struct {
 	f     *FS
 	ctx   context.Context
-	path  string
 	clean string
 	key   string
 	buf   []byte
@@ -54,9 +48,6 @@ type writer struct {
 	parts    []sdk.UploadPart
 	partErr  error
 
-	done   bool
-	failed error
-
 	size    int64      // bytes written
 	written ufs.Status // after a successful Close
 	ok      bool
@@ -69,34 +60,25 @@ func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
 // record keeps what the upload stored, when OSS said.
 func (w *writer) record(etag *string) {
 	if etag != nil {
-		w.written = fileStatus(ufs.Base(w.path), w.size, nil, etag)
+		w.written = fileStatus(ufs.Base(w.clean), w.size, nil, etag)
 		w.ok = true
 	}
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: fs.ErrClosed}
-	}
-	if w.failed != nil {
-		return 0, w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		return 0, w.fail("write", err)
-	}
 	if err := w.firstPartErr(); err != nil {
-		return 0, w.fail("write", err)
+		return 0, err
 	}
 	w.buf = append(w.buf, p...)
 	w.size += int64(len(p))
 	if w.uploadID == "" && int64(len(w.buf)) > w.f.cfg.threshold {
 		if err := w.initiate(); err != nil {
-			return 0, w.fail("write", err)
+			return 0, err
 		}
 	}
 	if w.uploadID != "" {
 		if err := w.flushParts(false); err != nil {
-			return 0, w.fail("write", err)
+			return 0, err
 		}
 	}
 	return len(p), nil
@@ -181,11 +163,10 @@ func (w *writer) firstPartErr() error {
 	return w.partErr
 }
 
-// fail aborts the upload and records err (for op) as the writer's final error.
-func (w *writer) fail(op string, err error) error {
+// fail discards the upload after err, the failure of Close.
+func (w *writer) fail(err error) error {
 	w.discard()
-	w.failed = pathErr(w.ctx, op, w.path, err)
-	return w.failed
+	return err
 }
 
 // discard stops part uploads and aborts the multipart upload, if any.
@@ -220,16 +201,6 @@ func (f *FS) abortUpload(ctx context.Context, key, id string) error {
 
 // Close completes the upload: PutObject, or the last part and CompleteMultipartUpload.
 func (w *writer) Close() error {
-	if w.done {
-		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
-	}
-	w.done = true
-	if w.failed != nil {
-		return w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		return w.fail("close", err)
-	}
 	if w.uploadID == "" {
 		res, err := transfer(w.ctx, w.f, func(ctx context.Context) (*sdk.PutObjectResult, error) {
 			return w.f.client.PutObject(ctx, &sdk.PutObjectRequest{
@@ -239,18 +210,17 @@ func (w *writer) Close() error {
 		})
 		w.buf = nil
 		if err != nil {
-			w.failed = pathErr(w.ctx, "close", w.path, err)
-			return w.failed
+			return err
 		}
 		w.record(res.ETag)
 		return nil
 	}
 	if err := w.flushParts(true); err != nil {
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	w.wg.Wait()
 	if err := w.firstPartErr(); err != nil {
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return w.parts[i].PartNumber < w.parts[j].PartNumber })
 	res, err := call(w.ctx, w.f, func(ctx context.Context) (*sdk.CompleteMultipartUploadResult, error) {
@@ -267,11 +237,11 @@ func (w *writer) Close() error {
 		// An earlier attempt may have completed the upload and lost its answer.
 		st, found, serr := w.f.statFile(w.ctx, w.clean)
 		if serr != nil || !found || st.Size != w.size || st.ModTime.Before(w.started.Truncate(time.Second)) {
-			return w.fail("close", err)
+			return w.fail(err)
 		}
 		etag = &st.ContentHash
 	default:
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	w.cancel()
 	w.uploadID = ""
@@ -280,16 +250,4 @@ func (w *writer) Close() error {
 }
 
 // Abort discards the upload; the multipart upload, if any, is aborted on the server.
-func (w *writer) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	if w.failed != nil {
-		return nil
-	}
-	if err := w.discard(); err != nil {
-		return pathErr(w.ctx, "abort", w.path, err)
-	}
-	return nil
-}
+func (w *writer) Abort() error { return w.discard() }

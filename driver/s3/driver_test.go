@@ -139,11 +139,13 @@ func TestMountValidation(t *testing.T) {
 			"alluxio.underfs.s3.endpoint":                        "ftp://x",
 			"alluxio.underfs.s3.request.timeout":                 "soon",
 		} {
-			_, err := open(srv, "bkt", "", with(good, k, v))
-			wantIs(t, err, fs.ErrInvalid)
-			if !strings.Contains(err.Error(), k) {
-				t.Errorf("error for %s does not name it: %v", k, err)
-			}
+			t.Run(k, func(t *testing.T) {
+				_, err := open(srv, "bkt", "", with(good, k, v))
+				wantIs(t, err, fs.ErrInvalid)
+				if !strings.Contains(err.Error(), k) {
+					t.Errorf("error for %s does not name it: %v", k, err)
+				}
+			})
 		}
 	})
 	t.Run("KeysIgnoreCase", func(t *testing.T) {
@@ -414,7 +416,7 @@ func TestUploadFailures(t *testing.T) {
 		if ups := srv.Uploads(testBucket); len(ups) != 1 {
 			t.Fatalf("uploads = %+v, want the orphan", ups)
 		}
-		n, err := u.(*s3drv.FS).CleanUploads(bg, 0)
+		n, err := ufs.Unwrap(u).(*s3drv.FS).CleanUploads(bg, 0)
 		if err != nil || n != 1 || len(srv.Uploads(testBucket)) != 0 {
 			t.Fatalf("CleanUploads = %d, %v; left %+v", n, err, srv.Uploads(testBucket))
 		}

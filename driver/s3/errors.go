@@ -145,17 +145,8 @@ func hasCode(err error, code string) bool {
 	return c == code
 }
 
-// pathErr wraps an SDK error for op on p with its sentinel.
-func pathErr(ctx context.Context, op, p string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == op {
-		return err
-	}
-	return &fs.PathError{Op: op, Path: p, Err: withCtx(ctx, classify(err))}
-}
+// Classify implements ufs.Classifier: S3 error codes and statuses to sentinels.
+func (f *FS) Classify(err error) error { return classify(err) }
 
 // withCtx keeps ctx's error in the chain when the context ended.
 func withCtx(ctx context.Context, err error) error {

@@ -2,7 +2,6 @@ package s3_test
 
 import (
 	"bytes"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"strings"
@@ -40,7 +39,7 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // newFS opens the server's bucket with New, logging to a buffer.
-func newFS(t *testing.T, srv *s3test.Server, bucket string, edit func(*s3drv.Options)) (*s3drv.FS, *logBuffer) {
+func newFS(t *testing.T, srv *s3test.Server, bucket string, edit func(*s3drv.Options)) (ufs.UFS, *logBuffer) {
 	t.Helper()
 	var logs logBuffer
 	o := s3drv.Options{Bucket: bucket, AccessKeyID: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Endpoint: srv.URL,
@@ -70,7 +69,10 @@ func TestServerSideEncryption(t *testing.T) {
 	if err := f.Mkdir(bg, "dir"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Copy(bg, "small", "small2"); err != nil {
+	if err := ufs.WriteFile(bg, f, "small1", []byte("s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Rename(bg, "small1", "small2"); err != nil { // CopyObject
 		t.Fatal(err)
 	}
 	if err := f.Rename(bg, "big", "big2"); err != nil { // UploadPartCopy
@@ -91,22 +93,24 @@ func TestInheritACL(t *testing.T) {
 		bucket string
 		mode   fs.FileMode
 	}{{"bkt", 0o700}, {"readonly", 0o700}} {
-		f, _ := newFS(t, srv, tc.bucket, func(o *s3drv.Options) { o.InheritACL = true })
-		if err := ufs.WriteFile(bg, f, "d/x", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range []string{"d/x", "d", ufs.Root} {
-			st, err := f.Stat(bg, p)
-			if err != nil || st.Owner != s3test.DefaultOwnerName || st.Group != st.Owner || st.Mode != tc.mode {
-				t.Errorf("%s %s: %+v %v, want owner %s mode %o", tc.bucket, p, st, err, s3test.DefaultOwnerName, tc.mode)
+		t.Run(tc.bucket, func(t *testing.T) {
+			f, _ := newFS(t, srv, tc.bucket, func(o *s3drv.Options) { o.InheritACL = true })
+			if err := ufs.WriteFile(bg, f, "d/x", []byte("x")); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if all, _ := ufs.ListAll(bg, f, "d"); len(all) != 1 || all[0].Owner != s3test.DefaultOwnerName {
-			t.Errorf("listing entries lack the owner: %+v", all)
-		}
-		if !f.Capabilities().Owners {
-			t.Errorf("Capabilities().Owners false with an owner")
-		}
+			for _, p := range []string{"d/x", "d", ufs.Root} {
+				st, err := f.Stat(bg, p)
+				if err != nil || st.Owner != s3test.DefaultOwnerName || st.Group != st.Owner || st.Mode != tc.mode {
+					t.Errorf("%s %s: %+v %v, want owner %s mode %o", tc.bucket, p, st, err, s3test.DefaultOwnerName, tc.mode)
+				}
+			}
+			if all, _ := ufs.ListAll(bg, f, "d"); len(all) != 1 || all[0].Owner != s3test.DefaultOwnerName {
+				t.Errorf("listing entries lack the owner: %+v", all)
+			}
+			if !f.Capabilities().Owners {
+				t.Errorf("Capabilities().Owners false with an owner")
+			}
+		})
 	}
 	// READ (r-x) and everyone's WRITE (-w-), someone else's grant ignored.
 	srv.SetBucketACL("readonly", s3test.Grant{ID: srv.OwnerID, Permission: "READ"}, s3test.Grant{ID: "someone-else", Permission: "FULL_CONTROL"})
@@ -167,7 +171,7 @@ func TestCleanUploadsAtMount(t *testing.T) {
 	for i := range 1100 {
 		srv.StartUpload("bkt", "data/many/"+string(rune('a'+i%26))+"/x", time.Now().Add(-100*time.Hour))
 	}
-	n, err := u.(*s3drv.FS).CleanUploads(bg, 72*time.Hour)
+	n, err := ufs.Unwrap(u).(*s3drv.FS).CleanUploads(bg, 72*time.Hour)
 	if err != nil || n != 1100 {
 		t.Fatalf("CleanUploads = %d, %v; want 1100", n, err)
 	}
@@ -176,30 +180,5 @@ func TestCleanUploadsAtMount(t *testing.T) {
 	f, logs := newFS(t, srv, "bkt", func(o *s3drv.Options) { o.CleanUploadsOlderThan = time.Hour })
 	if f == nil || !strings.Contains(logs.String(), "cleaning stale multipart uploads failed") {
 		t.Fatalf("refused cleanup: logs %q", logs.String())
-	}
-}
-
-func TestCopier(t *testing.T) {
-	srv := s3test.NewServer(t)
-	u := mount(t, srv, nil)
-	cp := u.(ufs.Copier)
-	if err := ufs.WriteFile(bg, u, "a", []byte("copy me")); err != nil {
-		t.Fatal(err)
-	}
-	if err := ufs.WriteFile(bg, u, "b", []byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Copy(bg, "a", "b"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := ufs.ReadFile(bg, u, "b"); string(got) != "copy me" {
-		t.Fatalf("copy over b: %q", got)
-	}
-	wantIs(t, cp.Copy(bg, "missing", "c"), fs.ErrNotExist)
-	if err := u.Mkdir(bg, "dir"); err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Copy(bg, "dir", "c"); !errors.Is(err, ufs.ErrIsDir) {
-		t.Fatalf("copy of a directory: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"testing"
@@ -28,9 +29,11 @@ func TestRegionOf(t *testing.T) {
 		"https://minio.example.com":                      "",
 		"https://s3.eu-west-1.amazonaws.com.example.org": "",
 	} {
-		if got := regionOf(host); got != want {
-			t.Errorf("regionOf(%s) = %q, want %q", host, got, want)
-		}
+		t.Run(host, func(t *testing.T) {
+			if got := regionOf(host); got != want {
+				t.Errorf("regionOf(%s) = %q, want %q", host, got, want)
+			}
+		})
 	}
 }
 
@@ -44,9 +47,11 @@ func TestValidBucket(t *testing.T) {
 		{"ab-", false, false}, {"a..b", false, false}, {"Upper", false, false}, {"Upper_Legacy", true, true},
 		{"under_score", false, false}, {"has space", true, false},
 	} {
-		if got := validBucket(tc.name, tc.pathStyle); got != tc.ok {
-			t.Errorf("validBucket(%q, %v) = %v", tc.name, tc.pathStyle, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := validBucket(tc.name, tc.pathStyle); got != tc.ok {
+				t.Errorf("validBucket(%q, %v) = %v", tc.name, tc.pathStyle, got)
+			}
+		})
 	}
 }
 
@@ -70,15 +75,17 @@ func TestClassify(t *testing.T) {
 		{"SomethingNew", 404, fs.ErrNotExist}, {"SomethingNew", 401, fs.ErrPermission},
 		{"InternalError", 500, nil}, {"SlowDown", 503, nil},
 	} {
-		err := classify(apiErr(tc.code, tc.status))
-		for _, s := range []error{fs.ErrNotExist, fs.ErrPermission, ufs.ErrChanged, ufs.ErrNotEmpty} {
-			if got := errors.Is(err, s); got != (s == tc.want) {
-				t.Errorf("%s/%d: errors.Is(%v) = %v", tc.code, tc.status, s, got)
+		t.Run(fmt.Sprintf("%s/%d", tc.code, tc.status), func(t *testing.T) {
+			err := classify(apiErr(tc.code, tc.status))
+			for _, s := range []error{fs.ErrNotExist, fs.ErrPermission, ufs.ErrChanged, ufs.ErrNotEmpty} {
+				if got := errors.Is(err, s); got != (s == tc.want) {
+					t.Errorf("%s/%d: errors.Is(%v) = %v", tc.code, tc.status, s, got)
+				}
 			}
-		}
-		if c, st := errorCode(err); c != tc.code || st != tc.status {
-			t.Errorf("%s/%d: the chain lost the S3 error (%q, %d)", tc.code, tc.status, c, st)
-		}
+			if c, st := errorCode(err); c != tc.code || st != tc.status {
+				t.Errorf("%s/%d: the chain lost the S3 error (%q, %d)", tc.code, tc.status, c, st)
+			}
+		})
 	}
 	if isNotFound(apiErr("NoSuchBucket", 404)) || !isNotFound(apiErr("NotFound", 404)) || !isNotFound(apiErr("NoSuchKey", 404)) {
 		t.Error("isNotFound must mean a missing key, never a missing bucket")

@@ -115,11 +115,7 @@ func decodeKey(k string) (string, error) {
 // is S3's continuation token (V1: the marker), a position in the key space. A page is
 // filled up to opts.PageSize (or the listing length) entries with further requests when
 // needed.
-func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	c, err := f.begin(ctx, "list", dir)
-	if err != nil {
-		return ufs.ListPage{}, err
-	}
+func (f *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
 	prefix := f.dirKey(c)
 	want := opts.PageSize
 	if want <= 0 {
@@ -132,7 +128,7 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 	for {
 		pg, err := f.listPage(ctx, prefix, "/", token, min(want-len(out.Entries), f.opts.ListPageSize))
 		if err != nil {
-			return ufs.ListPage{}, pathErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		}
 		if len(pg.objects)+len(pg.prefixes) > 0 {
 			sawKeys = true
@@ -143,18 +139,18 @@ func (f *FS) List(ctx context.Context, dir string, opts ufs.ListOptions) (ufs.Li
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: err}
+			return ufs.ListPage{}, err
 		}
 	}
 	if first && !sawKeys && c != ufs.Root {
 		_, isFile, err := f.statFile(ctx, c)
 		switch {
 		case err != nil:
-			return ufs.ListPage{}, pathErr(ctx, "list", dir, err)
+			return ufs.ListPage{}, err
 		case isFile:
-			return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: ufs.ErrNotDir}
+			return ufs.ListPage{}, ufs.ErrNotDir
 		}
-		return ufs.ListPage{}, &fs.PathError{Op: "list", Path: dir, Err: fs.ErrNotExist}
+		return ufs.ListPage{}, fs.ErrNotExist
 	}
 	out.NextPageToken = token
 	return out, nil

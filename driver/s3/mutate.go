@@ -14,9 +14,9 @@ import (
 
 // Mkdir implements ufs.UFS by writing the empty marker object "path/" (an existing marker
 // is rewritten, which changes nothing but its time). Parents are implied.
-func (f *FS) Mkdir(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "mkdir", p)
-	if err != nil || c == ufs.Root {
+func (f *FS) Mkdir(ctx context.Context, c string) error {
+	var err error
+	if c == ufs.Root {
 		return err
 	}
 	_, err = call(ctx, f, func(ctx context.Context) (*s3.PutObjectOutput, error) {
@@ -25,38 +25,31 @@ func (f *FS) Mkdir(ctx context.Context, p string) error {
 			ContentLength: aws.Int64(0), ServerSideEncryption: f.sse,
 		})
 	})
-	return pathErr(ctx, "mkdir", p, err)
+	return err
 }
 
 // Remove implements ufs.UFS: the file at path if there is one, else the directory's
 // marker when nothing else lies below it.
-func (f *FS) Remove(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "remove", p)
+func (f *FS) Remove(ctx context.Context, c string) error {
+	_, isFile, err := f.statFile(ctx, c)
 	if err != nil {
 		return err
 	}
-	if c == ufs.Root {
-		return errRoot("remove", p)
-	}
-	_, isFile, err := f.statFile(ctx, c)
-	if err != nil {
-		return pathErr(ctx, "remove", p, err)
-	}
 	if isFile {
-		return pathErr(ctx, "remove", p, f.deleteKey(ctx, f.key(c)))
+		return f.deleteKey(ctx, f.key(c))
 	}
 	marker := f.dirKey(c)
 	pg, err := f.listPage(ctx, marker, "", "", 2)
 	if err != nil {
-		return pathErr(ctx, "remove", p, err)
+		return err
 	}
 	switch {
 	case len(pg.objects) == 0:
-		return &fs.PathError{Op: "remove", Path: p, Err: fs.ErrNotExist}
+		return fs.ErrNotExist
 	case len(pg.objects) > 1 || pg.objects[0].key != marker:
-		return &fs.PathError{Op: "remove", Path: p, Err: ufs.ErrNotEmpty}
+		return ufs.ErrNotEmpty
 	}
-	return pathErr(ctx, "remove", p, f.deleteKey(ctx, marker))
+	return f.deleteKey(ctx, marker)
 }
 
 func (f *FS) deleteKey(ctx context.Context, key string) error {
@@ -69,25 +62,18 @@ func (f *FS) deleteKey(ctx context.Context, key string) error {
 // RemoveAll implements ufs.UFS: the file at path, then every key below "path/" in
 // DeleteObjects batches of up to 1000 keys. Keys S3 refuses to delete do not stop the
 // walk; they are reported together in a *DeleteError.
-func (f *FS) RemoveAll(ctx context.Context, p string) error {
-	c, err := f.begin(ctx, "removeall", p)
-	if err != nil {
+func (f *FS) RemoveAll(ctx context.Context, c string) error {
+	if err := f.deleteKey(ctx, f.key(c)); err != nil {
 		return err
 	}
-	if c == ufs.Root {
-		return errRoot("removeall", p)
-	}
-	if err := f.deleteKey(ctx, f.key(c)); err != nil {
-		return pathErr(ctx, "removeall", p, err)
-	}
 	failed := &DeleteError{}
-	err = f.walkKeys(ctx, f.dirKey(c), func(objs []object) error {
+	err := f.walkKeys(ctx, f.dirKey(c), func(objs []object) error {
 		return f.deleteKeys(ctx, objs, failed)
 	})
 	if err == nil && len(failed.Keys) > 0 {
 		err = failed
 	}
-	return pathErr(ctx, "removeall", p, err)
+	return err
 }
 
 // deleteKeys deletes objects with DeleteObjects requests of up to 1000 keys (quiet mode:

@@ -103,13 +103,15 @@ func TestParseOptionsErrors(t *testing.T) {
 		{map[string]string{"alluxio.underfs.s3.inherit.acl": "yes please"}, "inherit.acl", ""},
 		{map[string]string{"alluxio.underfs.s3.intermediate.upload.clean.age": "-5min"}, "clean.age", ""},
 	} {
-		_, _, err := parse(t, "s3://bkt/", tc.m)
-		if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(err.Error(), tc.key) {
-			t.Errorf("%v: error %v, want fs.ErrInvalid naming %s", tc.m, err, tc.key)
-		}
-		if tc.hide != "" && strings.Contains(err.Error(), tc.hide) {
-			t.Errorf("error prints a secret: %v", err)
-		}
+		t.Run(tc.key, func(t *testing.T) {
+			_, _, err := parse(t, "s3://bkt/", tc.m)
+			if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("%v: error %v, want fs.ErrInvalid naming %s", tc.m, err, tc.key)
+			}
+			if tc.hide != "" && strings.Contains(err.Error(), tc.hide) {
+				t.Errorf("error prints a secret: %v", err)
+			}
+		})
 	}
 }
 

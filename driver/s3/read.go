@@ -20,8 +20,8 @@ import (
 
 // OpenRange implements ufs.UFS with a ranged GetObject. An offset at or past the end
 // (416 InvalidRange) is an empty read.
-func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
-	return f.open(ctx, p, "", off, n)
+func (f *FS) OpenRange(ctx context.Context, c string, off, n int64) (io.ReadCloser, error) {
+	return f.open(ctx, c, "", off, n)
 }
 
 // OpenVersion implements ufs.VersionReader: a ranged GetObject with If-Match: "<hash>"
@@ -29,14 +29,11 @@ func (f *FS) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadClos
 // PreconditionFailed) and reported as ufs.ErrChanged; the ETag of the response is checked
 // too, for S3-compatible stores that ignore If-Match. A range the version does not have
 // in full fails with ufs.ErrChanged at the Read that reaches its end.
-func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
+func (f *FS) OpenVersion(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	if hash == "" {
-		if _, err := f.begin(ctx, "open", p); err != nil {
-			return nil, err
-		}
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: empty content hash", fs.ErrInvalid)}
+		return nil, fmt.Errorf("%w: empty content hash", fs.ErrInvalid)
 	}
-	return f.open(ctx, p, hash, off, n)
+	return f.open(ctx, c, hash, off, n)
 }
 
 // open reads n bytes (n < 0: to the end) from off of the object at p; of the version
@@ -44,17 +41,7 @@ func (f *FS) OpenVersion(ctx context.Context, p, hash string, off, n int64) (io.
 // from the first byte not yet delivered with If-Match on the ETag of the first response
 // (retry.Resume), so a read never mixes two versions: an object replaced meanwhile fails
 // the read with ufs.ErrChanged.
-func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadCloser, error) {
-	c, err := f.begin(ctx, "open", p)
-	if err != nil {
-		return nil, err
-	}
-	if off < 0 {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, off)}
-	}
-	if c == ufs.Root {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: ufs.ErrIsDir}
-	}
+func (f *FS) open(ctx context.Context, c, hash string, off, n int64) (io.ReadCloser, error) {
 	var ifMatch *string
 	if hash != "" {
 		ifMatch = aws.String(`"` + hash + `"`)
@@ -65,7 +52,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 			return f.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &key, IfMatch: ifMatch})
 		})
 		if err != nil {
-			return nil, f.openErr(ctx, p, c, err)
+			return nil, f.openErr(ctx, c, err)
 		}
 		return io.NopCloser(eofReader{}), nil
 	}
@@ -82,14 +69,14 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 	if err != nil {
 		if _, status := errorCode(err); status == http.StatusRequestedRangeNotSatisfiable {
 			// The object (the version asked for, when hash is set) has no byte at off.
-			return &reader{ctx: ctx, body: io.NopCloser(eofReader{}), path: p, want: n, version: hash != ""}, nil
+			return &reader{body: io.NopCloser(eofReader{}), want: n, version: hash != ""}, nil
 		}
-		return nil, f.openErr(ctx, p, c, err)
+		return nil, f.openErr(ctx, c, err)
 	}
 	etag := aws.ToString(res.ETag)
 	if hash != "" && strings.Trim(etag, `"`) != hash {
 		res.Body.Close()
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: ETag %s, want %q", ufs.ErrChanged, etag, hash)}
+		return nil, fmt.Errorf("%w: ETag %s, want %q", ufs.ErrChanged, etag, hash)
 	}
 	src := func(ctx context.Context, pos int64) (io.ReadCloser, error) {
 		if etag == "" {
@@ -116,7 +103,7 @@ func (f *FS) open(ctx context.Context, p, hash string, off, n int64) (io.ReadClo
 		return r.Body, nil
 	}
 	body := retry.Resume(ctx, f.data, res.Body, off, src)
-	return &reader{ctx: ctx, body: body, path: p, want: n, version: hash != ""}, nil
+	return &reader{body: body, want: n, version: hash != ""}, nil
 }
 
 // get sends one GetObject of the bytes from off to end (exclusive; -1: the object's end),
@@ -153,23 +140,21 @@ func rangeStart(h string) (int64, bool) {
 
 // openErr maps a failed GetObject or HeadObject: 412 is another version (ufs.ErrChanged,
 // by classify), a missing key is fs.ErrNotExist (or ErrIsDir for a directory).
-func (f *FS) openErr(ctx context.Context, p, c string, err error) error {
+func (f *FS) openErr(ctx context.Context, c string, err error) error {
 	if isNotFound(err) {
-		return f.missing(ctx, "open", p, c, err)
+		return f.missing(ctx, c, err)
 	}
-	return pathErr(ctx, "open", p, err)
+	return err
 }
 
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// reader is a GetObject body (resumed as needed) that fails Reads once its context ends, and for a version
-// read, fails with ufs.ErrChanged when the body ends before the range asked for.
+// reader is a GetObject body (resumed as needed) that, for a version read, fails with
+// ufs.ErrChanged when the body ends before the range asked for.
 type reader struct {
-	ctx     context.Context
 	body    io.ReadCloser
-	path    string
 	want    int64 // bytes asked for; -1 to the end
 	got     int64
 	version bool
@@ -180,19 +165,15 @@ func (r *reader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	if err := r.ctx.Err(); err != nil {
-		r.err = &fs.PathError{Op: "read", Path: r.path, Err: err}
-		return 0, r.err
-	}
 	n, err := r.body.Read(p)
 	r.got += int64(n)
 	switch {
 	case err == io.EOF && r.version && r.want >= 0 && r.got < r.want:
-		r.err = &fs.PathError{Op: "read", Path: r.path, Err: fmt.Errorf("%w: the file ends at %d bytes of the %d asked for", ufs.ErrChanged, r.got, r.want)}
+		r.err = fmt.Errorf("%w: the file ends at %d bytes of the %d asked for", ufs.ErrChanged, r.got, r.want)
 	case err == io.EOF:
 		r.err = io.EOF
 	case err != nil:
-		r.err = &fs.PathError{Op: "read", Path: r.path, Err: withCtx(r.ctx, classify(err))}
+		r.err = err
 	}
 	return n, r.err
 }

@@ -50,7 +50,7 @@ func TestRealS3(t *testing.T) {
 			return
 		}
 		defer u.Close()
-		if n, err := u.(*s3drv.FS).CleanUploads(context.Background(), 0); err != nil || n > 0 {
+		if n, err := ufs.Unwrap(u).(*s3drv.FS).CleanUploads(context.Background(), 0); err != nil || n > 0 {
 			t.Logf("cleanup: %d multipart uploads left behind were aborted (%v)", n, err)
 		}
 		root, err := ufs.Open(context.Background(), bucketURI, opts)

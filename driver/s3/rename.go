@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"strconv"
 
@@ -19,38 +20,30 @@ import (
 // page of keys copied in parallel (UploadThreads) and deleted with DeleteObjects only
 // once all its copies exist. A failure leaves the move half done but loses no data; keys
 // S3 refused to delete are reported in a *DeleteError.
-func (f *FS) Rename(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "rename", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("rename", s, dst)
-	if err != nil {
-		return err
-	}
+func (f *FS) Rename(ctx context.Context, s, d string) error {
 	st, isFile, err := f.statFile(ctx, s)
 	if err != nil {
-		return pathErr(ctx, "rename", src, err)
+		return err
 	}
 	if !isFile {
 		isDir, err := f.isDir(ctx, s)
 		if err != nil {
-			return pathErr(ctx, "rename", src, err)
+			return err
 		}
 		if !isDir {
-			return &fs.PathError{Op: "rename", Path: src, Err: fs.ErrNotExist}
+			return fs.ErrNotExist
 		}
 	}
 	if _, err := f.Stat(ctx, d); err == nil {
-		return &fs.PathError{Op: "rename", Path: dst, Err: fs.ErrExist}
+		return fmt.Errorf("%w: the destination %s exists", fs.ErrExist, ufs.Rooted(d))
 	} else if !isNotExist(err) {
 		return err
 	}
 	if isFile {
 		if err := f.copyKey(ctx, f.key(s), f.key(d), st.Size, st.ContentHash); err != nil {
-			return pathErr(ctx, "rename", dst, err)
+			return err
 		}
-		return pathErr(ctx, "rename", src, f.deleteKey(ctx, f.key(s)))
+		return f.deleteKey(ctx, f.key(s))
 	}
 	from, to := f.dirKey(s), f.dirKey(d)
 	failed := &DeleteError{}
@@ -67,7 +60,7 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	if err == nil && len(failed.Keys) > 0 {
 		err = failed
 	}
-	return pathErr(ctx, "rename", src, err)
+	return err
 }
 
 func trimETag(e *string) string {
@@ -79,32 +72,6 @@ func trimETag(e *string) string {
 		s = s[1 : len(s)-1]
 	}
 	return s
-}
-
-// Copy implements ufs.Copier: a server-side copy of the file src over dst.
-func (f *FS) Copy(ctx context.Context, src, dst string) error {
-	s, err := f.begin(ctx, "copy", src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("copy", s, dst)
-	if err != nil {
-		return err
-	}
-	st, isFile, err := f.statFile(ctx, s)
-	if err != nil {
-		return pathErr(ctx, "copy", src, err)
-	}
-	if !isFile {
-		return f.missing(ctx, "copy", src, s, nil)
-	}
-	if err := f.copyKey(ctx, f.key(s), f.key(d), st.Size, st.ContentHash); err != nil {
-		if isNotFound(err) {
-			return f.missing(ctx, "copy", src, s, err)
-		}
-		return pathErr(ctx, "copy", dst, err)
-	}
-	return nil
 }
 
 // copySource is the x-amz-copy-source of a key: "bucket/key", URL-encoded.

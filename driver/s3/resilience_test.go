@@ -20,6 +20,7 @@ import (
 
 	s3drv "github.com/unifiedfs/unifiedfs/driver/s3"
 	"github.com/unifiedfs/unifiedfs/driver/s3/s3test"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/retry"
 	"github.com/unifiedfs/unifiedfs/ufs/retry/retrytest"
@@ -246,7 +247,7 @@ func TestToxicBlackHole(t *testing.T) {
 		retrytest.WaitGone(t, time.Second, callFrames...)
 		// The abort was sent into the hole too: the upload stays for CleanUploads, which
 		// the same FS can run now.
-		if n, err := u.(interface {
+		if n, err := ufs.Unwrap(u).(interface {
 			CleanUploads(context.Context, time.Duration) (int, error)
 		}).CleanUploads(bg, 0); err != nil || len(srv.Uploads(testBucket)) != 0 {
 			t.Fatalf("CleanUploads after the hole: %d, %v; left %v", n, err, srv.Uploads(testBucket))
@@ -303,13 +304,9 @@ func TestToxicProxyDownAndUp(t *testing.T) {
 	before := stats(u).Retries.Load()
 	go func() { _, err := u.Stat(ctx, "f"); done <- err }()
 	// Bring the proxy back once two refused attempts have been retried.
-	deadline := time.Now().Add(2 * time.Second)
-	for stats(u).Retries.Load()-before < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("refused connections were not retried")
-		}
-		time.Sleep(time.Millisecond) // polling interval of the condition above
-	}
+	testpeer.WaitFor(t, "two refused connections to be retried", 2*time.Second, func() bool {
+		return stats(u).Retries.Load()-before >= 2
+	})
 	px.Up()
 	if err := <-done; err != nil {
 		t.Fatalf("stat while the proxy came back: %v", err)
@@ -465,7 +462,7 @@ func TestLostCompleteReply(t *testing.T) {
 	remove = srv.Inject(s3test.Fault{Op: "CompleteMultipartUpload", Drop: true, Times: 1, Before: func() {
 		for _, up := range srv.Uploads(testBucket) {
 			if up.Key == key {
-				if _, err := u.(*s3drv.FS).Client().AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{
+				if _, err := ufs.Unwrap(u).(*s3drv.FS).Client().AbortMultipartUpload(bg, &s3.AbortMultipartUploadInput{
 					Bucket: aws.String(testBucket), Key: &key, UploadId: &up.ID}); err != nil {
 					t.Errorf("abort: %v", err)
 				}

@@ -78,20 +78,17 @@ func Open(ctx context.Context, uri ufs.URI, opts ufs.Options) (ufs.UFS, error) {
 	return New(ctx, o)
 }
 
-// New opens the bucket directory o describes. It checks that the bucket exists and that
+// New opens the bucket directory o describes and returns it guarded (ufs.Guard; the *FS
+// under it, for CleanUploads and Client, is ufs.Unwrap's). It checks that the bucket exists and that
 // the credentials may list it, returning errors that satisfy fs.ErrNotExist (missing
 // bucket) or fs.ErrPermission (rejected or missing credentials); bad options wrap
 // fs.ErrInvalid. With InheritACL it reads the bucket ACL, and with CleanUploadsOlderThan
 // it aborts stale multipart uploads below the prefix; failures of those two are logged,
 // not fatal.
-func New(ctx context.Context, o Options) (*FS, error) {
-	uri := ufs.URI{Scheme: "s3", Authority: o.Bucket, Path: ufs.Root}
-	if p := strings.Trim(o.Prefix, "/"); p != "" {
-		c, err := ufs.CleanPath(p)
-		if err != nil {
-			return nil, ufs.OpenError(uri, fmt.Errorf("%w: prefix %q: %v", fs.ErrInvalid, o.Prefix, err))
-		}
-		uri.Path = c
+func New(ctx context.Context, o Options) (ufs.UFS, error) {
+	uri, err := ufs.NewURI("s3", o.Bucket, o.Prefix)
+	if err != nil {
+		return nil, ufs.OpenError(uri, err)
 	}
 	if err := fillDefaults(&o); err != nil {
 		return nil, ufs.OpenError(uri, err)
@@ -133,7 +130,7 @@ func New(ctx context.Context, o Options) (*FS, error) {
 			f.log.Info("unifiedfs: s3: aborted stale multipart uploads", "uri", uri.String(), "count", n)
 		}
 	}
-	return f, nil
+	return ufs.Guard(f), nil
 }
 
 // fillDefaults replaces zero fields with their defaults and checks ranges.
@@ -266,25 +263,6 @@ func (f *FS) dirKey(p string) string {
 		return f.prefix
 	}
 	return f.prefix + p + "/"
-}
-
-// begin validates p and the state of f and ctx for op.
-func (f *FS) begin(ctx context.Context, op, p string) (string, error) {
-	c, err := ufs.CheckPath(op, p)
-	if err != nil {
-		return "", err
-	}
-	if f.closed.Load() {
-		return "", &fs.PathError{Op: op, Path: p, Err: fs.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return "", &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return c, nil
-}
-
-func errRoot(op, p string) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: not allowed on the root", fs.ErrInvalid)}
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -42,10 +42,25 @@ var tinyParts = map[string]string{
 	"alluxio.underfs.s3.copy.partition.size":             "128KB",
 }
 
+// openerHooks are the harness's Opener cases: a bucket the server does not have, and the
+// test bucket with a wrong secret (the fake checks every SigV4 signature).
+func openerHooks(srv *s3test.Server, h ufstest.Harness) ufstest.Harness {
+	h.OpenMissing = func(t *testing.T) (ufs.UFS, error) {
+		return ufs.Open(context.Background(), srv.URI("no-such-bucket", ""), srv.Options())
+	}
+	h.OpenBadCredentials = func(t *testing.T) (ufs.UFS, error) {
+		srv.CreateBucket(testBucket)
+		opts := srv.Options()
+		opts["s3a.secretKey"] = "wrong-" + opts["s3a.secretKey"]
+		return ufs.Open(context.Background(), srv.URI(testBucket, ""), opts)
+	}
+	return h
+}
+
 func TestConformance(t *testing.T) {
 	srv := s3test.NewServer(t)
 	t.Run("Directory", func(t *testing.T) {
-		ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }})
+		ufstest.Run(t, openerHooks(srv, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return mount(t, srv, nil) }}))
 	})
 	tiny := s3test.NewServer(t, s3test.WithMinPartSize(64<<10), s3test.WithMaxCopySize(300<<10))
 	t.Run("TinyParts", func(t *testing.T) {

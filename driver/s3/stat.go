@@ -12,24 +12,20 @@ import (
 
 // Stat implements ufs.UFS: HeadObject for a file, then a one-key listing of "path/" for
 // a directory (marker or prefix). Directories have no ModTime.
-func (f *FS) Stat(ctx context.Context, p string) (ufs.Status, error) {
-	c, err := f.begin(ctx, "stat", p)
-	if err != nil {
-		return ufs.Status{}, err
-	}
+func (f *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 	if c == ufs.Root {
 		return f.dirStatus(ufs.Root), nil
 	}
 	st, found, err := f.statFile(ctx, c)
 	if err != nil || found {
-		return st, pathErr(ctx, "stat", p, err)
+		return st, err
 	}
 	found, err = f.isDir(ctx, c)
 	if err != nil {
-		return ufs.Status{}, pathErr(ctx, "stat", p, err)
+		return ufs.Status{}, err
 	}
 	if !found {
-		return ufs.Status{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+		return ufs.Status{}, fs.ErrNotExist
 	}
 	return f.dirStatus(ufs.Base(c)), nil
 }
@@ -59,19 +55,19 @@ func (f *FS) isDir(ctx context.Context, c string) (bool, error) {
 
 // missing returns the error for a clean path c that has no object: ErrIsDir when it is a
 // directory (for operations that need a file), else fs.ErrNotExist keeping cause.
-func (f *FS) missing(ctx context.Context, op, p, c string, cause error) error {
+func (f *FS) missing(ctx context.Context, c string, cause error) error {
 	if c == ufs.Root {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	dir, err := f.isDir(ctx, c)
 	if err != nil {
-		return pathErr(ctx, op, p, err)
+		return err
 	}
 	if dir {
-		return &fs.PathError{Op: op, Path: p, Err: ufs.ErrIsDir}
+		return ufs.ErrIsDir
 	}
 	if cause == nil {
 		cause = fs.ErrNotExist
 	}
-	return &fs.PathError{Op: op, Path: p, Err: ufs.WrapErr(fs.ErrNotExist, cause)}
+	return ufs.WrapErr(fs.ErrNotExist, cause)
 }

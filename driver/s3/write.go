@@ -27,19 +27,12 @@ import (
 // the SDK's checksums are on. A failed or aborted multipart upload is aborted on S3, and
 // Close returns the error. With a known size that would need more than 10000 parts, the
 // part size grows to fit.
-func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
-	c, err := f.begin(ctx, "create", p)
-	if err != nil {
-		return nil, err
-	}
-	if c == ufs.Root {
-		return nil, errRoot("create", p)
-	}
+func (f *FS) Create(ctx context.Context, c string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	partSize := f.opts.PartSize
 	if opts.SizeKnown && opts.Size > partSize*maxParts {
 		partSize = min((opts.Size+maxParts-1)/maxParts, maxPartSize)
 	}
-	w := &writer{f: f, ctx: ctx, path: p, key: f.key(c), partSize: int(partSize),
+	w := &writer{f: f, ctx: ctx, clean: c, key: f.key(c), partSize: int(partSize),
 		sem: make(chan struct{}, f.opts.UploadThreads)}
 	if opts.SizeKnown && opts.Size > 0 {
 		w.buf = make([]byte, 0, min(opts.Size, partSize))
@@ -47,10 +40,12 @@ func (f *FS) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.
 	return w, nil
 }
 
+// writer is an upload in progress; the guard calls Close or Abort once, and Abort after a
+// failed Write.
 type writer struct {
 	f        *FS
 	ctx      context.Context
-	path     string
+	clean    string
 	key      string
 	partSize int
 	buf      []byte // at most partSize bytes
@@ -67,9 +62,6 @@ type writer struct {
 	parts    []types.CompletedPart
 	partErr  error
 
-	done   bool
-	failed error
-
 	size    int64      // bytes written
 	written ufs.Status // after a successful Close
 	ok      bool
@@ -81,23 +73,14 @@ func (w *writer) Written() (ufs.Status, bool) { return w.written, w.ok }
 
 func (w *writer) record(etag *string) {
 	if etag != nil {
-		w.written = w.f.fileStatus(ufs.Base(w.path), w.size, nil, etag)
+		w.written = w.f.fileStatus(ufs.Base(w.clean), w.size, nil, etag)
 		w.ok = true
 	}
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: fs.ErrClosed}
-	}
-	if w.failed != nil {
-		return 0, w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		return 0, w.fail("write", err)
-	}
 	if err := w.firstPartErr(); err != nil {
-		return 0, w.fail("write", err)
+		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
@@ -105,11 +88,11 @@ func (w *writer) Write(p []byte) (int, error) {
 			// A full part and more data: it is a multipart upload.
 			if w.uploadID == "" {
 				if err := w.initiate(); err != nil {
-					return 0, w.fail("write", err)
+					return 0, err
 				}
 			}
 			if err := w.sendPart(w.buf); err != nil {
-				return 0, w.fail("write", err)
+				return 0, err
 			}
 			w.buf = make([]byte, 0, w.partSize)
 		}
@@ -262,13 +245,13 @@ func (w *writer) firstPartErr() error {
 	return w.partErr
 }
 
-// fail aborts the upload and records err (for op) as the writer's final error.
-func (w *writer) fail(op string, err error) error {
+// fail discards the upload after err, the failure of Close; an abort that fails too is
+// reported with it.
+func (w *writer) fail(err error) error {
 	if aerr := w.discard(); aerr != nil {
 		err = errors.Join(err, aerr)
 	}
-	w.failed = pathErr(w.ctx, op, w.path, err)
-	return w.failed
+	return err
 }
 
 // discard stops part uploads and aborts the multipart upload, if any.
@@ -303,16 +286,6 @@ func (f *FS) abortUpload(ctx context.Context, key, id string) error {
 
 // Close completes the upload: PutObject, or the last part and CompleteMultipartUpload.
 func (w *writer) Close() error {
-	if w.done {
-		return &fs.PathError{Op: "close", Path: w.path, Err: fs.ErrClosed}
-	}
-	w.done = true
-	if w.failed != nil {
-		return w.failed
-	}
-	if err := w.ctx.Err(); err != nil {
-		return w.fail("close", err)
-	}
 	if w.uploadID == "" {
 		res, err := transfer(w.ctx, w.f, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 			return w.f.c.s3.PutObject(ctx, &s3.PutObjectInput{
@@ -322,24 +295,23 @@ func (w *writer) Close() error {
 		})
 		w.buf = nil
 		if err != nil {
-			w.failed = pathErr(w.ctx, "close", w.path, err)
-			return w.failed
+			return err
 		}
 		w.record(res.ETag)
 		return nil
 	}
 	if err := w.sendPart(w.buf); err != nil {
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	w.buf = nil
 	w.wg.Wait()
 	if err := w.firstPartErr(); err != nil {
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	sort.Slice(w.parts, func(i, j int) bool { return *w.parts[i].PartNumber < *w.parts[j].PartNumber })
 	etag, err := w.f.completeUpload(w.ctx, w.key, w.upload, w.parts, w.size)
 	if err != nil {
-		return w.fail("close", err)
+		return w.fail(err)
 	}
 	w.cancel()
 	w.uploadID = ""
@@ -348,16 +320,4 @@ func (w *writer) Close() error {
 }
 
 // Abort discards the upload; the multipart upload, if any, is aborted on S3.
-func (w *writer) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	if w.failed != nil {
-		return nil
-	}
-	if err := w.discard(); err != nil {
-		return pathErr(w.ctx, "abort", w.path, err)
-	}
-	return nil
-}
+func (w *writer) Abort() error { return w.discard() }

@@ -102,7 +102,7 @@ func hdfsKind(t *testing.T) func(t *testing.T) *testStore {
 
 func rawLocal(t *testing.T, loc string) ufs.UFS {
 	t.Helper()
-	u, err := local.New(loc)
+	u, err := local.New(context.Background(), local.Options{Dir: loc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // Policy says how often and how patiently a driver retries. The zero value makes one
@@ -52,19 +53,14 @@ type Event struct {
 	Offset  int64         // for a resume: the first byte not yet delivered
 }
 
-// Stats counts what a policy did. All fields are safe for concurrent use.
-type Stats struct {
-	Retries   atomic.Int64 // retries after a transient failure
-	Throttled atomic.Int64 // retries after throttling (429, 503 SlowDown, Kodo 573)
-	Resumed   atomic.Int64 // reads re-opened after their body broke
-	GaveUp    atomic.Int64 // calls that failed after at least one retry, or whose retry would have passed the deadline
-}
+// Stats counts what a policy did. All fields are safe for concurrent use. It is
+// ufs.RetryStats, declared there so that the guard around every driver can pass
+// Reporter through.
+type Stats = ufs.RetryStats
 
 // Reporter is implemented by UFSs whose requests run under a Policy, so that a program can
-// export the counts as metrics.
-type Reporter interface {
-	RetryStats() *Stats
-}
+// export the counts as metrics (ufs.RetryReporter).
+type Reporter = ufs.RetryReporter
 
 // Unbounded returns a copy of p without the attempt timeout, for calls whose result keeps
 // reading from the attempt's context (a response body).

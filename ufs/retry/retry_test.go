@@ -87,9 +87,11 @@ func TestClassify(t *testing.T) {
 		{"unknown", errors.New("something else"), Final},
 	}
 	for _, c := range cases {
-		if got := p.Classify(c.err); got != c.want {
-			t.Errorf("%s: Classify(%v) = %v, want %v", c.name, c.err, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := p.Classify(c.err); got != c.want {
+				t.Errorf("%s: Classify(%v) = %v, want %v", c.name, c.err, got, c.want)
+			}
+		})
 	}
 	// An inspector finds an SDK's error type.
 	type sdkErr struct{ error }
@@ -109,9 +111,11 @@ func TestDelayFullJitter(t *testing.T) {
 	p := &Policy{BaseDelay: 10 * time.Millisecond, MaxDelay: 70 * time.Millisecond,
 		Jitter: func(max time.Duration) time.Duration { return max }}
 	for n, want := range map[int]time.Duration{1: 10, 2: 20, 3: 40, 4: 70, 30: 70} {
-		if got := p.Delay(n, errors.New("x")); got != want*time.Millisecond {
-			t.Errorf("ceiling of retry %d = %v, want %v", n, got, want*time.Millisecond)
-		}
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			if got := p.Delay(n, errors.New("x")); got != want*time.Millisecond {
+				t.Errorf("ceiling of retry %d = %v, want %v", n, got, want*time.Millisecond)
+			}
+		})
 	}
 	p.Jitter = nil
 	for n := 1; n < 8; n++ {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -76,8 +77,22 @@ type Fault struct {
 	Latency time.Duration
 	// LatencyOnly makes the fault delay calls without failing them.
 	LatencyOnly bool
+	// Entered, when set, is sent each call the fault hits (the Nth, those Prob picks, or
+	// every matching call) as it enters, before Hold, Latency and the failure: a test
+	// learns that a call is in flight without sleeping. The send waits for the receiver
+	// or the call's context.
+	Entered chan<- Call
+	// Hold, when set, holds each call the fault hits until Hold is closed (or yields a
+	// value), or the call's context ends; then the call goes on (or fails).
+	Hold <-chan struct{}
 
 	seen int
+}
+
+// fails reports whether the fault fails the calls it hits: unless LatencyOnly, or it only
+// signals (Entered or Hold without Err).
+func (f *Fault) fails() bool {
+	return !f.LatencyOnly && (f.Err != nil || f.Entered == nil && f.Hold == nil)
 }
 
 // Call is one logged operation.
@@ -107,7 +122,7 @@ type MemFS struct {
 	sorted []string           // sorted keys, nil when stale
 	clock  func() time.Time
 	rng    *rand.Rand
-	faults []*Fault
+	faults testpeer.Faults[Fault]
 	record bool
 	log    []Call
 	short  bool
@@ -173,25 +188,10 @@ func (m *MemFS) Seed(seed int64) { m.mu.Lock(); m.rng = rand.New(rand.NewSource(
 func (m *MemFS) ShortReads(on bool) { m.mu.Lock(); m.short = on; m.mu.Unlock() }
 
 // Inject adds a fault and returns a function that removes it.
-func (m *MemFS) Inject(f Fault) (remove func()) {
-	fp := &f
-	m.mu.Lock()
-	m.faults = append(m.faults, fp)
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for i, g := range m.faults {
-			if g == fp {
-				m.faults = append(m.faults[:i], m.faults[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (m *MemFS) Inject(f Fault) (remove func()) { return m.faults.Inject(f) }
 
 // ClearFaults removes every fault.
-func (m *MemFS) ClearFaults() { m.mu.Lock(); m.faults = nil; m.mu.Unlock() }
+func (m *MemFS) ClearFaults() { m.faults.Clear() }
 
 // Record turns the call log on or off (off by default: large benchmarks would grow it).
 func (m *MemFS) Record(on bool) { m.mu.Lock(); m.record = on; m.mu.Unlock() }
@@ -240,14 +240,15 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 	}
 	var delay time.Duration
 	var fail error
-	for _, f := range m.faults {
+	var signals []*Fault
+	m.faults.Each(func(f *Fault) { // under m.mu too: Prob draws from m.rng
 		if f.Op != op || f.Under != "" && !ufs.IsWithin(path, f.Under) {
-			continue
+			return
 		}
 		f.seen++
 		delay += f.Latency
-		if f.LatencyOnly || fail != nil {
-			continue
+		if f.LatencyOnly || fail != nil && f.Entered == nil && f.Hold == nil {
+			return
 		}
 		hit := true
 		switch {
@@ -256,14 +257,34 @@ func (m *MemFS) enter(ctx context.Context, op Op, path string) error {
 		case f.Prob > 0:
 			hit = m.rng.Float64() < f.Prob
 		}
-		if hit {
+		if !hit {
+			return
+		}
+		if f.Entered != nil || f.Hold != nil {
+			signals = append(signals, f)
+		}
+		if fail == nil && f.fails() {
 			fail = f.Err
 			if fail == nil {
 				fail = fmt.Errorf("%w: %s %s", ErrInjected, op, path)
 			}
 		}
-	}
+	})
 	m.mu.Unlock()
+	for _, f := range signals {
+		if f.Entered != nil {
+			select {
+			case f.Entered <- Call{op, path}:
+			case <-ctx.Done():
+			}
+		}
+		if f.Hold != nil {
+			select {
+			case <-f.Hold:
+			case <-ctx.Done():
+			}
+		}
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -817,29 +838,4 @@ func (m *MemFS) subtree(s string, dir bool) []string {
 		out = append(out, ks[i])
 	}
 	return out
-}
-
-// Copy implements ufs.Copier.
-func (m *MemFS) Copy(ctx context.Context, src, dst string) error {
-	s, err := m.begin(ctx, OpRename, src)
-	if err != nil {
-		return err
-	}
-	d, err := ufs.CheckTarget("copy", s, dst)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[s]
-	if !ok {
-		return pathErr("copy", src, fs.ErrNotExist)
-	}
-	if err := m.checkCreate(d); err != nil {
-		return pathErr("copy", dst, err)
-	}
-	cp := *o
-	cp.mtime = m.clock()
-	m.put(d, &cp)
-	return nil
 }

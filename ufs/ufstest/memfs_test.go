@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -17,18 +19,18 @@ import (
 )
 
 func TestConformanceFileSystemFlavor(t *testing.T) {
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return ufstest.New(ufstest.FileSystem) }})
+	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return ufs.Guard(ufstest.New(ufstest.FileSystem)) }})
 }
 
 func TestConformanceObjectStoreFlavor(t *testing.T) {
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return ufstest.New(ufstest.ObjectStore) }})
+	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS { return ufs.Guard(ufstest.New(ufstest.ObjectStore)) }})
 }
 
 func TestConformanceWithShortReads(t *testing.T) {
 	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
 		m := ufstest.New(ufstest.ObjectStore)
 		m.ShortReads(true)
-		return m
+		return ufs.Guard(m)
 	}})
 }
 
@@ -66,6 +68,51 @@ func (s swallowingClose) Create(ctx context.Context, p string, o ufs.CreateOptio
 	return swallowWriter{w}, nil
 }
 
+// wrongWritten reports a stale content hash from Written (a writer that records what it
+// meant to store, not what the store answered).
+type wrongWritten struct{ *ufstest.MemFS }
+
+type wrongWrittenWriter struct{ ufs.Writer }
+
+func (w wrongWrittenWriter) Written() (ufs.Status, bool) {
+	st, ok := w.Writer.(ufs.StatWriter).Written()
+	st.ContentHash += "-stale"
+	return st, ok
+}
+
+func (s wrongWritten) Create(ctx context.Context, p string, o ufs.CreateOptions) (ufs.Writer, error) {
+	w, err := s.MemFS.Create(ctx, p, o)
+	if err != nil {
+		return nil, err
+	}
+	return wrongWrittenWriter{w}, nil
+}
+
+// deafCounter implements ufs.ChangeCounter but never counts a change.
+type deafCounter struct{ *ufstest.MemFS }
+
+func (d deafCounter) ChangesSince(ctx context.Context, dir string, cursor uint64) (int, uint64, error) {
+	_, now, err := d.MemFS.ChangesSince(ctx, dir, cursor)
+	return 0, now, err
+}
+
+// unguarded is a driver handed out without ufs.Guard whose Close does nothing, as a driver
+// that forgets the closed check.
+type unguarded struct{ *ufstest.MemFS }
+
+func (unguarded) Close() error { return nil }
+
+// laxPaths resolves ".." instead of refusing it, as a driver that forgets CheckPath would
+// through a lenient SDK; it is not guarded.
+type laxPaths struct{ *ufstest.MemFS }
+
+func lax(p string) string { return strings.ReplaceAll(path.Clean("/"+p), "\x00", "") }
+
+func (l laxPaths) Stat(ctx context.Context, p string) (ufs.Status, error) {
+	return l.MemFS.Stat(ctx, lax(p))
+}
+func (l laxPaths) Mkdir(ctx context.Context, p string) error { return l.MemFS.Mkdir(ctx, lax(p)) }
+
 // TestBrokenDriverHelper runs the suite over a deliberately broken driver; it is meant to
 // fail and only runs when TestSuiteCatchesBrokenDrivers re-executes the test binary.
 func TestBrokenDriverHelper(t *testing.T) {
@@ -73,41 +120,80 @@ func TestBrokenDriverHelper(t *testing.T) {
 	if kind == "" {
 		t.Skip("run by TestSuiteCatchesBrokenDrivers")
 	}
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-		m := ufstest.New(ufstest.FileSystem)
-		switch kind {
-		case "rename":
-			return overwritingRename{m}
-		case "list":
-			return unsortedList{m}
-		case "close":
-			m.Inject(ufstest.Fault{Op: ufstest.OpClose, Under: "cx"})
-			return swallowingClose{m}
-		}
-		t.Fatalf("unknown kind %q", kind)
-		return nil
-	}})
+	var s ufstest.Stores
+	s.Add("bucket", ufstest.ObjectStore)
+	s.SetPassword("bucket", "pw")
+	h := ufstest.Harness{
+		New: func(t *testing.T) ufs.UFS {
+			m := ufstest.New(ufstest.FileSystem)
+			switch kind {
+			case "rename":
+				return ufs.Guard(overwritingRename{m})
+			case "list":
+				return ufs.Guard(unsortedList{m})
+			case "close":
+				m.Inject(ufstest.Fault{Op: ufstest.OpClose, Under: "cx"})
+				return ufs.Guard(swallowingClose{m})
+			case "written":
+				return ufs.Guard(wrongWritten{m})
+			case "changes":
+				return ufs.Guard(deafCounter{m})
+			case "unguarded":
+				return unguarded{m}
+			case "paths":
+				return laxPaths{m}
+			case "missing", "credentials":
+				return ufs.Guard(m)
+			}
+			t.Fatalf("unknown kind %q", kind)
+			return nil
+		},
+		OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+			if kind == "missing" { // mounts a missing bucket silently, as Alluxio does
+				return ufs.Guard(ufstest.New(ufstest.ObjectStore)), nil
+			}
+			return s.Registry().Open(bg, "mem://no-such-bucket/", nil)
+		},
+		OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+			if kind == "credentials" { // reports a refused login as a missing bucket
+				_, err := s.Registry().Open(bg, "mem://bucket/", map[string]string{"mem.password": "wrong"})
+				return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+			}
+			return s.Registry().Open(bg, "mem://bucket/", map[string]string{"mem.password": "wrong"})
+		},
+	}
+	ufstest.Run(t, h)
 }
+
+var bg = context.Background()
 
 func TestSuiteCatchesBrokenDrivers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	for kind, failing := range map[string]string{
-		"rename": "--- FAIL: TestBrokenDriverHelper/RenameOntoExisting",
-		"list":   "--- FAIL: TestBrokenDriverHelper/ListOrderAndPaging",
-		"close":  "--- FAIL: TestBrokenDriverHelper/CancelledContext",
+	for _, c := range []struct{ kind, failing string }{
+		{"rename", "--- FAIL: TestBrokenDriverHelper/RenameOntoExisting"},
+		{"list", "--- FAIL: TestBrokenDriverHelper/ListOrderAndPaging"},
+		{"close", "--- FAIL: TestBrokenDriverHelper/CancelledContext"},
+		{"written", "--- FAIL: TestBrokenDriverHelper/WrittenMatchesStat"},
+		{"changes", "--- FAIL: TestBrokenDriverHelper/ChangeCounter"},
+		{"unguarded", "--- FAIL: TestBrokenDriverHelper/ClosedUFS"},
+		{"unguarded", "--- FAIL: TestBrokenDriverHelper/Guarded"},
+		{"paths", "--- FAIL: TestBrokenDriverHelper/InvalidPaths"},
+		{"missing", "--- FAIL: TestBrokenDriverHelper/OpenMissing"},
+		{"credentials", "--- FAIL: TestBrokenDriverHelper/OpenBadCredentials"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDriverHelper$", "-test.v")
-		cmd.Env = append(os.Environ(), "UFSTEST_BROKEN="+kind)
-		out, err := cmd.CombinedOutput()
-		if err == nil {
-			t.Errorf("suite passed over the %q-broken driver:\n%s", kind, out)
-			continue
-		}
-		if !strings.Contains(string(out), failing) {
-			t.Errorf("broken %q: want %q in the output:\n%s", kind, failing, out)
-		}
+		t.Run(c.kind+"/"+path.Base(c.failing), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDriverHelper$", "-test.v")
+			cmd.Env = append(os.Environ(), "UFSTEST_BROKEN="+c.kind)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("suite passed over the %q-broken driver:\n%s", c.kind, out)
+			}
+			if !strings.Contains(string(out), c.failing) {
+				t.Fatalf("broken %q: want %q in the output:\n%s", c.kind, c.failing, out)
+			}
+		})
 	}
 }
 
@@ -255,23 +341,73 @@ func TestDirectChangesOutOfBand(t *testing.T) {
 
 func TestConformancePrefixedStore(t *testing.T) {
 	var s ufstest.Stores
+	s.Add("locked", ufstest.ObjectStore)
+	s.SetPassword("locked", "pw")
 	n := 0
-	ufstest.Run(t, ufstest.Harness{New: func(t *testing.T) ufs.UFS {
-		n++
-		m := s.Add("b", ufstest.ObjectStore)
-		dir := "root" + string(rune('a'+n%26)) + "/x" + strings.Repeat("y", n/26)
-		m.Direct().Mkdir(dir)
-		u, err := s.Registry().Open(context.Background(), "mem://b/"+dir, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}})
-	if _, err := s.Registry().Open(context.Background(), "mem://nope/", nil); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("missing store: %v", err)
+	ufstest.Run(t, ufstest.Harness{
+		New: func(t *testing.T) ufs.UFS {
+			n++
+			m := s.Add("b", ufstest.ObjectStore)
+			dir := "root" + string(rune('a'+n%26)) + "/x" + strings.Repeat("y", n/26)
+			m.Direct().Mkdir(dir)
+			u, err := s.Registry().Open(context.Background(), "mem://b/"+dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		},
+		OpenMissing: func(t *testing.T) (ufs.UFS, error) {
+			return s.Registry().Open(context.Background(), "mem://nope/", nil)
+		},
+		OpenBadCredentials: func(t *testing.T) (ufs.UFS, error) {
+			return s.Registry().Open(context.Background(), "mem://locked/", map[string]string{"mem.password": "nope"})
+		},
+	})
+}
+
+// TestFaultSignals checks Entered and Hold: a test learns a call is in flight and holds it
+// until it lets go, with no sleep.
+func TestFaultSignals(t *testing.T) {
+	m := ufstest.New(ufstest.ObjectStore)
+	m.Direct().Put("d/f", []byte("x"))
+	entered := make(chan ufstest.Call)
+	hold := make(chan struct{})
+	m.Inject(ufstest.Fault{Op: ufstest.OpStat, Under: "d", Entered: entered, Hold: hold})
+	done := make(chan error, 1)
+	go func() { _, err := m.Stat(bg, "d/f"); done <- err }()
+	if c := <-entered; c != (ufstest.Call{Op: ufstest.OpStat, Path: "d/f"}) {
+		t.Fatalf("entered %v", c)
 	}
-	s.SetPassword("b", "pw")
-	if _, err := s.Registry().Open(context.Background(), "mem://b/", nil); !errors.Is(err, fs.ErrPermission) {
-		t.Fatalf("wrong password: %v", err)
+	select {
+	case err := <-done:
+		t.Fatalf("held call returned %v before its release", err)
+	default:
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatalf("a signalling fault without Err failed the call: %v", err)
+	}
+	// A call outside the fault's path is not signalled.
+	if _, err := m.Stat(bg, "elsewhere"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	// With Err the signalled call fails; a done context releases a held call.
+	m.ClearFaults()
+	m.Inject(ufstest.Fault{Op: ufstest.OpList, Err: fs.ErrPermission, Hold: make(chan struct{})})
+	ctx, cancel := context.WithCancel(bg)
+	go func() { _, err := m.List(ctx, "d", ufs.ListOptions{}); done <- err }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("held call with a cancelled context: %v", err)
+	}
+	m.ClearFaults()
+	m.Inject(ufstest.Fault{Op: ufstest.OpList, Nth: 2, Err: fs.ErrPermission, Entered: entered})
+	if _, err := m.List(bg, "d", ufs.ListOptions{}); err != nil {
+		t.Fatalf("first list (not the Nth): %v", err)
+	}
+	go func() { _, err := m.List(bg, "d", ufs.ListOptions{}); done <- err }()
+	<-entered
+	if err := <-done; !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("the Nth list: %v, want the fault's error", err)
 	}
 }

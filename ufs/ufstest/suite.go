@@ -20,16 +20,39 @@ import (
 
 // Harness tells Run how to get a UFS under test.
 type Harness struct {
-	// New returns a fresh, empty UFS rooted at a location no other test uses. Run closes
-	// it when the test ends.
+	// New returns a fresh, empty UFS rooted at a location no other test uses, guarded as
+	// Registry.Open returns it (ufs.Guard). Run closes it when the test ends.
 	New func(t *testing.T) ufs.UFS
+	// OpenMissing, when set, opens (with the driver's Opener, through a ufs.Registry) a
+	// location that does not exist: a missing bucket, or a missing root directory on
+	// filesystems. The Opener's contract is an error satisfying fs.ErrNotExist.
+	OpenMissing func(t *testing.T) (ufs.UFS, error)
+	// OpenBadCredentials, when set, opens a location that exists with credentials the
+	// store rejects. The Opener's contract is an error satisfying fs.ErrPermission (and
+	// not fs.ErrNotExist).
+	OpenBadCredentials func(t *testing.T) (ufs.UFS, error)
 }
 
 // Run runs the conformance suite over the UFS the harness makes. Each contract of the ufs
 // package's doc comments that can be observed from outside has a subtest; those that do
-// not apply to a store's capabilities are skipped with the reason.
+// not apply to a store's capabilities, or whose optional interface or harness hook is
+// absent, are skipped with the reason.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
+	t.Run("OpenMissing", func(t *testing.T) {
+		if h.OpenMissing == nil {
+			t.Skip("the harness has no OpenMissing")
+		}
+		u, err := h.OpenMissing(t)
+		testOpenFails(t, u, err, fs.ErrNotExist, nil)
+	})
+	t.Run("OpenBadCredentials", func(t *testing.T) {
+		if h.OpenBadCredentials == nil {
+			t.Skip("the harness has no OpenBadCredentials")
+		}
+		u, err := h.OpenBadCredentials(t)
+		testOpenFails(t, u, err, fs.ErrPermission, fs.ErrNotExist)
+	})
 	tests := []struct {
 		name string
 		fn   func(*testing.T, ufs.UFS)
@@ -56,8 +79,12 @@ func Run(t *testing.T, h Harness) {
 		{"UploadAtomicity", testUploadAtomicity},
 		{"CreateOverDirectory", testCreateOverDir},
 		{"WrittenMatchesStat", testWrittenMatchesStat},
+		{"WriterStates", testWriterStates},
 		{"Concurrency", testConcurrency},
 		{"CancelledContext", testCancelled},
+		{"ChangeCounter", testChangeCounter},
+		{"Guarded", testGuarded},
+		{"ClosedUFS", testClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +96,25 @@ func Run(t *testing.T, h Harness) {
 }
 
 var bg = context.Background()
+
+// testOpenFails checks an Opener's failure: err satisfies want (and not notWant), and no UFS
+// came back.
+func testOpenFails(t *testing.T, u ufs.UFS, err error, want, notWant error) {
+	t.Helper()
+	if u != nil {
+		_ = u.Close()
+		if err == nil {
+			t.Fatalf("Open succeeded; want an error satisfying %v", want)
+		}
+		t.Errorf("Open returned a UFS with its error %v", err)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("Open: %v, want errors.Is(%v)", err, want)
+	}
+	if notWant != nil && errors.Is(err, notWant) {
+		t.Fatalf("Open: %v also satisfies %v", err, notWant)
+	}
+}
 
 // mustWrite uploads data to p and fails the test on any error.
 func mustWrite(t *testing.T, u ufs.UFS, p string, data []byte) {
@@ -245,14 +291,15 @@ func testRangedReads(t *testing.T, u ufs.UFS) {
 		{10, 0, nil},
 	}
 	for _, c := range cases {
-		got, err := readRange(u, "r.bin", c.off, c.n)
-		if err != nil {
-			t.Errorf("OpenRange(off=%d, n=%d): %v", c.off, c.n, err)
-			continue
-		}
-		if !bytes.Equal(got, c.want) {
-			t.Errorf("OpenRange(off=%d, n=%d) = %d bytes, want %d bytes (content differs: %v)", c.off, c.n, len(got), len(c.want), len(got) == len(c.want))
-		}
+		t.Run(fmt.Sprintf("off=%d,n=%d", c.off, c.n), func(t *testing.T) {
+			got, err := readRange(u, "r.bin", c.off, c.n)
+			if err != nil {
+				t.Fatalf("OpenRange(off=%d, n=%d): %v", c.off, c.n, err)
+			}
+			if !bytes.Equal(got, c.want) {
+				t.Errorf("OpenRange(off=%d, n=%d) = %d bytes, want %d bytes (content differs: %v)", c.off, c.n, len(got), len(c.want), len(got) == len(c.want))
+			}
+		})
 	}
 }
 
@@ -404,6 +451,18 @@ var InvalidPaths = []string{"a/../b", "../x", "..", "a/..", "./a", "a/./b", "a//
 func testInvalidPaths(t *testing.T, u ufs.UFS) {
 	mustWrite(t, u, "b", []byte("target of a/../b"))
 	for _, p := range InvalidPaths {
+		t.Run(fmt.Sprintf("%q", p), func(t *testing.T) { testInvalidPath(t, u, p) })
+	}
+	if got := mustRead(t, u, "b"); string(got) != "target of a/../b" {
+		t.Fatalf("b changed: %q", got)
+	}
+	if names := listNames(t, u, ufs.Root); !equalStrings(names, []string{"b"}) {
+		t.Fatalf("root holds %v after invalid calls, want [b]", names)
+	}
+}
+
+func testInvalidPath(t *testing.T, u ufs.UFS, p string) {
+	{
 		_, err := u.Stat(bg, p)
 		wantErr(t, fmt.Sprintf("Stat(%q)", p), err, fs.ErrInvalid)
 		_, err = u.List(bg, p, ufs.ListOptions{})
@@ -415,8 +474,7 @@ func testInvalidPaths(t *testing.T, u ufs.UFS) {
 			_, _ = w.Write([]byte("escaped"))
 			err = w.Close()
 			if err == nil {
-				t.Errorf("Create(%q) succeeded", p)
-				continue
+				t.Fatalf("Create(%q) succeeded", p)
 			}
 		}
 		wantErr(t, fmt.Sprintf("Create(%q)", p), err, fs.ErrInvalid)
@@ -425,12 +483,14 @@ func testInvalidPaths(t *testing.T, u ufs.UFS) {
 		wantErr(t, fmt.Sprintf("RemoveAll(%q)", p), u.RemoveAll(bg, p), fs.ErrInvalid)
 		wantErr(t, fmt.Sprintf("Rename(%q, ok)", p), u.Rename(bg, p, "ok"), fs.ErrInvalid)
 		wantErr(t, fmt.Sprintf("Rename(b, %q)", p), u.Rename(bg, "b", p), fs.ErrInvalid)
-	}
-	if got := mustRead(t, u, "b"); string(got) != "target of a/../b" {
-		t.Fatalf("b changed: %q", got)
-	}
-	if names := listNames(t, u, ufs.Root); !equalStrings(names, []string{"b"}) {
-		t.Fatalf("root holds %v after invalid calls, want [b]", names)
+		if vr, ok := u.(ufs.VersionReader); ok {
+			_, err := vr.OpenVersion(bg, p, "hash", 0, -1)
+			wantErr(t, fmt.Sprintf("OpenVersion(%q)", p), err, fs.ErrInvalid)
+		}
+		if cc, ok := u.(ufs.ChangeCounter); ok {
+			_, _, err := cc.ChangesSince(bg, p, 0)
+			wantErr(t, fmt.Sprintf("ChangesSince(%q)", p), err, fs.ErrInvalid)
+		}
 	}
 }
 
@@ -734,38 +794,272 @@ func testCreateOverDir(t *testing.T, u ufs.UFS) {
 	wantErr(t, "create root", err, fs.ErrInvalid)
 }
 
-// testWrittenMatchesStat checks that a writer reporting what it stored (ufs.StatWriter)
-// reports what Stat says: the namespace records it as the file's fingerprint.
+// testWrittenMatchesStat checks what every writer reports it stored (ufs.WrittenStatus):
+// the namespace records it as the file's fingerprint, so it must be what Stat says. A
+// writer that knows (ufs.StatWriter) says nothing before a successful Close.
 func testWrittenMatchesStat(t *testing.T, u ufs.UFS) {
 	for _, size := range []int{0, 10, 3<<20 + 5} {
-		p := fmt.Sprintf("w/f%d", size)
-		w, err := u.Create(bg, p, ufs.CreateOptions{})
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			p := fmt.Sprintf("w/f%d", size)
+			w, err := u.Create(bg, p, ufs.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw, isStatWriter := w.(ufs.StatWriter)
+			if isStatWriter {
+				if _, ok := sw.Written(); ok {
+					t.Errorf("Written reports a status before Close")
+				}
+			}
+			if _, err := w.Write(randBytes(int64(size), size)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if isStatWriter {
+				if _, ok := sw.Written(); !ok {
+					t.Fatalf("%s: Written reports nothing after a successful Close", p)
+				}
+			}
+			got, err := ufs.WrittenStatus(bg, u, p, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := mustStat(t, u, p)
+			if got.Size != st.Size || got.ContentHash != st.ContentHash || got.Name != st.Name {
+				t.Fatalf("%s: written %+v, Stat %+v", p, got, st)
+			}
+		})
+	}
+	t.Run("FailedClose", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(bg)
+		w, err := u.Create(ctx, "w/failed", ufs.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sw, ok := w.(ufs.StatWriter)
-		if !ok {
-			_ = w.Abort()
-			t.Skip("the writer does not implement ufs.StatWriter")
-		}
-		if _, ok := sw.Written(); ok {
-			t.Errorf("Written reports a status before Close")
-		}
-		if _, err := w.Write(randBytes(int64(size), size)); err != nil {
+		if _, err := w.Write([]byte("data")); err != nil {
 			t.Fatal(err)
 		}
+		cancel()
+		if err := w.Close(); err == nil {
+			t.Fatal("Close with a cancelled context succeeded")
+		}
+		if sw, ok := w.(ufs.StatWriter); ok {
+			if st, ok := sw.Written(); ok {
+				t.Fatalf("Written reports %+v after a failed Close", st)
+			}
+		}
+		mustNotExist(t, u, "w/failed")
+	})
+}
+
+// testWriterStates checks the Writer state machine: what Write, Close and Abort do after
+// Close, after Abort and after a failed Write.
+func testWriterStates(t *testing.T, u ufs.UFS) {
+	data := []byte("some data")
+	start := func(t *testing.T, ctx context.Context, p string) ufs.Writer {
+		t.Helper()
+		w, err := u.Create(ctx, p, ufs.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	closedErrs := func(t *testing.T, w ufs.Writer) {
+		t.Helper()
+		_, err := w.Write(data)
+		wantErr(t, "Write", err, fs.ErrClosed)
+		wantErr(t, "Close", w.Close(), fs.ErrClosed)
+		if err := w.Abort(); err != nil {
+			t.Errorf("Abort: %v, want a no-op", err)
+		}
+	}
+	t.Run("AfterClose", func(t *testing.T) {
+		w := start(t, bg, "ws/closed")
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, ok := sw.Written()
-		if !ok {
-			t.Fatalf("%s: Written reports nothing after a successful Close", p)
+		closedErrs(t, w)
+		if got := mustRead(t, u, "ws/closed"); !bytes.Equal(got, data) {
+			t.Fatalf("after Close and later calls the file holds %q", got)
 		}
-		st := mustStat(t, u, p)
-		if got.Size != st.Size || got.ContentHash != st.ContentHash || got.Name != st.Name {
-			t.Fatalf("%s: Written %+v, Stat %+v", p, got, st)
+	})
+	t.Run("AfterAbort", func(t *testing.T) {
+		w := start(t, bg, "ws/aborted")
+		if err := w.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		closedErrs(t, w)
+		mustNotExist(t, u, "ws/aborted")
+	})
+	t.Run("AfterFailedWrite", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(bg)
+		defer cancel()
+		w := start(t, ctx, "ws/failed")
+		cancel()
+		_, err := w.Write(data)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Write after cancel: %v, want context.Canceled", err)
+		}
+		if _, err2 := w.Write(data); !errors.Is(err2, context.Canceled) {
+			t.Fatalf("second Write after a failure: %v, want the failure again", err2)
+		}
+		if err := w.Close(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Close after a failed Write: %v, want the failure", err)
+		}
+		closedErrs(t, w)
+		mustNotExist(t, u, "ws/failed")
+	})
+	t.Run("AbortAfterFailedWrite", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(bg)
+		w := start(t, ctx, "ws/failed2")
+		cancel()
+		if _, err := w.Write(data); err == nil {
+			t.Fatal("Write after cancel succeeded")
+		}
+		if err := w.Abort(); err != nil {
+			t.Fatalf("Abort after a failed Write: %v, want a no-op", err)
+		}
+		closedErrs(t, w)
+		mustNotExist(t, u, "ws/failed2")
+	})
+	if names := listNames(t, u, "ws"); !equalStrings(names, []string{"closed"}) {
+		t.Fatalf("ws holds %v, want [closed]", names)
+	}
+}
+
+// testChangeCounter checks ufs.ChangeCounter: changes below a directory are counted from a
+// cursor on, changes elsewhere are not, and a quiet interval counts none.
+func testChangeCounter(t *testing.T, u ufs.UFS) {
+	cc, ok := u.(ufs.ChangeCounter)
+	if !ok {
+		t.Skip("the store does not implement ufs.ChangeCounter")
+	}
+	mustWrite(t, u, "cc/watched/a", []byte("a"))
+	mustWrite(t, u, "cc/other/b", []byte("b"))
+	_, c1, err := cc.ChangesSince(bg, "cc/watched", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, c2, err := cc.ChangesSince(bg, "cc/watched", c1); err != nil || n != 0 || c2 < c1 {
+		t.Fatalf("ChangesSince with nothing changed = %d, cursor %d (from %d), %v; want 0", n, c2, c1, err)
+	}
+	mustWrite(t, u, "cc/other/c", []byte("c"))
+	if n, _, err := cc.ChangesSince(bg, "cc/watched", c1); err != nil || n != 0 {
+		t.Fatalf("ChangesSince after a change elsewhere = %d, %v; want 0", n, err)
+	}
+	mustWrite(t, u, "cc/watched/d", []byte("d"))
+	if err := u.Remove(bg, "cc/watched/a"); err != nil {
+		t.Fatal(err)
+	}
+	n, c3, err := cc.ChangesSince(bg, "cc/watched", c1)
+	if err != nil || n < 2 || c3 <= c1 {
+		t.Fatalf("ChangesSince after a write and a remove = %d, cursor %d (from %d), %v; want at least 2", n, c3, c1, err)
+	}
+	if n, _, err := cc.ChangesSince(bg, "cc", c1); err != nil || n < 3 {
+		t.Fatalf("ChangesSince of the parent = %d, %v; want at least 3", n, err)
+	}
+	if n, _, err := cc.ChangesSince(bg, "cc/watched", c3); err != nil || n != 0 {
+		t.Fatalf("ChangesSince from the latest cursor = %d, %v; want 0", n, err)
+	}
+}
+
+// optionalInterfaces are the interfaces a guard passes through from its driver.
+var optionalInterfaces = []struct {
+	name string
+	is   func(any) bool
+}{
+	{"ufs.VersionReader", func(v any) bool { _, ok := v.(ufs.VersionReader); return ok }},
+	{"ufs.ChangeCounter", func(v any) bool { _, ok := v.(ufs.ChangeCounter); return ok }},
+	{"ufs.Appender", func(v any) bool { _, ok := v.(ufs.Appender); return ok }},
+	{"ufs.Sealer", func(v any) bool { _, ok := v.(ufs.Sealer); return ok }},
+	{"ufs.OptionKeyer", func(v any) bool { _, ok := v.(ufs.OptionKeyer); return ok }},
+	{"ufs.RetryReporter", func(v any) bool { _, ok := v.(ufs.RetryReporter); return ok }},
+}
+
+// testGuarded checks that the UFS is guarded (ufs.Guard) and exposes exactly the optional
+// interfaces its driver implements, and that the guard counts calls and errors.
+func testGuarded(t *testing.T, u ufs.UFS) {
+	d := ufs.Unwrap(u)
+	if d == u {
+		t.Fatalf("%T is not guarded: return ufs.Guard(driver) from the Opener and the constructors", u)
+	}
+	for _, i := range optionalInterfaces {
+		if got, want := i.is(u), i.is(d); got != want {
+			t.Errorf("the guard implements %s: %v; its driver %T: %v", i.name, got, d, want)
 		}
 	}
+	cs, ok := u.(ufs.CallStats)
+	if !ok {
+		t.Fatal("the guard does not implement ufs.CallStats")
+	}
+	count := func(op string) ufs.OpCount {
+		for _, c := range cs.Calls() {
+			if c.Op == op {
+				return c
+			}
+		}
+		t.Fatalf("Calls has no %q: %v", op, cs.Calls())
+		return ufs.OpCount{}
+	}
+	before, beforeOpen := count("stat"), count("open")
+	mustWrite(t, u, "g/f", []byte("x"))
+	mustStat(t, u, "g/f")
+	_, err := u.Stat(bg, "g/missing")
+	wantErr(t, "stat g/missing", err, fs.ErrNotExist)
+	if after := count("stat"); after.Calls != before.Calls+2 || after.Errors != before.Errors+1 {
+		t.Errorf("stat counts went from %+v to %+v, want 2 calls and 1 error more", before, after)
+	}
+	_, err = u.OpenRange(bg, "g/../x", 0, -1)
+	wantErr(t, "open g/../x", err, fs.ErrInvalid)
+	if after := count("open"); after.Calls != beforeOpen.Calls+1 || after.Errors != beforeOpen.Errors+1 {
+		t.Errorf("open counts went from %+v to %+v, want 1 call and 1 error more", beforeOpen, after)
+	}
+	if ufs.Guard(u) != u {
+		t.Errorf("guarding a guarded UFS wrapped it again")
+	}
+}
+
+// testClosed checks that every method fails with fs.ErrClosed after Close, a second Close
+// too.
+func testClosed(t *testing.T, u ufs.UFS) {
+	mustWrite(t, u, "cl/f", []byte("x"))
+	if err := u.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	_, err := u.Stat(bg, "cl/f")
+	wantErr(t, "Stat after Close", err, fs.ErrClosed)
+	_, err = u.List(bg, "cl", ufs.ListOptions{})
+	wantErr(t, "List after Close", err, fs.ErrClosed)
+	_, err = u.OpenRange(bg, "cl/f", 0, -1)
+	wantErr(t, "OpenRange after Close", err, fs.ErrClosed)
+	_, err = u.Create(bg, "cl/g", ufs.CreateOptions{})
+	wantErr(t, "Create after Close", err, fs.ErrClosed)
+	wantErr(t, "Mkdir after Close", u.Mkdir(bg, "cl/d"), fs.ErrClosed)
+	wantErr(t, "Remove after Close", u.Remove(bg, "cl/f"), fs.ErrClosed)
+	wantErr(t, "RemoveAll after Close", u.RemoveAll(bg, "cl"), fs.ErrClosed)
+	wantErr(t, "Rename after Close", u.Rename(bg, "cl/f", "cl/g"), fs.ErrClosed)
+	if vr, ok := u.(ufs.VersionReader); ok {
+		_, err := vr.OpenVersion(bg, "cl/f", "hash", 0, -1)
+		wantErr(t, "OpenVersion after Close", err, fs.ErrClosed)
+	}
+	if cc, ok := u.(ufs.ChangeCounter); ok {
+		_, _, err := cc.ChangesSince(bg, "cl", 0)
+		wantErr(t, "ChangesSince after Close", err, fs.ErrClosed)
+	}
+	if a, ok := u.(ufs.Appender); ok {
+		_, err := a.Append(bg, "cl/log")
+		wantErr(t, "Append after Close", err, fs.ErrClosed)
+		wantErr(t, "Truncate after Close", a.Truncate(bg, "cl/f", 0), fs.ErrClosed)
+	}
+	if s, ok := u.(ufs.Sealer); ok {
+		wantErr(t, "Seal after Close", s.Seal(bg, "cl/f"), fs.ErrClosed)
+	}
+	wantErr(t, "second Close", u.Close(), fs.ErrClosed)
 }
 
 func testConcurrency(t *testing.T, u ufs.UFS) {

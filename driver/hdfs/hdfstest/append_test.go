@@ -10,18 +10,14 @@ import (
 	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
+
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 )
 
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+	testpeer.WaitFor(t, what, 20*time.Second, cond)
 }
 
 // exceptionClass returns the Java exception class of a go client error.

@@ -27,15 +27,13 @@ func client(t *testing.T, addrs []string, user string) *hdfs.Client {
 // closeWriter closes w, retrying while the NameNode reports the last block replicating.
 func closeWriter(t *testing.T, w *hdfs.FileWriter) {
 	t.Helper()
-	for i := 0; ; i++ {
-		err := w.Close()
-		if err == nil {
-			return
-		}
-		if !hdfs.IsErrReplicating(err) || i == 50 {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var err error
+	waitFor(t, "the last block to be reported", func() bool {
+		err = w.Close()
+		return !hdfs.IsErrReplicating(err)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -218,10 +216,7 @@ func TestCompleteWaitsForBlockReport(t *testing.T) {
 	if !hdfs.IsErrReplicating(err) {
 		t.Fatalf("first close = %v, want ErrReplicating", err)
 	}
-	time.Sleep(400 * time.Millisecond)
-	if err := w.Close(); err != nil {
-		t.Fatalf("retried close: %v", err)
-	}
+	closeWriter(t, w) // retried until the DataNode's delayed report arrives
 	got, err := cl.ReadFile("/d/f")
 	if err != nil || string(got) != "hello" {
 		t.Fatalf("read %q, %v", got, err)
@@ -248,7 +243,12 @@ func TestLeaseExpiresWithoutRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write(randomBytes(5000, 3))
-	time.Sleep(time.Second)
+	// Every NameNode call expires the leases past the hard limit (as the LeaseManager's
+	// monitor would): call until the unrenewed lease is gone and its file closed.
+	waitFor(t, "the unrenewed lease to expire", func() bool {
+		_, _ = cl.Stat("/d")
+		return len(c.OpenFiles()) == 0
+	})
 	_, err = io.Copy(w, bytes.NewReader(randomBytes(5000, 4)))
 	if err == nil {
 		err = w.Close()

@@ -20,18 +20,9 @@ import "time"
 // nnLeaseHolder is the holder of files whose lease the NameNode recovers itself.
 const nnLeaseHolder = "HDFS_NameNode"
 
-func (n *namenode) appendFile(c *call) (any, error) {
-	var req appendReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+func (n *namenode) appendFile(c *call, req *appendReq) (any, error) {
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f := p.last()
@@ -77,13 +68,7 @@ const createFlagNewBlock = 32
 
 // fsync is hflush/hsync's NameNode half: it checks the lease and publishes the length
 // of the last block, so that readers see what the client flushed.
-func (n *namenode) fsync(c *call) (any, error) {
-	var req fsyncReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) fsync(c *call, req *fsyncReq) (any, error) {
 	f, err := n.fileUnderConstruction(req.Src, req.FileID, req.Client)
 	if err != nil {
 		return nil, err
@@ -94,13 +79,7 @@ func (n *namenode) fsync(c *call) (any, error) {
 	return struct{}{}, nil
 }
 
-func (n *namenode) truncate(c *call) (any, error) {
-	var req truncateReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) truncate(c *call, req *truncateReq) (any, error) {
 	f, err := n.writableFile(c.user, req.Src)
 	if err != nil {
 		return nil, err
@@ -140,13 +119,7 @@ func (n *namenode) truncate(c *call) (any, error) {
 	return resultResp{Result: false}, nil
 }
 
-func (n *namenode) recoverLease(c *call) (any, error) {
-	var req recoverLeaseReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) recoverLease(c *call, req *recoverLeaseReq) (any, error) {
 	f, err := n.writableFile(c.user, req.Src)
 	if err != nil {
 		return nil, err
@@ -158,18 +131,9 @@ func (n *namenode) recoverLease(c *call) (any, error) {
 	return resultResp{Result: closed}, nil
 }
 
-func (n *namenode) isFileClosed(c *call) (any, error) {
-	var req srcReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+func (n *namenode) isFileClosed(c *call, req *srcReq) (any, error) {
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f, err := fileOf(p, req.Src)
@@ -181,11 +145,8 @@ func (n *namenode) isFileClosed(c *call) (any, error) {
 
 // writableFile resolves src to a file (INodeFile.valueOf) that user may write.
 func (n *namenode) writableFile(user, src string) (*inode, error) {
-	p, err := n.resolve(src)
+	p, err := n.lookup(user, src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(user, p); err != nil {
 		return nil, err
 	}
 	f, err := fileOf(p, src)

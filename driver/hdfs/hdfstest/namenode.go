@@ -43,31 +43,45 @@ func newNamenode(cfg Config, dn *datanode) *namenode {
 	return n
 }
 
+// locked adapts a handler of requests of type R: it parses the call's request and runs h
+// with n.mu held.
+func locked[R any](n *namenode, h func(c *call, req *R) (any, error)) handler {
+	return func(c *call) (any, error) {
+		var req R
+		if err := c.parse(&req); err != nil {
+			return nil, err
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return h(c, &req)
+	}
+}
+
 func (n *namenode) methods() map[string]method {
 	m := func(name string, h handler) method {
 		up := strings.ToUpper(name[:1]) + name[1:]
 		return method{reqName: "hadoop.hdfs." + up + "RequestProto", respName: "hadoop.hdfs." + up + "ResponseProto", h: h}
 	}
 	return map[string]method{
-		"getFileInfo":            m("getFileInfo", n.getFileInfo),
-		"getListing":             m("getListing", n.getListing),
-		"mkdirs":                 m("mkdirs", n.mkdirs),
-		"create":                 m("create", n.create),
-		"addBlock":               m("addBlock", n.addBlock),
-		"updateBlockForPipeline": m("updateBlockForPipeline", n.updateBlockForPipeline),
-		"complete":               m("complete", n.complete),
-		"getBlockLocations":      m("getBlockLocations", n.getBlockLocations),
+		"getFileInfo":            m("getFileInfo", locked(n, n.getFileInfo)),
+		"getListing":             m("getListing", locked(n, n.getListing)),
+		"mkdirs":                 m("mkdirs", locked(n, n.mkdirs)),
+		"create":                 m("create", locked(n, n.create)),
+		"addBlock":               m("addBlock", locked(n, n.addBlock)),
+		"updateBlockForPipeline": m("updateBlockForPipeline", locked(n, n.updateBlockForPipeline)),
+		"complete":               m("complete", locked(n, n.complete)),
+		"getBlockLocations":      m("getBlockLocations", locked(n, n.getBlockLocations)),
 		"getServerDefaults":      m("getServerDefaults", n.getServerDefaults),
-		"rename2":                m("rename2", n.rename2),
-		"delete":                 m("delete", n.delete),
-		"renewLease":             m("renewLease", n.renewLease),
-		"setPermission":          m("setPermission", n.setPermission),
-		"setOwner":               m("setOwner", n.setOwner),
-		"append":                 m("append", n.appendFile),
-		"fsync":                  m("fsync", n.fsync),
-		"truncate":               m("truncate", n.truncate),
-		"recoverLease":           m("recoverLease", n.recoverLease),
-		"isFileClosed":           m("isFileClosed", n.isFileClosed),
+		"rename2":                m("rename2", locked(n, n.rename2)),
+		"delete":                 m("delete", locked(n, n.delete)),
+		"renewLease":             m("renewLease", locked(n, n.renewLease)),
+		"setPermission":          m("setPermission", locked(n, n.setPermission)),
+		"setOwner":               m("setOwner", locked(n, n.setOwner)),
+		"append":                 m("append", locked(n, n.appendFile)),
+		"fsync":                  m("fsync", locked(n, n.fsync)),
+		"truncate":               m("truncate", locked(n, n.truncate)),
+		"recoverLease":           m("recoverLease", locked(n, n.recoverLease)),
+		"isFileClosed":           m("isFileClosed", locked(n, n.isFileClosed)),
 	}
 }
 
@@ -107,13 +121,7 @@ func category(method string) string {
 	return "WRITE"
 }
 
-func (n *namenode) getFileInfo(c *call) (any, error) {
-	var req srcReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) getFileInfo(c *call, req *srcReq) (any, error) {
 	p, err := n.resolve(req.Src)
 	if err != nil {
 		return nil, err
@@ -133,13 +141,7 @@ func (n *namenode) getFileInfo(c *call) (any, error) {
 	return fileStatusResp{FS: &st}, nil
 }
 
-func (n *namenode) getListing(c *call) (any, error) {
-	var req getListingReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) getListing(c *call, req *getListingReq) (any, error) {
 	p, err := n.resolve(req.Src)
 	if err != nil {
 		return nil, err
@@ -173,18 +175,9 @@ func (n *namenode) getListing(c *call) (any, error) {
 	return getListingResp{DirList: list}, nil
 }
 
-func (n *namenode) mkdirs(c *call) (any, error) {
-	var req mkdirsReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+func (n *namenode) mkdirs(c *call, req *mkdirsReq) (any, error) {
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	if in := p.last(); in != nil {
@@ -229,13 +222,7 @@ const (
 	createFlagAppend    = 4
 )
 
-func (n *namenode) create(c *call) (any, error) {
-	var req createReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) create(c *call, req *createReq) (any, error) {
 	p, err := n.resolve(req.Src)
 	if err != nil {
 		return nil, err
@@ -319,13 +306,7 @@ func (n *namenode) fileUnderConstruction(src string, fileID uint64, client strin
 	return f, nil
 }
 
-func (n *namenode) addBlock(c *call) (any, error) {
-	var req addBlockReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) addBlock(c *call, req *addBlockReq) (any, error) {
 	f, err := n.fileUnderConstruction(req.Src, req.FileID, req.ClientName)
 	if err != nil {
 		return nil, err
@@ -374,13 +355,7 @@ func (n *namenode) located(b *blockInfo, offset uint64, user, modes string, with
 	return lb
 }
 
-func (n *namenode) updateBlockForPipeline(c *call) (any, error) {
-	var req updateBlockReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) updateBlockForPipeline(c *call, req *updateBlockReq) (any, error) {
 	b := n.blocks[req.Block.BlockID]
 	switch {
 	case b == nil:
@@ -399,13 +374,7 @@ func (n *namenode) updateBlockForPipeline(c *call) (any, error) {
 	return blockResp{Block: lb}, nil
 }
 
-func (n *namenode) complete(c *call) (any, error) {
-	var req completeReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) complete(c *call, req *completeReq) (any, error) {
 	f, err := n.fileUnderConstruction(req.Src, req.FileID, req.ClientName)
 	if err != nil {
 		return nil, err
@@ -427,18 +396,9 @@ func (n *namenode) complete(c *call) (any, error) {
 	return resultResp{Result: true}, nil
 }
 
-func (n *namenode) getBlockLocations(c *call) (any, error) {
-	var req getBlockLocationsReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+func (n *namenode) getBlockLocations(c *call, req *getBlockLocationsReq) (any, error) {
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	f := p.last()
@@ -486,13 +446,7 @@ func (n *namenode) getServerDefaults(c *call) (any, error) {
 	}}, nil
 }
 
-func (n *namenode) rename2(c *call) (any, error) {
-	var req rename2Req
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) rename2(c *call, req *rename2Req) (any, error) {
 	sp, err := n.resolve(req.Src)
 	if err != nil {
 		return nil, err
@@ -555,18 +509,9 @@ func (n *namenode) rename2(c *call) (any, error) {
 	return struct{}{}, nil
 }
 
-func (n *namenode) delete(c *call) (any, error) {
-	var req deleteReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p, err := n.resolve(req.Src)
+func (n *namenode) delete(c *call, req *deleteReq) (any, error) {
+	p, err := n.lookup(c.user, req.Src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(c.user, p); err != nil {
 		return nil, err
 	}
 	in := p.last()
@@ -588,26 +533,14 @@ func (n *namenode) delete(c *call) (any, error) {
 	return resultResp{Result: true}, nil
 }
 
-func (n *namenode) renewLease(c *call) (any, error) {
-	var req renewLeaseReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) renewLease(c *call, req *renewLeaseReq) (any, error) {
 	if _, ok := n.leases[req.ClientName]; ok && !n.dropRenew {
 		n.leases[req.ClientName] = time.Now()
 	}
 	return struct{}{}, nil
 }
 
-func (n *namenode) setPermission(c *call) (any, error) {
-	var req setPermissionReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) setPermission(c *call, req *setPermissionReq) (any, error) {
 	in, err := n.owned(c.user, req.Src)
 	if err != nil {
 		return nil, err
@@ -616,13 +549,7 @@ func (n *namenode) setPermission(c *call) (any, error) {
 	return struct{}{}, nil
 }
 
-func (n *namenode) setOwner(c *call) (any, error) {
-	var req setOwnerReq
-	if err := c.parse(&req); err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+func (n *namenode) setOwner(c *call, req *setOwnerReq) (any, error) {
 	in, err := n.owned(c.user, req.Src)
 	if err != nil {
 		return nil, err
@@ -645,11 +572,8 @@ func (n *namenode) setOwner(c *call) (any, error) {
 
 // owned resolves src and checks that user owns it (or is the superuser).
 func (n *namenode) owned(user, src string) (*inode, error) {
-	p, err := n.resolve(src)
+	p, err := n.lookup(user, src)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.traverse(user, p); err != nil {
 		return nil, err
 	}
 	in := p.last()

@@ -171,6 +171,19 @@ func (n *namenode) resolve(src string) (*iip, error) {
 	return p, nil
 }
 
+// lookup resolves src and checks that user may traverse every directory on the way
+// (the preamble of most NameNode calls); n.mu must be held.
+func (n *namenode) lookup(user, src string) (*iip, error) {
+	p, err := n.resolve(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.traverse(user, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func checkComponents(p *iip) error {
 	for _, c := range p.comps {
 		if len(c) > maxComponentLength {

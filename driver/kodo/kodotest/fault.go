@@ -56,24 +56,11 @@ type Fault struct {
 
 // Inject adds a fault and returns a function removing it.
 func (s *Server) Inject(f Fault) (remove func()) {
-	fp := &f
-	s.mu.Lock()
-	s.faults = append(s.faults, fp)
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, g := range s.faults {
-			if g == fp {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				return
-			}
-		}
-	}
+	return s.faults.Inject(f)
 }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() { s.mu.Lock(); s.faults = nil; s.mu.Unlock() }
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // Calls returns how many requests of api the server received (faulted ones included).
 func (s *Server) Calls(api API) int {
@@ -94,9 +81,9 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) (http.Re
 	status, msg := 0, ""
 	var header http.Header
 	lose := false
-	for _, f := range s.faults {
+	s.faults.Each(func(f *Fault) {
 		if f.API != api || f.Match != nil && !f.Match(r) {
-			continue
+			return
 		}
 		f.seen++
 		hit := true
@@ -110,14 +97,14 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, api API) (http.Re
 			hit = f.seen <= f.Times
 		}
 		if !hit {
-			continue
+			return
 		}
 		delay += f.Latency
 		lose = lose || f.LoseReply
 		if status == 0 && f.Status != 0 {
 			status, msg, header = f.Status, f.Error, f.Header
 		}
-	}
+	})
 	s.mu.Unlock()
 	if delay > 0 {
 		t := time.NewTimer(delay)

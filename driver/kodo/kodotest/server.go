@@ -16,6 +16,8 @@
 package kodotest
 
 import (
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
+
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -63,7 +65,7 @@ type Server struct {
 	buckets  map[string]*bucket
 	domains  map[string]string // download domain -> bucket
 	uploads  map[string]*upload
-	faults   []*Fault
+	faults   testpeer.Faults[Fault]
 	calls    map[API]int
 	partLog  map[string][]int64 // uploadId -> part numbers in order of completion
 	lastDone []int64            // part order of the last completed multipart upload

@@ -42,24 +42,11 @@ type Fault struct {
 
 // Inject adds a fault and returns a function that removes it.
 func (s *Server) Inject(f Fault) (remove func()) {
-	fp := &f
-	s.mu.Lock()
-	s.faults = append(s.faults, fp)
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, g := range s.faults {
-			if g == fp {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				return
-			}
-		}
-	}
+	return s.faults.Inject(f)
 }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() { s.mu.Lock(); s.faults = nil; s.mu.Unlock() }
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // applyFaults runs the faults that hit c. done reports that the connection was dropped
 // (nothing more to do); e is an injected error to answer with.
@@ -67,15 +54,14 @@ func (s *Server) applyFaults(c *call) (done bool, e *ossError) {
 	var delay time.Duration
 	var hit *Fault
 	truncate := false
-	s.mu.Lock()
-	for _, f := range s.faults {
+	s.faults.Each(func(f *Fault) {
 		if f.Op != "" && f.Op != c.op || f.KeyPrefix != "" && !strings.HasPrefix(c.key, f.KeyPrefix) {
-			continue
+			return
 		}
 		f.seen++
 		first := max(f.Nth, 1)
 		if f.seen < first || f.Times > 0 && f.seen >= first+f.Times {
-			continue
+			return
 		}
 		delay += f.Latency
 		if f.TruncateBody {
@@ -84,8 +70,7 @@ func (s *Server) applyFaults(c *call) (done bool, e *ossError) {
 		if hit == nil && (f.Status != 0 || f.Drop) {
 			hit = f
 		}
-	}
-	s.mu.Unlock()
+	})
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {

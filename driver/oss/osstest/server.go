@@ -31,6 +31,8 @@
 package osstest
 
 import (
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
+
 	"bytes"
 	"fmt"
 	"hash/crc64"
@@ -94,7 +96,7 @@ type Server struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	uploads map[string]*upload // by upload id
-	faults  []*Fault
+	faults  testpeer.Faults[Fault]
 	denied  []*denial
 	counts  map[string]int
 	stats   Stats

@@ -55,40 +55,26 @@ type Fault struct {
 
 // Inject adds a fault and returns a function that removes it.
 func (s *Server) Inject(f Fault) (remove func()) {
-	fp := &f
-	s.mu.Lock()
-	s.faults = append(s.faults, fp)
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, g := range s.faults {
-			if g == fp {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-				return
-			}
-		}
-	}
+	return s.faults.Inject(f)
 }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() { s.mu.Lock(); s.faults = nil; s.mu.Unlock() }
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
-// hits counts a request for op on key against the faults and returns those it hits;
-// s.mu must be held.
+// hits counts a request for op on key against the faults and returns those it hits.
 func (s *Server) hits(op, key string) []*Fault {
 	var out []*Fault
-	for _, f := range s.faults {
+	s.faults.Each(func(f *Fault) {
 		if f.Op != "" && f.Op != op || f.KeyPrefix != "" && !strings.HasPrefix(key, f.KeyPrefix) {
-			continue
+			return
 		}
 		f.seen++
 		first := max(f.Nth, 1)
 		if f.seen < first || f.Times > 0 && f.seen >= first+f.Times {
-			continue
+			return
 		}
 		out = append(out, f)
-	}
+	})
 	return out
 }
 

@@ -43,6 +43,8 @@
 package s3test
 
 import (
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
+
 	"bytes"
 	"context"
 	"encoding/pem"
@@ -135,7 +137,7 @@ type Server struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	uploads map[string]*upload // by upload id
-	faults  []*Fault
+	faults  testpeer.Faults[Fault]
 	counts  map[string]int
 	stats   Stats
 	dropped atomic.Int64 // Stats.Dropped

@@ -1,0 +1,68 @@
+// Package testpeer holds what the test peers (ufstest's MemFS, the osstest, kodotest and
+// s3test fakes, the hdfstest cluster) and the driver tests share: a list of injected
+// faults and a polled wait with a deadline. It is test support; no driver imports it.
+package testpeer
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// Faults is a list of injected faults of one peer's fault type F, in the order they were
+// injected. The zero value is empty and ready; it is safe for concurrent use.
+type Faults[F any] struct {
+	mu   sync.Mutex
+	list []*F
+}
+
+// Inject adds f and returns a function that removes it (a no-op once it is gone).
+func (l *Faults[F]) Inject(f F) (remove func()) {
+	fp := &f
+	l.mu.Lock()
+	l.list = append(l.list, fp)
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, g := range l.list {
+			if g == fp {
+				l.list = append(l.list[:i], l.list[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// Clear removes every fault.
+func (l *Faults[F]) Clear() {
+	l.mu.Lock()
+	l.list = nil
+	l.mu.Unlock()
+}
+
+// Each calls fn with every fault in injection order, holding the list's lock: fn may
+// update the fault's own counters, and must not call Inject, Clear or Each.
+func (l *Faults[F]) Each(fn func(f *F)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.list {
+		fn(f)
+	}
+}
+
+// PollInterval is how often WaitFor checks its condition.
+const PollInterval = 2 * time.Millisecond
+
+// WaitFor polls cond until it holds, failing the test (naming what it waited for) when it
+// still does not after within.
+func WaitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(PollInterval) // the polling interval of cond, not a wait for another goroutine
+	}
+}
