@@ -103,6 +103,12 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 // instead of returning bytes of two versions.
 // The version is read where it is now: a rename while it is open moves the object.
 func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
+	return f.versionFetcher(m, p, in, true)
+}
+
+// versionFetcher is fetcher; with followMoves false it does not look for a version whose
+// object is gone (movedFrom), which is how a caller holding the path's lock fetches.
+func (f *FS) versionFetcher(m *mount, p string, in *inode.Inode, followMoves bool) cache.Fetcher {
 	vr, versioned := m.ufs.(ufs.VersionReader)
 	versioned = versioned && in.Hash != ""
 	id, hash, size := in.ID, in.Hash, in.Size
@@ -110,7 +116,7 @@ func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
 		at := f.versions.pathOf(id, p)
 		n, err := readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, b)
 		f.stats.ufsBytes.Add(int64(n))
-		if errors.Is(err, fs.ErrNotExist) {
+		if followMoves && errors.Is(err, fs.ErrNotExist) {
 			if moved, ok := f.movedFrom(ctx, id, at); ok {
 				n, err = readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, moved), hash, size, off, b)
 			}
@@ -132,6 +138,10 @@ func goneErr(err error) error {
 // moves the object before the namespace follows, so it waits out any mutation of at (its
 // path lock) and returns where the version is now, if that is elsewhere.
 func (f *FS) movedFrom(ctx context.Context, id uint64, at string) (string, bool) {
+	// Bounded: a commit holding at's lock may be waiting for this very fill (it holds the
+	// readers' versions before replacing their object); then the version is just gone.
+	ctx, cancel := context.WithTimeout(ctx, movedFromWait)
+	defer cancel()
 	held, err := f.locks.Lock(ctx, at)
 	if err != nil {
 		return "", false
@@ -140,6 +150,9 @@ func (f *FS) movedFrom(ctx context.Context, id uint64, at string) (string, bool)
 	now := f.versions.pathOf(id, at)
 	return now, now != at
 }
+
+// movedFromWait bounds how long a fetch waits out a mutation of the path it reads.
+const movedFromWait = 10 * time.Second
 
 // readVersion fills b with the bytes at off of the version (hash, size) of the file at
 // ufsPath; see fetcher.

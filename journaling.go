@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
 	"github.com/unifiedfs/unifiedfs/internal/inode"
@@ -183,6 +184,9 @@ func (f *FS) recoverFiles() {
 		}
 	}
 	for _, p := range incomplete {
+		if f.adoptUploaded(p) {
+			continue
+		}
 		f.log.Warn("unifiedfs: removing a file whose write did not complete before the restart", "path", ufs.Rooted(p))
 		_ = f.apply(&namespace.Entry{Op: namespace.OpDelete, Path: p}, nil)
 	}
@@ -193,6 +197,37 @@ func (f *FS) recoverFiles() {
 	for i, in := range queue {
 		f.persist.enqueue(in.ID, queuePaths[i])
 	}
+}
+
+// adoptUploaded completes the file being written at p when the UFS holds an object there:
+// its upload finished and only its completion missed the journal (the writer's process
+// died in between). Journaled, so every member shows it; removing the entry instead would
+// leave an object that only members listing the directory afresh would show.
+func (f *FS) adoptUploaded(p string) bool {
+	in := f.ns().Lookup(p)
+	m := f.mountByID(f.ns().MountOf(parentPath(p)))
+	if in == nil || in.IsDir() || in.Flags&inode.FlagOpen == 0 || m == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+	defer cancel()
+	st, err := m.ufs.Stat(ctx, ufs.Rel(m.Path, p))
+	if err != nil || st.IsDir {
+		return false
+	}
+	rec := &namespace.NodeRecord{ID: in.ID, Size: st.Size, Hash: st.ContentHash, Persist: inode.Persisted,
+		Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode}
+	if o, ok := statusOwner(st); ok {
+		rec.Owner, rec.Group, rec.Mode = o.Owner, o.Group, o.Mode
+	}
+	if !st.ModTime.IsZero() {
+		rec.MTime = st.ModTime.UnixNano()
+	}
+	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: p, Node: rec}, nil); err != nil {
+		return false
+	}
+	f.log.Warn("unifiedfs: adopted a file whose upload finished but whose completion was lost", "path", ufs.Rooted(p), "size", st.Size)
+	return true
 }
 
 // markLost records that the unpersisted version in at p has no copy left, if p still

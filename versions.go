@@ -115,7 +115,9 @@ func (f *FS) holdReaders(ctx context.Context, p string) {
 	}
 	v.mu.Unlock()
 	for _, j := range jobs {
-		if err := f.cache.Hold(ctx, cacheFile(j.in), f.fetcher(j.m, j.at, j.in)); err != nil {
+		// The caller holds p's lock: no rename moves these objects meanwhile, and a fetch
+		// that waited for that lock (movedFrom) would wait for this very call.
+		if err := f.cache.Hold(ctx, cacheFile(j.in), f.versionFetcher(j.m, j.at, j.in, false)); err != nil {
 			f.log.Debug("unifiedfs: could not hold a version for its readers", "path", ufs.Rooted(j.at), "err", err)
 			continue
 		}
