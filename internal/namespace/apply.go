@@ -69,6 +69,8 @@ func (s *State) Check(e *Entry) error {
 			return pathErr("stopSync", e.Path, errorf(fs.ErrNotExist, "%s is not a sync point", ufs.Rooted(e.Path)))
 		}
 		return nil
+	case OpSetAttr:
+		return s.checkSetAttr(e)
 	case OpAllocIDs:
 		if e.IDHigh <= s.idHigh && e.MountHigh <= s.nextMount {
 			return pathErr("allocIDs", e.Path, errorf(fs.ErrInvalid, "watermark %d is not above %d", e.IDHigh, s.idHigh))
@@ -123,6 +125,8 @@ func (s *State) Apply(e *Entry) (eff Effects, err error) {
 		}
 		s.setSyncPoint(e.Path, e.Op == OpAddSyncPoint)
 		return Effects{}, nil
+	case OpSetAttr:
+		return s.applySetAttr(e)
 	case OpAllocIDs:
 		s.idHigh = max(s.idHigh, e.IDHigh)
 		s.nextMount = max(s.nextMount, e.MountHigh)
@@ -377,6 +381,7 @@ func (s *State) removeMount(p string, in *inode.Inode, eff *Effects) {
 	collect(in, &eff.Released)
 	s.remove(s.Lookup(parentOf(p)).Dir(), in.Name)
 	s.dropSyncPointsUnder(p)
+	s.dropAttrsUnder(p)
 	if m != nil {
 		s.mounts.Store(t.without(m.ID))
 		eff.Unmounted = append(eff.Unmounted, m)
@@ -460,9 +465,13 @@ func (s *State) applyComplete(e *Entry) (Effects, error) {
 		}
 		if old.IsDir() || old.ID != e.Node.ID {
 			collect(old, &eff.Released)
+			s.dropAttrsUnder(e.Path) // a new file: the old one's attributes go with it
 		}
 	}
 	s.putNew(parent.Dir(), s.nodeFrom(name, e.Node))
+	if e.Attr != nil {
+		s.changeAttr(e.Path, e.Attr)
+	}
 	if e.Node.Persist != inode.Persisted {
 		s.setHolder(e.Node.ID, e.Node.Holder)
 	}
@@ -577,6 +586,7 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 		// each member): what moved is in the UFS, so the destination's listing is stale.
 		dstParent.Dir().SyncedAt.Store(0)
 		s.moveSyncPoints(e.Path, e.Dst)
+		s.moveAttrs(e.Path, e.Dst)
 		return eff, nil
 	}
 	if old := dstParent.Dir().Lookup(dstName); old != nil {
@@ -593,6 +603,8 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 	s.Lookup(parentOf(e.Path)).Dir().Delete(src.Name) // a move: the counts do not change
 	dstParent.Dir().Put(moved)
 	s.moveSyncPoints(e.Path, e.Dst)
+	s.dropAttrsUnder(e.Dst) // what the moved entry replaced
+	s.moveAttrs(e.Path, e.Dst)
 	return eff, nil
 }
 
@@ -633,6 +645,7 @@ func (s *State) applyDelete(e *Entry) (Effects, error) {
 		s.remove(s.Lookup(parentOf(e.Path)).Dir(), cur.Name)
 	}
 	s.dropSyncPointsUnder(e.Path)
+	s.dropAttrsUnder(e.Path)
 	return eff, nil
 }
 
