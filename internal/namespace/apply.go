@@ -21,6 +21,9 @@ type Effects struct {
 	Mounted *Mount
 	// Unmounted are the mounts removed (OpUnmount, OpDelete with Unmount): close them.
 	Unmounted []*Mount
+	// Remounted is the mount an OpUpdateMount changed: swap its UFS for one opened with
+	// the new options.
+	Remounted *Mount
 }
 
 func pathErr(op, p string, err error) error {
@@ -71,6 +74,9 @@ func (s *State) Check(e *Entry) error {
 		return nil
 	case OpSetAttr:
 		return s.checkSetAttr(e)
+	case OpUpdateMount:
+		_, err := s.updateMountTarget(e)
+		return err
 	case OpAllocIDs:
 		if e.IDHigh <= s.idHigh && e.MountHigh <= s.nextMount {
 			return pathErr("allocIDs", e.Path, errorf(fs.ErrInvalid, "watermark %d is not above %d", e.IDHigh, s.idHigh))
@@ -127,6 +133,8 @@ func (s *State) Apply(e *Entry) (eff Effects, err error) {
 		return Effects{}, nil
 	case OpSetAttr:
 		return s.applySetAttr(e)
+	case OpUpdateMount:
+		return s.applyUpdateMount(e)
 	case OpAllocIDs:
 		s.idHigh = max(s.idHigh, e.IDHigh)
 		s.nextMount = max(s.nextMount, e.MountHigh)
@@ -344,6 +352,41 @@ func (s *State) applyMount(e *Entry) (Effects, error) {
 	s.mounts.Store(s.mounts.Load().with(m))
 	eff.Mounted = m
 	return eff, nil
+}
+
+// updateMountTarget returns the mount an OpUpdateMount changes: the one at e.Path, with
+// e.Mount's id and URI (the location never changes in place).
+func (s *State) updateMountTarget(e *Entry) (*Mount, error) {
+	r := e.Mount
+	if r == nil {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "updateMount entry without a mount"))
+	}
+	if e.Path == ufs.Root {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "the root mount is set by the configuration"))
+	}
+	in := s.Lookup(e.Path)
+	if in == nil {
+		return nil, pathErr("updateMount", e.Path, fs.ErrNotExist)
+	}
+	if !in.IsMount() {
+		return nil, pathErr("updateMount", e.Path, ErrNotMountPoint)
+	}
+	m := s.mounts.Load().ByID(in.Dir().MountID.Load())
+	if m == nil || m.ID != r.ID || m.URI.String() != r.URI {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "the mount at %s is not mount %d of %s", ufs.Rooted(e.Path), r.ID, r.URI))
+	}
+	return m, nil
+}
+
+func (s *State) applyUpdateMount(e *Entry) (Effects, error) {
+	old, err := s.updateMountTarget(e)
+	if err != nil {
+		return Effects{}, err
+	}
+	r := e.Mount
+	m := &Mount{ID: old.ID, Path: old.Path, URI: old.URI, Options: r.Options, ReadOnly: r.ReadOnly, Shared: r.Shared, MTime: old.MTime}
+	s.mounts.Store(s.mounts.Load().with(m))
+	return Effects{Remounted: m}, nil
 }
 
 // unmountTarget returns the mount point at p when it can be unmounted.

@@ -121,9 +121,7 @@ func (s *State) AttrOf(p string) (Attr, bool) {
 
 // HasAttrs reports whether any path has attributes (a fast path for Stat).
 func (s *State) HasAttrs() bool {
-	s.extra.Lock()
-	defer s.extra.Unlock()
-	return len(s.attrs) > 0
+	return s.nattrs.Load() > 0
 }
 
 // AttrPaths returns the paths at or below p that have attributes, sorted.
@@ -187,6 +185,7 @@ func (s *State) setAttrLocked(p string, a Attr) {
 			}
 		}
 	}
+	defer func() { s.nattrs.Store(int64(len(s.attrs))) }()
 	if a.zero() {
 		delete(s.attrs, p)
 		return
@@ -272,7 +271,7 @@ func (s *State) checkSetAttr(e *Entry) error {
 	if e.Attr == nil {
 		return pathErr("setAttribute", e.Path, errorf(fs.ErrInvalid, "setAttribute entry without attributes"))
 	}
-	if s.Lookup(e.Path) == nil {
+	if s.Lookup(e.Path) == nil && e.Attr.Set != AttrUnsetTTL { // clearing a TTL may outlive the path
 		return pathErr("setAttribute", e.Path, fs.ErrNotExist)
 	}
 	for _, t := range e.Targets {

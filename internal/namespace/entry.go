@@ -24,6 +24,7 @@ const (
 	OpRemoveSyncPoint               // remove an active-sync point
 	OpAllocIDs                      // raise the content-id watermark
 	OpSetAttr                       // change attributes (TTL, pin, mode, owner, group) of paths
+	OpUpdateMount                   // change a mount's options, read-only and shared flags in place
 )
 
 func (o Op) String() string {
@@ -52,6 +53,8 @@ func (o Op) String() string {
 		return "allocIDs"
 	case OpSetAttr:
 		return "setAttribute"
+	case OpUpdateMount:
+		return "updateMount"
 	}
 	return "op?"
 }

@@ -73,6 +73,7 @@ type State struct {
 	buckets map[int64]map[string]struct{} // paths with a TTL, by expiry bucket
 
 	ttlBucket int64
+	nattrs    atomic.Int64 // len(attrs), read without the lock
 
 	// Under the caller's apply lock:
 	nextMount uint32 // highest mount id applied
