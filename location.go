@@ -68,4 +68,3 @@ func (f *FS) Capacity() []TierUsage {
 	}
 	return out
 }
-
