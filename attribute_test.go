@@ -392,3 +392,30 @@ func TestLocationAndCapacity(t *testing.T) {
 		t.Fatalf("capacity %+v", c)
 	}
 }
+
+// A pin is journaled: after a restart the file's blocks are loaded and held again.
+func TestPinSurvivesRestart(t *testing.T) {
+	j := newJenv(t, false)
+	j.write("/p", strings.Repeat("q", 3000), unifiedfs.Through)
+	if err := j.fs.SetAttribute(ctx, "/p", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	j.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := j.fs.GetStatus(ctx, "/p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Pinned {
+			t.Fatal("pin lost in the restart")
+		}
+		if st.CachedBytes == 3000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -102,21 +102,19 @@ func (f *FS) compareEntry(ctx context.Context, r resolved, out *[]Inconsistency)
 	if in.Persist() != inode.Persisted || in.Flags&inode.FlagOpen != 0 {
 		return nil
 	}
-	if !in.IsDir() || r.path == ufs.Root || in.IsMount() && r.path == r.mount.Path {
-		if !in.IsDir() {
-			st, err := r.mount.ufs.Stat(ctx, r.ufsPath)
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				*out = append(*out, Inconsistency{Path: ufs.Rooted(r.path), Kind: MissingInUFS, Detail: "not in " + r.mount.ufsURI(r.path)})
-				return nil
-			case err != nil:
-				return pathErr("checkConsistency", r.path, err)
-			}
-			if d := differs(in, st); d != "" {
-				*out = append(*out, Inconsistency{Path: ufs.Rooted(r.path), Kind: Differs, Detail: d})
-			}
+	if !in.IsDir() {
+		st, err := r.mount.ufs.Stat(ctx, r.ufsPath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			*out = append(*out, Inconsistency{Path: ufs.Rooted(r.path), Kind: MissingInUFS, Detail: "not in " + r.mount.ufsURI(r.path)})
 			return nil
+		case err != nil:
+			return pathErr("checkConsistency", r.path, err)
 		}
+		if d := differs(in, st); d != "" {
+			*out = append(*out, Inconsistency{Path: ufs.Rooted(r.path), Kind: Differs, Detail: d})
+		}
+		return nil
 	}
 	return f.compareDir(ctx, r, out)
 }

@@ -255,6 +255,7 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 	f.startTTLChecker()
 	if rec != nil {
 		f.recoverFiles()
+		go f.reholdPinned()
 		if len(f.ns().SyncPoints()) > 0 {
 			f.startActiveLoop()
 		}
