@@ -149,6 +149,7 @@ func TestPinnedBlocksNeverEvicted(t *testing.T) {
 	if st := e.status("/plain"); st.CachedBytes == 4<<10 {
 		t.Fatal("the control file was not evicted: no pressure")
 	}
+	wantErr(t, "free of a pinned file", e.fs.Free(ctx, "/pinned"), unifiedfs.ErrPinned)
 	wantErr(t, "pin beyond capacity", e.fs.SetAttribute(ctx, "/huge", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}), unifiedfs.ErrNoSpace)
 	if st := e.status("/huge"); st.Pinned {
 		t.Fatal("a failed pin left the file pinned")
@@ -167,6 +168,15 @@ func TestPinnedBlocksNeverEvicted(t *testing.T) {
 	}
 	if e.read("pinned") != data {
 		t.Fatal("content changed")
+	}
+	if err := e.fs.SetAttribute(ctx, "/pinned", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Free(ctx, "/pinned", unifiedfs.FreeOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status("/pinned"); !st.Pinned || st.CachedBytes != 0 {
+		t.Fatalf("after a forced free: pinned %v cached %d", st.Pinned, st.CachedBytes)
 	}
 }
 
