@@ -255,7 +255,7 @@ func TestUpdateMountWhileReading(t *testing.T) {
 	if err := j.fs.Mount(ctx, "/m", "mem://data/", unifiedfs.MountOptions{Options: map[string]string{"mem.password": "old-secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	j.write("/m/f", "payload", unifiedfs.CacheThrough)
+	j.write("/m/f", "payload", unifiedfs.Through) // uncached: every NoCache read goes to the UFS
 	j.stores.SetPassword("data", "new-secret") // rotated at the store: reopening needs the new key
 
 	wantErr(t, "update with the old key", j.fs.UpdateMount(ctx, "/m", unifiedfs.MountOptions{Options: map[string]string{"mem.password": "old-secret"}}), fs.ErrPermission)
