@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -67,10 +68,7 @@ func TestWriteTypes(t *testing.T) {
 		}
 	}
 	release()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.status("ASYNC_THROUGH").PersistState != unifiedfs.Persisted && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, "the async persist", 5*time.Second, func() bool { return e.status("ASYNC_THROUGH").PersistState == unifiedfs.Persisted })
 	if got, _ := e.root.Direct().Get("ASYNC_THROUGH"); string(got) != data {
 		t.Fatal("async persist did not land")
 	}
@@ -245,11 +243,7 @@ func TestPersistFaultsRetryAndNeverShowHalfObjects(t *testing.T) {
 	e := newEnv(t, unifiedfs.Config{PersistRetryBase: time.Millisecond}, ufstest.ObjectStore)
 	remove := e.root.Inject(ufstest.Fault{Op: ufstest.OpClose, Under: "async"})
 	e.write("/async", "payload", unifiedfs.AsyncThrough)
-	deadline := time.Now().Add(time.Second)
-	for e.root.Calls(ufstest.OpClose) < 3 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	if e.root.Calls(ufstest.OpClose) < 3 {
+	if !testpeer.Eventually(5*time.Second, func() bool { return e.root.Calls(ufstest.OpClose) >= 3 }) {
 		t.Fatalf("persist retried %d times", e.root.Calls(ufstest.OpClose))
 	}
 	if st := e.status("async"); st.PersistState != unifiedfs.ToBePersisted {
@@ -259,9 +253,7 @@ func TestPersistFaultsRetryAndNeverShowHalfObjects(t *testing.T) {
 		t.Fatal("half-written object visible")
 	}
 	remove()
-	for e.status("async").PersistState != unifiedfs.Persisted && time.Now().Before(deadline.Add(5*time.Second)) {
-		time.Sleep(2 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, "the persist after the fault is gone", 5*time.Second, func() bool { return e.status("async").PersistState == unifiedfs.Persisted })
 	if got, _ := e.root.Direct().Get("async"); string(got) != "payload" {
 		t.Fatalf("after recovery the UFS holds %q", got)
 	}
@@ -386,12 +378,8 @@ func TestFailedDeleteKeepsPendingPersists(t *testing.T) {
 	e.write("/d/async", "later", unifiedfs.AsyncThrough)
 	wantErr(t, "remove a non-empty directory", e.fs.Remove(ctx, "/d"), unifiedfs.ErrNotEmpty)
 	block()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.status("/d/async").PersistState != unifiedfs.Persisted {
-		if time.Now().After(deadline) {
-			t.Fatal("the failed Remove cancelled the pending persist for good")
-		}
-		time.Sleep(2 * time.Millisecond)
+	if !testpeer.Eventually(5*time.Second, func() bool { return e.status("/d/async").PersistState == unifiedfs.Persisted }) {
+		t.Fatal("the failed Remove cancelled the pending persist for good")
 	}
 	if got, _ := e.root.Direct().Get("d/async"); string(got) != "later" {
 		t.Fatalf("persisted %q", got)
