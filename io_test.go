@@ -36,36 +36,38 @@ func TestWriteTypes(t *testing.T) {
 	release := e.root.Inject(ufstest.Fault{Op: ufstest.OpCreate, Under: "ASYNC_THROUGH", Latency: 300 * time.Millisecond, LatencyOnly: true})
 	for _, c := range cases {
 		p := c.wt.String()
-		w, err := e.fs.Create(ctx, p, unifiedfs.CreateOptions{WriteType: c.wt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(w, strings.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		// Incomplete files are visible as such, and never in the UFS before Close.
-		if st := e.status(p); !st.Incomplete {
-			t.Errorf("%s: not incomplete while written", p)
-		}
-		if e.root.Direct().Exists(p) {
-			t.Errorf("%s: in the UFS before Close", p)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatalf("%s: close: %v", p, err)
-		}
-		st := e.status(p)
-		if got, ok := e.root.Direct().Get(p); ok != c.inUFS || ok && string(got) != data {
-			t.Errorf("%s: in UFS after Close = %v (%d bytes), want %v", p, ok, len(got), c.inUFS)
-		}
-		if st.PersistState != c.state || st.Incomplete || st.Size != int64(len(data)) {
-			t.Errorf("%s: status %v incomplete=%v size=%d", p, st.PersistState, st.Incomplete, st.Size)
-		}
-		if (st.CachedBytes == int64(len(data))) != c.cached {
-			t.Errorf("%s: cached %d bytes", p, st.CachedBytes)
-		}
-		if e.read(p) != data {
-			t.Errorf("%s: read back differs", p)
-		}
+		t.Run(p, func(t *testing.T) {
+			w, err := e.fs.Create(ctx, p, unifiedfs.CreateOptions{WriteType: c.wt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(w, strings.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			// Incomplete files are visible as such, and never in the UFS before Close.
+			if st := e.status(p); !st.Incomplete {
+				t.Errorf("%s: not incomplete while written", p)
+			}
+			if e.root.Direct().Exists(p) {
+				t.Errorf("%s: in the UFS before Close", p)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("%s: close: %v", p, err)
+			}
+			st := e.status(p)
+			if got, ok := e.root.Direct().Get(p); ok != c.inUFS || ok && string(got) != data {
+				t.Errorf("%s: in UFS after Close = %v (%d bytes), want %v", p, ok, len(got), c.inUFS)
+			}
+			if st.PersistState != c.state || st.Incomplete || st.Size != int64(len(data)) {
+				t.Errorf("%s: status %v incomplete=%v size=%d", p, st.PersistState, st.Incomplete, st.Size)
+			}
+			if (st.CachedBytes == int64(len(data))) != c.cached {
+				t.Errorf("%s: cached %d bytes", p, st.CachedBytes)
+			}
+			if e.read(p) != data {
+				t.Errorf("%s: read back differs", p)
+			}
+		})
 	}
 	release()
 	testpeer.WaitFor(t, "the async persist", 5*time.Second, func() bool { return e.status("ASYNC_THROUGH").PersistState == unifiedfs.Persisted })

@@ -2,6 +2,7 @@ package unifiedfs_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -166,14 +167,15 @@ func TestConfigFromPropertiesIntervals(t *testing.T) {
 		{map[string]string{"alluxio.user.file.metadata.load.type": "ALWAYS", "alluxio.user.file.metadata.sync.interval": "-1"}, unifiedfs.SyncNever},
 		{map[string]string{"alluxio.user.file.metadata.load.type": "NEVER", "alluxio.user.file.metadata.sync.interval": "0"}, unifiedfs.SyncAlways},
 	} {
-		cfg, _, err := unifiedfs.ConfigFromProperties(tc.props)
-		if err != nil {
-			t.Errorf("%v: %v", tc.props, err)
-			continue
-		}
-		if cfg.SyncInterval != tc.want {
-			t.Errorf("%v: SyncInterval %v, want %v", tc.props, cfg.SyncInterval, tc.want)
-		}
+		t.Run(fmt.Sprint(tc.props), func(t *testing.T) {
+			cfg, _, err := unifiedfs.ConfigFromProperties(tc.props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.SyncInterval != tc.want {
+				t.Errorf("SyncInterval %v, want %v", cfg.SyncInterval, tc.want)
+			}
+		})
 	}
 }
 
