@@ -128,30 +128,7 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 			return fail(err)
 		}
 	}
-	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
-	if err != nil {
-		return fail(&fs.PathError{Op: "mount", Path: "/", Err: err})
-	}
-	f.warnUnknownOptions(ufs.Root, rootUFS, cfg.RootOptions)
-	var rootMTime int64
-	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
-		rootMTime = st.ModTime.UnixNano() // stable across restarts, unlike the start time
-	}
-	name := "unifiedfs"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	f.nsConfig = namespace.Config{
-		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
-		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
-		RootMTime: rootMTime,
-	}
-	f.nsp.Store(namespace.New(f.nsConfig))
-	uri, _ := ufs.ParseURI(cfg.RootUFS)
-	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
-		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
-	}}, rootUFS); err != nil {
-		_ = rootUFS.Close()
+	if err := f.mountRoot(ctx); err != nil {
 		return fail(err)
 	}
 	f.persist = newPersister(f)
@@ -175,6 +152,40 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		}
 	}
 	return f, nil
+}
+
+// mountRoot opens Config.RootUFS and starts the namespace with it mounted at "/": the
+// namespace's owners are the process's user, and the root's mtime is the UFS root's
+// (stable across restarts, unlike the start time).
+func (f *FS) mountRoot(ctx context.Context) error {
+	cfg := f.cfg
+	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
+	if err != nil {
+		return &fs.PathError{Op: "mount", Path: "/", Err: err}
+	}
+	f.warnUnknownOptions(ufs.Root, rootUFS, cfg.RootOptions)
+	var rootMTime int64
+	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
+		rootMTime = st.ModTime.UnixNano()
+	}
+	name := "unifiedfs"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	f.nsConfig = namespace.Config{
+		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
+		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
+		RootMTime: rootMTime,
+	}
+	f.nsp.Store(namespace.New(f.nsConfig))
+	uri, _ := ufs.ParseURI(cfg.RootUFS)
+	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
+		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
+	}}, rootUFS); err != nil {
+		_ = rootUFS.Close()
+		return err
+	}
+	return nil
 }
 
 // jnl returns the journal this member writes, or nil.
