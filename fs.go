@@ -145,8 +145,10 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		}
 	}
 	f.startIDs()
+	f.startTTLChecker()
 	if rec != nil {
 		f.recoverFiles()
+		go f.reholdPinned()
 		if len(f.ns().SyncPoints()) > 0 {
 			f.startActiveLoop()
 		}
@@ -176,6 +178,7 @@ func (f *FS) mountRoot(ctx context.Context) error {
 		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
 		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
 		RootMTime: rootMTime,
+		TTLBucket: int64(cfg.TTLCheckInterval),
 	}
 	f.nsp.Store(namespace.New(f.nsConfig))
 	uri, _ := ufs.ParseURI(cfg.RootUFS)

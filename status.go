@@ -66,6 +66,9 @@ func (fi *fileInfo) Size() int64 {
 
 func (fi *fileInfo) perm() fs.FileMode {
 	m := fi.in.Owner.Mode.Perm()
+	if am, ok := fi.f.attrMode(fi.path()); ok {
+		m = am
+	}
 	if fi.m.Shared {
 		u := (m >> 6) & 7
 		m |= u<<3 | u
@@ -105,6 +108,7 @@ func (fi *fileInfo) Sys() any {
 		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.Path), IsMountPoint: in.IsMount(),
 		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.ReadOnly, Pinned: in.Flags&inode.FlagPinned != 0,
 	}
+	fi.f.withAttrs(st, p)
 	if d := in.Dir(); d != nil {
 		st.Children = d.Len()
 	}
@@ -142,8 +146,13 @@ type FileStatus struct {
 	// Incomplete is true while the file is being written.
 	Incomplete bool
 	// Pinned is true while the cache holds the only copy of the file's content
-	// (MUST_CACHE, or ASYNC_THROUGH before its persist): its blocks are never evicted.
+	// (MUST_CACHE, or ASYNC_THROUGH before its persist), or when SetAttribute pinned it:
+	// its blocks are never evicted.
 	Pinned bool
+	// TTL is the time to live SetAttribute (or Config.CreateTTL) gave the entry, 0 for
+	// none; it expires at the time the TTL was set plus TTL, and TTLAction says what then.
+	TTL       time.Duration `json:",omitempty"`
+	TTLAction TTLAction     `json:",omitempty"`
 	// Children is the number of entries the namespace holds for a directory (those
 	// loaded so far), as Alluxio's ls shows for directories.
 	Children int

@@ -1,6 +1,6 @@
 // Package alluxioconf reads Alluxio's configuration: a Java properties file such as
 // conf/alluxio-site.properties (Load, Parse) and the alluxio.* keys it holds, turned into a
-// unifiedfs.Config (Config) and driver options for mounts (UFSOptions). It is how a user
+// unifiedfs.Config (unifiedfs.Config) and driver options for mounts (UFSOptions). It is how a user
 // leaving an Alluxio cluster keeps their site properties; an embedding application that
 // builds a unifiedfs.Config in Go does not need it.
 package alluxioconf
@@ -23,12 +23,12 @@ import (
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
-// Property key prefixes understood by Config.
+// Property key prefixes understood by unifiedfs.Config.
 const (
 	// RootOptionPrefix prefixes the root mount's driver options, as Alluxio's
 	// alluxio.master.mount.table.root.option.<key>.
 	RootOptionPrefix = "alluxio.master.mount.table.root.option."
-	// PathSyncIntervalPrefix prefixes a subtree's sync interval (Config.PathSyncIntervals):
+	// PathSyncIntervalPrefix prefixes a subtree's sync interval (unifiedfs.Config.PathSyncIntervals):
 	// unifiedfs.path.sync.interval./data/hot=5min.
 	PathSyncIntervalPrefix = "unifiedfs.path.sync.interval."
 )
@@ -164,11 +164,11 @@ func unescapeProperty(s string) (string, error) {
 	return b.String(), nil
 }
 
-// Config builds a unifiedfs.Config from Alluxio-style properties (Load's
+// unifiedfs.Config builds a unifiedfs.Config from Alluxio-style properties (Load's
 // result, possibly with command-line overrides merged in). It understands:
 //
-//	alluxio.master.mount.table.root.ufs                 Config.RootUFS
-//	alluxio.master.mount.table.root.option.<key>        Config.RootOptions[<key>]
+//	alluxio.master.mount.table.root.ufs                 unifiedfs.Config.RootUFS
+//	alluxio.master.mount.table.root.option.<key>        unifiedfs.Config.RootOptions[<key>]
 //	alluxio.master.mount.table.root.readonly | .shared  RootReadOnly, RootShared
 //	alluxio.user.file.metadata.sync.interval            SyncInterval: -1 (or any negative) SyncNever,
 //	                                                    0 SyncAlways, else a duration (1m, 5min, 30sec, 60000)
@@ -189,6 +189,8 @@ func unescapeProperty(s string) (string, error) {
 //	unifiedfs.cluster.secret, .secret.file              HA.Secret (required with ZooKeeper enabled)
 //	unifiedfs.cluster.tls.cert, .tls.key, .tls.ca       HA.TLSCert, HA.TLSKey, HA.TLSCA
 //	unifiedfs.cluster.forward.timeout                   HA.ForwardTimeout
+//	alluxio.user.file.create.ttl, .create.ttl.action    CreateTTL (-1: none), CreateTTLAction (DELETE, FREE)
+//	alluxio.master.ttl.checker.interval                 TTLCheckInterval
 //	alluxio.master.ufs.active.sync.interval             ActiveSyncInterval
 //	alluxio.master.ufs.active.sync.max.activities       ActiveSyncMaxActivities
 //	alluxio.master.ufs.active.sync.max.age              ActiveSyncMaxAge
@@ -390,7 +392,7 @@ func isUFSOptionKey(k string) bool {
 		!strings.HasPrefix(k, "alluxio.") && !strings.HasPrefix(k, "unifiedfs.")
 }
 
-// propParser collects warnings and errors while a Config is built.
+// propParser collects warnings and errors while a unifiedfs.Config is built.
 type propParser struct {
 	props    map[string]string
 	warnings []string
@@ -578,6 +580,22 @@ var propSetters = map[string]propSetter{
 		}
 		setDir(journalDir)(p, cfg, key, v)
 	},
+	"alluxio.user.file.create.ttl": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n < 0 {
+			cfg.CreateTTL = 0 // Alluxio's -1: no TTL
+			return
+		}
+		setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.CreateTTL })(p, cfg, key, v)
+	},
+	"alluxio.user.file.create.ttl.action": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
+		a, err := unifiedfs.ParseTTLAction(strings.TrimSpace(v))
+		if err != nil {
+			p.fail(key, v, "want DELETE or FREE")
+			return
+		}
+		cfg.CreateTTLAction = a
+	},
+	"alluxio.master.ttl.checker.interval":           setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.TTLCheckInterval }),
 	"alluxio.master.ufs.active.sync.interval":       setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.ActiveSyncInterval }),
 	"alluxio.master.ufs.active.sync.max.activities": setInt(func(c *unifiedfs.Config) *int { return &c.ActiveSyncMaxActivities }, 1),
 	"alluxio.master.ufs.active.sync.max.age":        setInt(func(c *unifiedfs.Config) *int { return &c.ActiveSyncMaxAge }, 1),
