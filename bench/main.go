@@ -34,6 +34,16 @@ type metric struct {
 
 var metrics []metric
 
+// cleanups run when the harness ends (temporary trees shared by several metrics).
+var cleanups []func()
+
+func runCleanups() {
+	for _, c := range cleanups {
+		c()
+	}
+	cleanups = nil
+}
+
 func register(m metric) { metrics = append(metrics, m) }
 
 func main() {
@@ -125,6 +135,7 @@ func main() {
 		fmt.Println(row)
 		rows = append(rows, row)
 	}
+	runCleanups()
 	fmt.Fprintf(os.Stderr, "all done in %v\n", time.Since(start).Round(time.Second))
 	rep.Seconds = time.Since(start).Seconds()
 	if *jsonOut != "" {
