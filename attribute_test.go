@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -282,16 +283,12 @@ func TestUpdateMountWhileReading(t *testing.T) {
 			}
 		}()
 	}
-	for reads.Load() < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	testpeer.WaitFor(t, "50 reads before the update", 10*time.Second, func() bool { return reads.Load() >= 50 })
 	if err := j.fs.UpdateMount(ctx, "/m", unifiedfs.MountOptions{ReadOnly: true, Options: map[string]string{"mem.password": "new-secret"}}); err != nil {
 		t.Fatal(err)
 	}
 	n := reads.Load()
-	for reads.Load() < n+50 {
-		time.Sleep(time.Millisecond)
-	}
+	testpeer.WaitFor(t, "50 reads after the update", 10*time.Second, func() bool { return reads.Load() >= n+50 })
 	close(stop)
 	wg.Wait()
 	if bad.Load() != 0 {
@@ -411,21 +408,18 @@ func TestPinSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := j.fs.GetStatus(ctx, "/p")
-		if err != nil {
+	var st *unifiedfs.FileStatus
+	held := testpeer.Eventually(10*time.Second, func() bool {
+		var err error
+		if st, err = j.fs.GetStatus(ctx, "/p"); err != nil {
 			t.Fatal(err)
 		}
 		if !st.Pinned {
 			t.Fatal("pin lost in the restart")
 		}
-		if st.CachedBytes == 3000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return st.CachedBytes == 3000
+	})
+	if !held {
+		t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
 	}
 }
