@@ -13,34 +13,56 @@ import (
 	"github.com/unifiedfs/unifiedfs/internal/journal"
 )
 
-func cmdMount(c *cli, fl *flags) error {
-	if len(fl.args) == 0 {
-		if len(fl.vals["option"]) > 0 || fl.has("readonly", "shared") {
-			return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+// mountOptions are the flags of mount (and updateMount).
+type mountOptions struct {
+	readOnly, shared bool
+	options          []string // key=value
+}
+
+func (o *mountOptions) declare(fs *flagSet) {
+	fs.Bool(&o.readOnly, "readonly", "refuse every write under the mount")
+	fs.Bool(&o.shared, "shared", "give other users the owner's permission bits")
+	fs.Strings(&o.options, "option", "key=value", "a driver option (credentials, endpoint), repeatable")
+}
+
+// mountOptions returns the library options: the site-wide driver properties, as Alluxio
+// applies them, then the --option values.
+func (c *cli) mountOptions(o *mountOptions) (unifiedfs.MountOptions, error) {
+	opts := map[string]string{}
+	for k, v := range c.ufsDefaults {
+		opts[k] = v
+	}
+	for _, kv := range o.options {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return unifiedfs.MountOptions{}, usagef("--option wants key=value, e.g. --option fs.oss.endpoint=oss-cn-hangzhou.aliyuncs.com")
+		}
+		opts[k] = v
+	}
+	return unifiedfs.MountOptions{ReadOnly: o.readOnly, Shared: o.shared, Options: opts}, nil
+}
+
+func cmdMount(c *cli, o *mountOptions, args []string) error {
+	if len(args) == 0 {
+		if len(o.options) > 0 || o.readOnly || o.shared {
+			return usagef("usage: unifiedfs %s", lookup("mount").usage())
 		}
 		printMounts(c, c.fsys.Mounts())
 		return nil
 	}
-	if len(fl.args) != 2 {
-		return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+	if len(args) != 2 {
+		return usagef("usage: unifiedfs %s", lookup("mount").usage())
 	}
-	p, err := nsPath(fl.args[0])
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	uri := fl.args[1]
-	opts := map[string]string{}
-	for k, v := range c.ufsDefaults { // site-wide driver properties, as Alluxio applies them
-		opts[k] = v
+	uri := args[1]
+	mo, err := c.mountOptions(o)
+	if err != nil {
+		return err
 	}
-	for _, kv := range fl.vals["option"] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usagef("--option wants key=value, e.g. --option fs.oss.endpoint=oss-cn-hangzhou.aliyuncs.com")
-		}
-		opts[k] = v
-	}
-	err = c.fsys.Mount(c.ctx, p, uri, unifiedfs.MountOptions{ReadOnly: fl.has("readonly"), Shared: fl.has("shared"), Options: opts})
+	err = c.fsys.Mount(c.ctx, p, uri, mo)
 	if err != nil {
 		return err
 	}
@@ -76,8 +98,8 @@ func printMounts(c *cli, mounts []unifiedfs.MountInfo) {
 	}
 }
 
-func cmdUnmount(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdUnmount(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -88,8 +110,8 @@ func cmdUnmount(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdPersist(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdPersist(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -127,8 +149,8 @@ func cmdPersist(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdLoad(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdLoad(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -161,8 +183,8 @@ func cmdLoad(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdFree(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdFree(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -175,13 +197,18 @@ func cmdFree(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdLoadMetadata(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// loadMetadataOptions are loadMetadata's flags.
+type loadMetadataOptions struct {
+	recursive, force, noLimit bool
+}
+
+func cmdLoadMetadata(c *cli, o *loadMetadataOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	opts := unifiedfs.LoadMetadataOptions{Recursive: fl.has("R"), Force: fl.has("F", "f")}
-	if fl.has("n") {
+	opts := unifiedfs.LoadMetadataOptions{Recursive: o.recursive, Force: o.force}
+	if o.noLimit {
 		opts.Limit = -1
 	}
 	for _, p := range paths {
@@ -196,8 +223,8 @@ func cmdLoadMetadata(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdStartSync(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdStartSync(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -208,8 +235,8 @@ func cmdStartSync(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdStopSync(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdStopSync(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -220,7 +247,7 @@ func cmdStopSync(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdGetSyncPathList(c *cli, _ *flags) error {
+func cmdGetSyncPathList(c *cli, _ []string) error {
 	fmt.Fprintln(c.stdout, "The following paths are under active syncing")
 	for _, sp := range c.fsys.SyncPoints() {
 		// LastSync is known only to the process that synced; a later invocation has none.
@@ -235,11 +262,11 @@ func cmdGetSyncPathList(c *cli, _ *flags) error {
 
 // cmdFormat erases the journal and the disk cache: what the namespace remembers, never UFS
 // data (the default root UFS, <state>/root, is kept).
-func cmdFormat(c *cli, fl *flags) error {
+func cmdFormat(c *cli, yes bool) error {
 	if err := c.loadConfig(); err != nil {
 		return err
 	}
-	if !fl.has("yes", "y") {
+	if !yes {
 		return usagef("format erases the journal %s and the cache %s (mounts, unpersisted files, sync points): rerun with --yes to confirm",
 			c.cfg.JournalDir, c.cfg.CacheDir)
 	}

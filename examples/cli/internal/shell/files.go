@@ -29,8 +29,8 @@ func (c *cli) openFile(p string) (*unifiedfs.File, error) {
 	return file, nil
 }
 
-func cmdCat(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdCat(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -48,30 +48,17 @@ func cmdCat(c *cli, fl *flags) error {
 	return nil
 }
 
-func byteCount(fl *flags) (int64, error) {
-	n, err := ufs.ParseSize(fl.value("c", "1KB"))
+// openArg opens head's and tail's file argument.
+func (c *cli) openArg(arg string) (*unifiedfs.File, error) {
+	p, err := nsPath(arg)
 	if err != nil {
-		return 0, usagef("-c wants a byte count such as 100, 1KB, 2MB")
+		return nil, err
 	}
-	return n, nil
+	return c.openFile(p)
 }
 
-// openCounted parses head's and tail's byte count (-c) and opens their file argument.
-func (c *cli) openCounted(fl *flags) (int64, *unifiedfs.File, error) {
-	n, err := byteCount(fl)
-	if err != nil {
-		return 0, nil, err
-	}
-	p, err := nsPath(fl.args[0])
-	if err != nil {
-		return 0, nil, err
-	}
-	f, err := c.openFile(p)
-	return n, f, err
-}
-
-func cmdHead(c *cli, fl *flags) error {
-	n, f, err := c.openCounted(fl)
+func cmdHead(c *cli, n int64, args []string) error {
+	f, err := c.openArg(args[0])
 	if err != nil {
 		return err
 	}
@@ -80,8 +67,8 @@ func cmdHead(c *cli, fl *flags) error {
 	return err
 }
 
-func cmdTail(c *cli, fl *flags) error {
-	n, f, err := c.openCounted(fl)
+func cmdTail(c *cli, n int64, args []string) error {
+	f, err := c.openArg(args[0])
 	if err != nil {
 		return err
 	}
@@ -95,8 +82,8 @@ func cmdTail(c *cli, fl *flags) error {
 	return err
 }
 
-func cmdChecksum(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdChecksum(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -119,8 +106,8 @@ func cmdChecksum(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdMkdir(c *cli, fl *flags) error {
-	for _, a := range fl.args {
+func cmdMkdir(c *cli, args []string) error {
+	for _, a := range args {
 		p, err := nsPath(a)
 		if err != nil {
 			return err
@@ -140,13 +127,13 @@ func cmdMkdir(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdTouch(c *cli, fl *flags) error {
+func cmdTouch(c *cli, args []string) error {
 	// The seed's walkthrough: a touched file lives only in the namespace until persisted.
 	wt := unifiedfs.MustCache
 	if c.writeTypeSet() {
 		wt = unifiedfs.WriteDefault
 	}
-	for _, a := range fl.args {
+	for _, a := range args {
 		p, err := nsPath(a)
 		if err != nil {
 			return err
@@ -159,8 +146,13 @@ func cmdTouch(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdRm(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// rmOptions are rm's flags.
+type rmOptions struct {
+	recursive, alluxioOnly bool
+}
+
+func cmdRm(c *cli, o *rmOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -169,10 +161,10 @@ func cmdRm(c *cli, fl *flags) error {
 		if err != nil {
 			return err
 		}
-		if st.IsDir && !fl.has("R") {
+		if st.IsDir && !o.recursive {
 			return &fs.PathError{Op: "rm", Path: p, Err: fmt.Errorf("%w: use rm -R to remove a directory", unifiedfs.ErrIsDir)}
 		}
-		opts := unifiedfs.DeleteOptions{Recursive: fl.has("R"), NamespaceOnly: fl.has("alluxioOnly")}
+		opts := unifiedfs.DeleteOptions{Recursive: o.recursive, NamespaceOnly: o.alluxioOnly}
 		if err := c.fsys.Delete(c.ctx, p, opts); err != nil {
 			return err
 		}
@@ -189,12 +181,12 @@ func (c *cli) into(src, dst string) string {
 	return dst
 }
 
-func cmdMv(c *cli, fl *flags) error {
-	src, err := nsPath(fl.args[0])
+func cmdMv(c *cli, args []string) error {
+	src, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	dst, err := nsPath(fl.args[1])
+	dst, err := nsPath(args[1])
 	if err != nil {
 		return err
 	}
@@ -214,22 +206,27 @@ func localPath(arg string) (string, bool) {
 	return arg, false
 }
 
-func cmdCp(c *cli, fl *flags) error {
-	srcLocal, fromLocal := localPath(fl.args[0])
-	dstLocal, toLocal := localPath(fl.args[1])
+// cpOptions are the flags of cp, copyFromLocal and copyToLocal.
+type cpOptions struct {
+	recursive bool
+}
+
+func cmdCp(c *cli, o *cpOptions, args []string) error {
+	srcLocal, fromLocal := localPath(args[0])
+	dstLocal, toLocal := localPath(args[1])
 	switch {
 	case fromLocal && toLocal:
 		return usagef("one side must be a namespace path (use your shell's cp for local copies)")
 	case fromLocal:
-		return c.copyFromLocal(srcLocal, fl.args[1])
+		return c.copyFromLocal(srcLocal, args[1], o)
 	case toLocal:
-		return c.copyToLocal(fl.args[0], dstLocal, fl.has("R"))
+		return c.copyToLocal(args[0], dstLocal, o)
 	}
-	src, err := nsPath(fl.args[0])
+	src, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	dst, err := nsPath(fl.args[1])
+	dst, err := nsPath(args[1])
 	if err != nil {
 		return err
 	}
@@ -237,7 +234,7 @@ func cmdCp(c *cli, fl *flags) error {
 	if err != nil {
 		return err
 	}
-	if all[0].IsDir && !fl.has("R") {
+	if all[0].IsDir && !o.recursive {
 		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
 	}
 	dst = c.into(src, dst)
@@ -313,12 +310,12 @@ func (c *cli) copyWithin(src, dst string, prog *progress) error {
 	return c.writeFrom(dst, f, prog)
 }
 
-func cmdCopyFromLocal(c *cli, fl *flags) error {
-	src, _ := localPath(fl.args[0])
-	return c.copyFromLocal(src, fl.args[1])
+func cmdCopyFromLocal(c *cli, o *cpOptions, args []string) error {
+	src, _ := localPath(args[0])
+	return c.copyFromLocal(src, args[1], o)
 }
 
-func (c *cli) copyFromLocal(src, dstArg string) error {
+func (c *cli) copyFromLocal(src, dstArg string, o *cpOptions) error {
 	dst, err := nsPath(dstArg)
 	if err != nil {
 		return err
@@ -381,12 +378,12 @@ func (c *cli) copyFromLocal(src, dstArg string) error {
 	return nil
 }
 
-func cmdCopyToLocal(c *cli, fl *flags) error {
-	dst, _ := localPath(fl.args[1])
-	return c.copyToLocal(fl.args[0], dst, true)
+func cmdCopyToLocal(c *cli, o *cpOptions, args []string) error {
+	dst, _ := localPath(args[1])
+	return c.copyToLocal(args[0], dst, o)
 }
 
-func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
+func (c *cli) copyToLocal(srcArg, dst string, o *cpOptions) error {
 	src, err := nsPath(srcArg)
 	if err != nil {
 		return err
@@ -395,7 +392,7 @@ func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
 	if err != nil {
 		return err
 	}
-	if all[0].IsDir && !recursive {
+	if all[0].IsDir && !o.recursive {
 		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
 	}
 	if dst, err = filepath.Abs(dst); err != nil {

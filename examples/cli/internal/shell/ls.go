@@ -127,18 +127,23 @@ var lsSorts = map[string]func(a, b *unifiedfs.FileStatus) bool{
 	"inMemoryPercentage":   func(a, b *unifiedfs.FileStatus) bool { return cachedPercent(a) < cachedPercent(b) },
 }
 
-func cmdLs(c *cli, fl *flags) error {
-	less := lsSorts[fl.value("sort", "path")]
+// lsOptions are ls's flags.
+type lsOptions struct {
+	recursive, dirAsFile, force, human, pinned, reverse bool
+	sort                                                string
+}
+
+func cmdLs(c *cli, o *lsOptions, args []string) error {
+	less := lsSorts[o.sort]
 	if less == nil {
 		return usagef("--sort wants one of size, creationTime, inMemoryPercentage, lastModificationTime, name, path")
 	}
-	paths, err := c.expand(fl.args)
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	human, pinnedOnly := fl.has("h"), fl.has("p")
 	for _, p := range paths {
-		if fl.has("f") {
+		if o.force {
 			c.fsys.InvalidateSync(p)
 		}
 		st, err := c.fsys.GetStatus(c.ctx, p)
@@ -146,29 +151,34 @@ func cmdLs(c *cli, fl *flags) error {
 			return err
 		}
 		statuses := []*unifiedfs.FileStatus{st}
-		if st.IsDir && !fl.has("d") {
-			if statuses, err = c.list(p, fl.has("R"), fl.has("f")); err != nil {
+		if st.IsDir && !o.dirAsFile {
+			if statuses, err = c.list(p, o.recursive, o.force); err != nil {
 				return err
 			}
 		}
 		sort.SliceStable(statuses, func(i, j int) bool {
-			if fl.has("r") {
+			if o.reverse {
 				return less(statuses[j], statuses[i])
 			}
 			return less(statuses[i], statuses[j])
 		})
 		for _, s := range statuses {
-			if pinnedOnly && !s.Pinned {
+			if o.pinned && !s.Pinned {
 				continue
 			}
-			lsLine(c.stdout, s, human)
+			lsLine(c.stdout, s, o.human)
 		}
 	}
 	return nil
 }
 
-func cmdStat(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// statOptions are stat's flags.
+type statOptions struct {
+	format string // "": the full status
+}
+
+func cmdStat(c *cli, o *statOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -177,8 +187,8 @@ func cmdStat(c *cli, fl *flags) error {
 		if err != nil {
 			return err
 		}
-		if f, ok := fl.vals["f"]; ok {
-			fmt.Fprintln(c.stdout, statFormat(f[len(f)-1], st))
+		if o.format != "" {
+			fmt.Fprintln(c.stdout, statFormat(o.format, st))
 			continue
 		}
 		kind := "file"
@@ -266,12 +276,17 @@ func (c *cli) tree(p string) ([]*unifiedfs.FileStatus, error) {
 // Alluxio's DuCommand format: size, in-Alluxio size and percentage, path.
 const duFormat = "%-13s %-16s %s\n"
 
-func cmdDu(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// duOptions are du's flags.
+type duOptions struct {
+	human, summary bool
+}
+
+func cmdDu(c *cli, o *duOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	human := fl.has("h")
+	human := o.human
 	cached := func(n, total int64) string {
 		pct := int64(0)
 		if total > 0 {
@@ -291,22 +306,22 @@ func cmdDu(c *cli, fl *flags) error {
 				continue
 			}
 			in := min(st.CachedBytes, st.Size)
-			if fl.has("s") {
+			if o.summary {
 				total += st.Size
 				inCache += in
 				continue
 			}
 			fmt.Fprintf(c.stdout, duFormat, sizeString(st.Size, human), cached(in, st.Size), st.Path)
 		}
-		if fl.has("s") {
+		if o.summary {
 			fmt.Fprintf(c.stdout, duFormat, sizeString(total, human), cached(inCache, total), p)
 		}
 	}
 	return nil
 }
 
-func cmdCount(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdCount(c *cli, human bool, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -326,7 +341,7 @@ func cmdCount(c *cli, fl *flags) error {
 				size += st.Size
 			}
 		}
-		fmt.Fprintf(c.stdout, format, strconv.FormatInt(files, 10), strconv.FormatInt(dirs, 10), sizeString(size, fl.has("h")))
+		fmt.Fprintf(c.stdout, format, strconv.FormatInt(files, 10), strconv.FormatInt(dirs, 10), sizeString(size, human))
 	}
 	return nil
 }

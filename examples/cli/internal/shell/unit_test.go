@@ -15,26 +15,91 @@ import (
 	"github.com/unifiedfs/unifiedfs"
 )
 
+// testFlags is a flag set with one flag of each kind.
+type testFlags struct {
+	r, f, alluxioOnly, yes bool
+	sort                   string
+	threads                int
+	buf                    int64
+	timeout                time.Duration
+	options                []string
+}
+
+func newTestFlags() (*flagSet, *testFlags) {
+	o := &testFlags{threads: 7}
+	fs := &flagSet{}
+	fs.Bool(&o.r, "R", "recursive")
+	fs.Bool(&o.f, "f", "force")
+	fs.Bool(&o.alluxioOnly, "alluxioOnly", "namespace only")
+	fs.Bool(&o.yes, "yes|y", "confirm")
+	fs.String(&o.sort, "sort", "field", "sort")
+	fs.Int(&o.threads, "thread|c", "N", "threads")
+	fs.Size(&o.buf, "buffersize", "B", "buffer")
+	fs.Duration(&o.timeout, "t", "ms", "timeout")
+	fs.Strings(&o.options, "option", "key=value", "options")
+	return fs, o
+}
+
 func TestParseFlags(t *testing.T) {
-	spec := flagSpec{bools: []string{"R", "f", "alluxioOnly"}, values: []string{"option", "c"}}
-	fl, err := parseFlags("x", "x", []string{"-Rf", "/a", "--alluxioOnly", "--option", "k=v", "--option=k2=v2", "-c", "10", "--", "-notaflag"}, spec)
+	fs, o := newTestFlags()
+	args, err := fs.parse("x", []string{"-Rf", "/a", "--alluxioOnly", "--option", "k=v", "--option=k2=v2", "-c", "10",
+		"-buffersize", "64KB", "--sort=size", "-t", "1500", "-y", "--", "-notaflag"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fl.has("R") || !fl.has("f") || !fl.has("alluxioOnly") {
-		t.Errorf("bools: %v", fl.set)
+	if !o.r || !o.f || !o.alluxioOnly || !o.yes {
+		t.Errorf("bools: %+v", o)
 	}
-	if got := fl.vals["option"]; !slices.Equal(got, []string{"k=v", "k2=v2"}) {
-		t.Errorf("options: %q", got)
+	if !slices.Equal(o.options, []string{"k=v", "k2=v2"}) {
+		t.Errorf("options: %q", o.options)
 	}
-	if fl.value("c", "") != "10" || !slices.Equal(fl.args, []string{"/a", "-notaflag"}) {
-		t.Errorf("c=%q args=%q", fl.value("c", ""), fl.args)
+	if o.threads != 10 || o.buf != 64<<10 || o.sort != "size" || o.timeout != 1500*time.Millisecond {
+		t.Errorf("values: %+v", o)
 	}
-	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}, {"---"}, {"-="}, {"--=x"}, {"-Rc"}} {
-		if _, err := parseFlags("x", "x", bad, spec); err == nil {
+	if !slices.Equal(args, []string{"/a", "-notaflag"}) {
+		t.Errorf("args=%q", args)
+	}
+	// A value with a unit, the last value of a repeated single flag, a combined value flag.
+	fs, o = newTestFlags()
+	if _, err := fs.parse("x", []string{"-t", "2min", "--thread", "3", "--thread=4", "-Rc", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.timeout != 2*time.Minute || o.threads != 5 || !o.r {
+		t.Errorf("second parse: %+v", o)
+	}
+	// Unset flags keep the option's default.
+	fs, o = newTestFlags()
+	if _, err := fs.parse("x", []string{"/p"}); err != nil || o.threads != 7 || o.r {
+		t.Errorf("defaults: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}, {"---"}, {"-="}, {"--=x"}, {"-Rc"},
+		{"--recursive"}, {"--thread", "many"}, {"--buffersize", "lots"}, {"-t", "soon"}, {"-t", "-5"}, {"---R"}, {"-cR", "1"}} {
+		fs, _ := newTestFlags()
+		if _, err := fs.parse("x", bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		} else if _, ok := err.(*usageError); !ok {
 			t.Errorf("%q: %T, want a usage error", bad, err)
+		}
+	}
+}
+
+// Usage lines and help are generated from the declarations.
+func TestFlagSynopsis(t *testing.T) {
+	fs, _ := newTestFlags()
+	if got, want := fs.synopsis(), "[-R] [-f] [--alluxioOnly] [--yes] [--sort field] [--thread N] [--buffersize B] [-t ms] [--option key=value ...]"; got != want {
+		t.Errorf("synopsis %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	fs.printDefaults(&b)
+	for _, want := range []string{"--yes, -y", "--thread, -c N", "--option key=value", "threads"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("defaults lack %q:\n%s", want, b.String())
+		}
+	}
+	// Every verb's declarations are valid (no duplicate names) and its usage starts with its name.
+	for _, cmd := range commands {
+		if u := cmd.usage(); !strings.HasPrefix(u, cmd.name) {
+			t.Errorf("%s: usage %q", cmd.name, u)
 		}
 	}
 }
@@ -180,11 +245,11 @@ func FuzzCommandLine(f *testing.F) {
 	for _, s := range []string{"ls -R /", "-D", "--state", "mount --option k=v /a file:///b", "---", "-=", "-Rc", "-Dk=v -D k2=v2 -- -x"} {
 		f.Add(s)
 	}
-	spec := flagSpec{bools: []string{"R", "f"}, values: []string{"option", "c"}}
 	f.Fuzz(func(t *testing.T, line string) {
 		argv := strings.Fields(line)
 		if g, err := splitGlobal(argv); err == nil {
-			_, _ = parseFlags("x", "x", g.rest, spec)
+			fs, _ := newTestFlags()
+			_, _ = fs.parse("x", g.rest)
 		}
 		for _, a := range argv {
 			_, _ = nsPath(a)
