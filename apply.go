@@ -84,6 +84,9 @@ func (f *FS) effectsLocked(e *namespace.Entry, eff namespace.Effects, opened ufs
 		f.setMount(&mount{Mount: m, ufs: u, caps: u.Capabilities()})
 		f.absent.clear()
 	}
+	if m := eff.Remounted; m != nil {
+		f.remountLocked(m, opened)
+	}
 	for _, m := range eff.Unmounted {
 		if h := f.mountByID(m.ID); h != nil {
 			closing = append(closing, h)

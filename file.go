@@ -546,6 +546,9 @@ func (fi *fileInfo) Size() int64 {
 
 func (fi *fileInfo) perm() fs.FileMode {
 	m := fi.in.Owner.Mode.Perm()
+	if am, ok := fi.f.attrMode(fi.path()); ok {
+		m = am
+	}
 	if fi.m.Shared {
 		u := (m >> 6) & 7
 		m |= u<<3 | u
@@ -582,6 +585,7 @@ func (fi *fileInfo) Sys() any {
 		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.Path), IsMountPoint: in.IsMount(),
 		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.ReadOnly, Pinned: in.Flags&inode.FlagPinned != 0,
 	}
+	fi.f.withAttrs(st, p)
 	if d := in.Dir(); d != nil {
 		st.Children = d.Len()
 	}

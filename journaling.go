@@ -97,7 +97,7 @@ func (f *FS) replay(ctx context.Context, rec *journal.Recovered) error {
 // replayEntry applies one journaled entry.
 func (f *FS) replayEntry(ctx context.Context, e *namespace.Entry) error {
 	var opened ufs.UFS
-	if e.Op == namespace.OpMount && e.Mount != nil {
+	if (e.Op == namespace.OpMount || e.Op == namespace.OpUpdateMount) && e.Mount != nil {
 		opened = f.reopenMount(ctx, e.Mount)
 	}
 	f.applyMu.Lock()

@@ -40,6 +40,8 @@ type opRequest struct {
 	ReadOnly      bool              `json:",omitempty"`
 	Shared        bool              `json:",omitempty"`
 	Options       map[string]string `json:",omitempty"`
+	// Attr is setAttribute's change.
+	Attr *SetAttributeOptions `json:",omitempty"`
 	// ReqID makes a retried request apply once (see namespace.State.HasRequest).
 	ReqID string
 }
@@ -206,6 +208,13 @@ func (f *FS) serveOp(ctx context.Context, req opRequest) (uint64, error) {
 		err = f.StartSync(ctx, req.Path)
 	case "stopSync":
 		err = f.StopSync(ctx, req.Path)
+	case "setAttribute":
+		if req.Attr == nil {
+			req.Attr = &SetAttributeOptions{}
+		}
+		err = f.SetAttribute(ctx, req.Path, *req.Attr)
+	case "updateMount":
+		err = f.UpdateMount(ctx, req.Path, MountOptions{ReadOnly: req.ReadOnly, Shared: req.Shared, Options: req.Options})
 	default:
 		err = pathErr(req.Op, req.Path, errorf(fs.ErrInvalid, "unknown operation %q", req.Op))
 	}

@@ -179,8 +179,13 @@ type FileStatus struct {
 	// Incomplete is true while the file is being written.
 	Incomplete bool
 	// Pinned is true while the cache holds the only copy of the file's content
-	// (MUST_CACHE, or ASYNC_THROUGH before its persist): its blocks are never evicted.
+	// (MUST_CACHE, or ASYNC_THROUGH before its persist), or when SetAttribute pinned it:
+	// its blocks are never evicted.
 	Pinned bool
+	// TTL is the time to live SetAttribute (or Config.CreateTTL) gave the entry, 0 for
+	// none; it expires at the time the TTL was set plus TTL, and TTLAction says what then.
+	TTL       time.Duration `json:",omitempty"`
+	TTLAction TTLAction     `json:",omitempty"`
 	// Children is the number of entries the namespace holds for a directory (those
 	// loaded so far), as Alluxio's ls shows for directories.
 	Children int

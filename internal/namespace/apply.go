@@ -21,6 +21,9 @@ type Effects struct {
 	Mounted *Mount
 	// Unmounted are the mounts removed (OpUnmount, OpDelete with Unmount): close them.
 	Unmounted []*Mount
+	// Remounted is the mount an OpUpdateMount changed: swap its UFS for one opened with
+	// the new options.
+	Remounted *Mount
 }
 
 func pathErr(op, p string, err error) error {
@@ -69,6 +72,11 @@ func (s *State) Check(e *Entry) error {
 			return pathErr("stopSync", e.Path, errorf(fs.ErrNotExist, "%s is not a sync point", ufs.Rooted(e.Path)))
 		}
 		return nil
+	case OpSetAttr:
+		return s.checkSetAttr(e)
+	case OpUpdateMount:
+		_, err := s.updateMountTarget(e)
+		return err
 	case OpAllocIDs:
 		if e.IDHigh <= s.idHigh && e.MountHigh <= s.nextMount {
 			return pathErr("allocIDs", e.Path, errorf(fs.ErrInvalid, "watermark %d is not above %d", e.IDHigh, s.idHigh))
@@ -123,6 +131,10 @@ func (s *State) Apply(e *Entry) (eff Effects, err error) {
 		}
 		s.setSyncPoint(e.Path, e.Op == OpAddSyncPoint)
 		return Effects{}, nil
+	case OpSetAttr:
+		return s.applySetAttr(e)
+	case OpUpdateMount:
+		return s.applyUpdateMount(e)
 	case OpAllocIDs:
 		s.idHigh = max(s.idHigh, e.IDHigh)
 		s.nextMount = max(s.nextMount, e.MountHigh)
@@ -342,6 +354,41 @@ func (s *State) applyMount(e *Entry) (Effects, error) {
 	return eff, nil
 }
 
+// updateMountTarget returns the mount an OpUpdateMount changes: the one at e.Path, with
+// e.Mount's id and URI (the location never changes in place).
+func (s *State) updateMountTarget(e *Entry) (*Mount, error) {
+	r := e.Mount
+	if r == nil {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "updateMount entry without a mount"))
+	}
+	if e.Path == ufs.Root {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "the root mount is set by the configuration"))
+	}
+	in := s.Lookup(e.Path)
+	if in == nil {
+		return nil, pathErr("updateMount", e.Path, fs.ErrNotExist)
+	}
+	if !in.IsMount() {
+		return nil, pathErr("updateMount", e.Path, ErrNotMountPoint)
+	}
+	m := s.mounts.Load().ByID(in.Dir().MountID.Load())
+	if m == nil || m.ID != r.ID || m.URI.String() != r.URI {
+		return nil, pathErr("updateMount", e.Path, errorf(fs.ErrInvalid, "the mount at %s is not mount %d of %s", ufs.Rooted(e.Path), r.ID, r.URI))
+	}
+	return m, nil
+}
+
+func (s *State) applyUpdateMount(e *Entry) (Effects, error) {
+	old, err := s.updateMountTarget(e)
+	if err != nil {
+		return Effects{}, err
+	}
+	r := e.Mount
+	m := &Mount{ID: old.ID, Path: old.Path, URI: old.URI, Options: r.Options, ReadOnly: r.ReadOnly, Shared: r.Shared, MTime: old.MTime}
+	s.mounts.Store(s.mounts.Load().with(m))
+	return Effects{Remounted: m}, nil
+}
+
 // unmountTarget returns the mount point at p when it can be unmounted.
 func (s *State) unmountTarget(p string) (*inode.Inode, error) {
 	if p == ufs.Root {
@@ -377,6 +424,7 @@ func (s *State) removeMount(p string, in *inode.Inode, eff *Effects) {
 	collect(in, &eff.Released)
 	s.remove(s.Lookup(parentOf(p)).Dir(), in.Name)
 	s.dropSyncPointsUnder(p)
+	s.dropAttrsUnder(p)
 	if m != nil {
 		s.mounts.Store(t.without(m.ID))
 		eff.Unmounted = append(eff.Unmounted, m)
@@ -460,9 +508,13 @@ func (s *State) applyComplete(e *Entry) (Effects, error) {
 		}
 		if old.IsDir() || old.ID != e.Node.ID {
 			collect(old, &eff.Released)
+			s.dropAttrsUnder(e.Path) // a new file: the old one's attributes go with it
 		}
 	}
 	s.putNew(parent.Dir(), s.nodeFrom(name, e.Node))
+	if e.Attr != nil {
+		s.changeAttr(e.Path, e.Attr)
+	}
 	if e.Node.Persist != inode.Persisted {
 		s.setHolder(e.Node.ID, e.Node.Holder)
 	}
@@ -577,6 +629,7 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 		// each member): what moved is in the UFS, so the destination's listing is stale.
 		dstParent.Dir().SyncedAt.Store(0)
 		s.moveSyncPoints(e.Path, e.Dst)
+		s.moveAttrs(e.Path, e.Dst)
 		return eff, nil
 	}
 	if old := dstParent.Dir().Lookup(dstName); old != nil {
@@ -593,6 +646,8 @@ func (s *State) applyRename(e *Entry) (Effects, error) {
 	s.Lookup(parentOf(e.Path)).Dir().Delete(src.Name) // a move: the counts do not change
 	dstParent.Dir().Put(moved)
 	s.moveSyncPoints(e.Path, e.Dst)
+	s.dropAttrsUnder(e.Dst) // what the moved entry replaced
+	s.moveAttrs(e.Path, e.Dst)
 	return eff, nil
 }
 
@@ -633,6 +688,7 @@ func (s *State) applyDelete(e *Entry) (Effects, error) {
 		s.remove(s.Lookup(parentOf(e.Path)).Dir(), cur.Name)
 	}
 	s.dropSyncPointsUnder(e.Path)
+	s.dropAttrsUnder(e.Path)
 	return eff, nil
 }
 

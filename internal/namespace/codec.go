@@ -28,10 +28,12 @@ import (
 //	Entry        1 Op  2 Path  3 Dst  4 Node (NodeRecord)  5 Mount (MountRecord)
 //	             6 Overwrite  7 Unmount  8 Loaded (Status, repeated)  9 Complete
 //	             10 SyncedAt (zigzag)  11 IDHigh  12 MountHigh  13 ReqID
-//	             14 Reqs (repeated)
+//	             14 Reqs (repeated)  15 Attr (AttrRecord)  16 Targets (repeated)
 //	NodeRecord   1 Dir  2 ID  3 NewID  4 Size (zigzag)  5 MTime (zigzag)  6 Hash
 //	             7 Owner  8 Group  9 Mode  10 Persist  11 Open  12 Pinned  13 Shadow
 //	             14 Holder
+//	AttrRecord   1 Set  2 TTL (zigzag)  3 TTLBase (zigzag)  4 TTLAction  5 Pinned
+//	             6 Mode  7 Owner  8 Group
 //	MountRecord  1 ID  2 URI  3 Options (repeated: 1 key, 2 value)  4 ReadOnly
 //	             5 Shared  6 MTime (zigzag)
 //	Status       1 Name  2 IsDir  3 Size (zigzag)  4 ModTime's seconds since
@@ -100,7 +102,52 @@ func appendEntry(b []byte, e *Entry) []byte {
 	for _, r := range e.Reqs {
 		b = appendBytesField(b, 14, r) // present even when empty: the list keeps its length
 	}
+	if e.Attr != nil {
+		start := len(b)
+		b = appendAttr(startMessage(b, 15), e.Attr)
+		b = endMessage(b, start)
+	}
+	for _, t := range e.Targets {
+		b = appendBytesField(b, 16, t)
+	}
 	return b
+}
+
+func appendAttr(b []byte, a *AttrRecord) []byte {
+	b = appendUint(b, 1, uint64(a.Set))
+	b = appendInt(b, 2, a.TTL)
+	b = appendInt(b, 3, a.TTLBase)
+	b = appendUint(b, 4, uint64(a.TTLAction))
+	b = appendBool(b, 5, a.Pinned)
+	b = appendUint(b, 6, uint64(a.Mode))
+	b = appendString(b, 7, a.Owner)
+	return appendString(b, 8, a.Group)
+}
+
+func decodeAttr(parent, d *decoder) *AttrRecord {
+	a := &AttrRecord{}
+	for d.next() {
+		switch d.field {
+		case 1:
+			a.Set = uint32(d.upTo(math.MaxUint32))
+		case 2:
+			a.TTL = d.int()
+		case 3:
+			a.TTLBase = d.int()
+		case 4:
+			a.TTLAction = uint8(d.upTo(math.MaxUint8))
+		case 5:
+			a.Pinned = d.bool()
+		case 6:
+			a.Mode = fs.FileMode(d.upTo(math.MaxUint32))
+		case 7:
+			a.Owner = d.string()
+		case 8:
+			a.Group = d.string()
+		}
+	}
+	parent.adopt(d)
+	return a
 }
 
 func appendNode(b []byte, n *NodeRecord) []byte {
@@ -357,6 +404,10 @@ func unmarshalBinary(b []byte) (*Entry, error) {
 			e.ReqID = d.string()
 		case 14:
 			e.Reqs = append(e.Reqs, d.string())
+		case 15:
+			e.Attr = decodeAttr(d, d.sub("attr"))
+		case 16:
+			e.Targets = append(e.Targets, d.string())
 		}
 	}
 	if d.err != nil {

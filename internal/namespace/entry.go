@@ -23,6 +23,8 @@ const (
 	OpAddSyncPoint                  // register an active-sync point
 	OpRemoveSyncPoint               // remove an active-sync point
 	OpAllocIDs                      // raise the content-id watermark
+	OpSetAttr                       // change attributes (TTL, pin, mode, owner, group) of paths
+	OpUpdateMount                   // change a mount's options, read-only and shared flags in place
 )
 
 func (o Op) String() string {
@@ -49,6 +51,10 @@ func (o Op) String() string {
 		return "stopSync"
 	case OpAllocIDs:
 		return "allocIDs"
+	case OpSetAttr:
+		return "setAttribute"
+	case OpUpdateMount:
+		return "updateMount"
 	}
 	return "op?"
 }
@@ -86,6 +92,11 @@ type Entry struct {
 	ReqID string `json:",omitempty"`
 	// Reqs, in a snapshot's OpAllocIDs, are the request ids the state remembers.
 	Reqs []string `json:",omitempty"`
+	// Attr is the change of OpSetAttr, or attributes OpComplete gives a new file.
+	Attr *AttrRecord `json:",omitempty"`
+	// Targets, for OpSetAttr, are the paths below Path that the change also applies to
+	// (a recursive change: the entries the submitter found below Path).
+	Targets []string `json:",omitempty"`
 
 	// Volatile entries (derived from the UFS, or from configuration) are not journaled:
 	// each member derives them again.

@@ -69,6 +69,11 @@ func (s *State) Snapshot() ([]byte, error) {
 			return nil, err
 		}
 	}
+	for _, e := range s.attrEntries() {
+		if err := add(e); err != nil {
+			return nil, err
+		}
+	}
 	return encodeSnapshot(out), nil
 }
 

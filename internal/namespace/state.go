@@ -49,6 +49,8 @@ type Config struct {
 	FileOwner, DirOwner inode.Owner
 	// RootMTime is the root directory's mtime (Unix ns).
 	RootMTime int64
+	// TTLBucket is the width in nanoseconds of the TTL index's buckets (zero: a minute).
+	TTLBucket int64
 }
 
 // State is the namespace state. The zero value is not usable; call New.
@@ -67,6 +69,11 @@ type State struct {
 	reqs    map[string]bool   // recent request ids (exactly-once retries)
 	reqRing []string          // reqs in arrival order, for the bound
 	reqNext int
+	attrs   map[string]Attr               // SetAttribute's attributes, by path (attr.go)
+	buckets map[int64]map[string]struct{} // paths with a TTL, by expiry bucket
+
+	ttlBucket int64
+	nattrs    atomic.Int64 // len(attrs), read without the lock
 
 	// Under the caller's apply lock:
 	nextMount uint32 // highest mount id applied
@@ -75,7 +82,7 @@ type State struct {
 
 // New returns an empty namespace: a root directory with no mount.
 func New(cfg Config) *State {
-	s := &State{}
+	s := &State{ttlBucket: cfg.TTLBucket}
 	s.defFile = s.owners.Intern(cfg.FileOwner)
 	s.defDir = s.owners.Intern(cfg.DirOwner)
 	root := inode.NewDir("", s.defDir, cfg.RootMTime, inode.Persisted)

@@ -1,0 +1,27 @@
+package ufs
+
+import (
+	"context"
+	"io/fs"
+)
+
+// Attributer is implemented by drivers whose store keeps POSIX permissions (local disk,
+// HDFS). The paths are clean UFS paths, as the driver's other methods take; owner or
+// group "" leaves that one unchanged. A store that refuses (a non-root process changing
+// the owner of a local file) returns an error wrapping fs.ErrPermission.
+type Attributer interface {
+	Chmod(ctx context.Context, path string, mode fs.FileMode) error
+	Chown(ctx context.Context, path, owner, group string) error
+}
+
+// AttributerOf returns u's Attributer (looking under its guard), or nil when the store
+// keeps no permissions: then mode, owner and group are the namespace's metadata only.
+func AttributerOf(u UFS) Attributer {
+	if a, ok := u.(Attributer); ok {
+		return a
+	}
+	if a, ok := Unwrap(u).(Attributer); ok {
+		return a
+	}
+	return nil
+}
