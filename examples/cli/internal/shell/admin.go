@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs"
 	"github.com/unifiedfs/unifiedfs/internal/journal"
@@ -110,7 +113,17 @@ func cmdUnmount(c *cli, args []string) error {
 	return nil
 }
 
-func cmdPersist(c *cli, args []string) error {
+// persistOptions are persist's flags.
+type persistOptions struct {
+	parallelism int           // files persisted at once
+	timeout     time.Duration // per file
+	wait        time.Duration // before persisting
+}
+
+func cmdPersist(c *cli, o *persistOptions, args []string) error {
+	if o.parallelism < 1 {
+		return usagef("-p wants a positive number of parallel persists")
+	}
 	paths, err := c.expand(args)
 	if err != nil {
 		return err
@@ -134,12 +147,39 @@ func cmdPersist(c *cli, args []string) error {
 	prog := c.newProgress("persist", len(todo), sumSizes(todo))
 	defer prog.done()
 	prog.printf("Found %d files to persist.\n", len(todo))
-	for i, st := range todo {
-		if err := c.fsys.Persist(c.ctx, st.Path); err != nil {
+	if o.wait > 0 && len(todo) > 0 {
+		t := time.NewTimer(o.wait)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return c.ctx.Err()
+		case <-t.C:
+		}
+	}
+	var mu sync.Mutex
+	done := 0
+	err = parallel(c.ctx, o.parallelism, todo, func(ctx context.Context, st *unifiedfs.FileStatus) error {
+		if o.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+		}
+		if err := c.fsys.Persist(ctx, st.Path); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("persisting %s timed out after %s (raise -t): %w", st.Path, o.timeout, err)
+			}
 			return err
 		}
 		prog.add(1, st.Size)
-		prog.printf("(%d/%d) Successfully persisted file: %s\n", i+1, len(todo), st.Path)
+		mu.Lock()
+		done++
+		n := done
+		mu.Unlock()
+		prog.printf("(%d/%d) Successfully persisted file: %s\n", n, len(todo), st.Path)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range dirs { // directories made only in the namespace
 		if err := c.fsys.Persist(c.ctx, d); err != nil {
@@ -149,7 +189,9 @@ func cmdPersist(c *cli, args []string) error {
 	return nil
 }
 
-func cmdLoad(c *cli, args []string) error {
+// cmdLoad reads files into the cache. --local (Alluxio: load into the worker on this host
+// even when another worker has the data) changes nothing: the cache is this process's.
+func cmdLoad(c *cli, _ bool, args []string) error {
 	paths, err := c.expand(args)
 	if err != nil {
 		return err
@@ -183,10 +225,25 @@ func cmdLoad(c *cli, args []string) error {
 	return nil
 }
 
-func cmdFree(c *cli, args []string) error {
+// cmdFree drops cached blocks; pinned files are refused (before anything is freed)
+// unless force, as Alluxio's free -f.
+func cmdFree(c *cli, force bool, args []string) error {
 	paths, err := c.expand(args)
 	if err != nil {
 		return err
+	}
+	if !force {
+		for _, p := range paths {
+			all, err := c.tree(p)
+			if err != nil {
+				return err
+			}
+			for _, st := range all {
+				if st.Pinned && st.PersistState == unifiedfs.Persisted {
+					return &fs.PathError{Op: "free", Path: st.Path, Err: fmt.Errorf("%w: the file is pinned: unpin it or use free -f", fs.ErrPermission)}
+				}
+			}
+		}
 	}
 	for _, p := range paths {
 		if err := c.fsys.Free(c.ctx, p); err != nil {

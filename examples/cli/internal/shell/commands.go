@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/web"
@@ -62,12 +63,14 @@ func init() {
 				fs.Bool(&o.pinned, "p", "only pinned files (those whose only copy is the cache)")
 				fs.String(&o.sort, "sort", "field", "sort by size, creationTime, inMemoryPercentage, lastModificationTime, name or path (default path)")
 				fs.Bool(&o.reverse, "r", "reverse the sort order")
+				o.timestamp = "lastModificationTime"
+				fs.String(&o.timestamp, "timestamp", "field", "the time shown: lastModificationTime, the only one the namespace records (creationTime and lastAccessTime are refused)")
 				return func(c *cli, args []string) error { return cmdLs(c, o, args) }
 			}},
 		{name: "stat", args: "<path>...", desc: "Shows the status of a file or directory.",
 			minArgs: 1, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
 				o := &statOptions{}
-				fs.String(&o.format, "f", "format", "print only this format: %N name, %z size, %u owner, %g group, %y mtime, %Y mtime in ms, %% a percent sign")
+				fs.String(&o.format, "f", "format", "print only this format: %N name, %z size, %u owner, %g group, %y mtime, %Y mtime in ms, %b blocks of the file, %% a percent sign")
 				return func(c *cli, args []string) error { return cmdStat(c, o, args) }
 			}},
 		{name: "du", args: "<path>...", desc: "Shows the size of files and how much of it is cached.",
@@ -108,24 +111,29 @@ func init() {
 				o := &rmOptions{}
 				fs.Bool(&o.recursive, "R", "remove directories and their contents")
 				fs.Bool(&o.alluxioOnly, "alluxioOnly", "remove from the namespace only; the UFS keeps the data")
+				fs.Bool(&o.skipUFSCheck, "U", "skip the UFS consistency check (accepted: Delete does no such pre-check)")
+				fs.Bool(&o.deleteMountPoint, "deleteMountPoint", "with -R, unmount the mount points below instead of failing (their UFS data stays)")
 				return func(c *cli, args []string) error { return cmdRm(c, o, args) }
 			}},
 		{name: "mv", args: "<src> <dst>", desc: "Renames within one mount (in the UFS too, when persisted).",
 			minArgs: 2, maxArgs: 2, needsFS: true, bind: plain(cmdMv)},
 		{name: "cp", args: "<src> <dst>", desc: "Copies files; a file:// source or destination copies from or to local disk.",
 			minArgs: 2, maxArgs: 2, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
-				o := &cpOptions{}
+				o := &cpOptions{threads: defaultCopyThreads, bufSize: 8 << 20}
 				fs.Bool(&o.recursive, "R", "copy directories and their contents")
+				o.declare(fs, true)
 				return func(c *cli, args []string) error { return cmdCp(c, o, args) }
 			}},
 		{name: "copyFromLocal", args: "<localSrc> <dst>", desc: "Copies a local file or directory into the namespace.",
 			minArgs: 2, maxArgs: 2, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
-				o := &cpOptions{recursive: true}
+				o := &cpOptions{recursive: true, threads: defaultCopyThreads, bufSize: 8 << 20}
+				o.declare(fs, false)
 				return func(c *cli, args []string) error { return cmdCopyFromLocal(c, o, args) }
 			}},
 		{name: "copyToLocal", args: "<src> <localDst>", desc: "Copies a file or directory to local disk.",
 			minArgs: 2, maxArgs: 2, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
-				o := &cpOptions{recursive: true}
+				o := &cpOptions{recursive: true, threads: 1, bufSize: 64 << 20}
+				fs.Size(&o.bufSize, "buffersize", "bytes", "read buffer size (default 64MB)")
 				return func(c *cli, args []string) error { return cmdCopyToLocal(c, o, args) }
 			}},
 		{name: "mount", args: "<path> <uri>", desc: "Mounts a UFS (file://, oss://, kodo://, hdfs://, s3://); with no arguments prints the mount table (secrets redacted).",
@@ -134,14 +142,81 @@ func init() {
 				o.declare(fs)
 				return func(c *cli, args []string) error { return cmdMount(c, o, args) }
 			}},
+		{name: "updateMount", args: "<path>", desc: "Changes a mount's options in place (rotated credentials, read-only, shared) keeping its metadata and cache; options are replaced, not merged.",
+			minArgs: 1, maxArgs: 1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				o := &mountOptions{}
+				o.declare(fs)
+				return func(c *cli, args []string) error { return cmdUpdateMount(c, o, args) }
+			}},
 		{name: "unmount", args: "<path>", desc: "Unmounts a UFS; its data stays in the UFS.",
 			minArgs: 1, maxArgs: 1, needsFS: true, bind: plain(cmdUnmount)},
 		{name: "persist", args: "<path>...", desc: "Writes files not yet in the UFS (MUST_CACHE, ASYNC_THROUGH) to it.",
-			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(cmdPersist)},
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				o := &persistOptions{parallelism: 4, timeout: 20 * time.Minute}
+				fs.Int(&o.parallelism, "p|parallelism", "N", "files persisted at once (default 4)")
+				fs.Duration(&o.timeout, "t|timeout", "ms", "time out one file's persist after this many milliseconds, or a duration such as 30s (default 20min)")
+				fs.Duration(&o.wait, "w|wait", "ms", "wait this long before persisting (default 0)")
+				return func(c *cli, args []string) error { return cmdPersist(c, o, args) }
+			}},
 		{name: "load", args: "<path>...", desc: "Reads files into the cache.",
-			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(cmdLoad)},
-		{name: "free", args: "<path>...", desc: "Drops cached blocks of persisted files.",
-			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(cmdFree)},
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var local bool
+				fs.Bool(&local, "local", "load into this host's cache: always so, the cache is this process's (a cluster client loads into the leader's)")
+				return func(c *cli, args []string) error { return cmdLoad(c, local, args) }
+			}},
+		{name: "distributedLoad", args: "<path>", desc: "Loads a file or a directory's files into the cache, several at a time. Alluxio spreads the loads over its workers with the job service; here the files load into this process's cache (a cluster client's into the leader's), one copy each.",
+			minArgs: 1, maxArgs: 1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				o := &distributedLoadOptions{replication: 1, activeJobs: 3000}
+				fs.Int(&o.replication, "replication", "N", "copies wanted (default 1; one process holds one)")
+				fs.Int(&o.activeJobs, "active-jobs", "N", "files loaded at once (default 3000)")
+				return func(c *cli, args []string) error { return cmdDistributedLoad(c, o, args) }
+			}},
+		{name: "free", args: "<path>...", desc: "Drops cached blocks of persisted files; pinned files only with -f.",
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var force bool
+				fs.Bool(&force, "f", "free pinned files too")
+				return func(c *cli, args []string) error { return cmdFree(c, force, args) }
+			}},
+		{name: "test", args: "<path>", desc: "Tests a property of a path: exit 0 when true, 1 when false, no output.",
+			minArgs: 1, maxArgs: 1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				o := &testOptions{}
+				fs.Bool(&o.dir, "d", "the path is a directory")
+				fs.Bool(&o.exists, "e", "the path exists")
+				fs.Bool(&o.file, "f", "the path is a file")
+				fs.Bool(&o.nonEmpty, "s", "the path is not empty (a directory with entries, a file with bytes)")
+				fs.Bool(&o.zero, "z", "the path is a file of zero length")
+				return func(c *cli, args []string) error { return cmdTest(c, o, args) }
+			}},
+		{name: "setTtl", args: "<path> <time>", desc: "Gives a file or directory a time to live (milliseconds, or with a unit: ms, s, m, min, h, d) after which it is deleted (from the UFS too) or freed.",
+			minArgs: 2, maxArgs: 2, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				action := "delete"
+				fs.String(&action, "action", "delete|free", "what happens at expiry (default delete)")
+				return func(c *cli, args []string) error { return cmdSetTTL(c, action, args) }
+			}},
+		{name: "unsetTtl", args: "<path>", desc: "Removes a time to live.",
+			minArgs: 1, maxArgs: 1, needsFS: true, bind: plain(cmdUnsetTTL)},
+		{name: "pin", args: "<path>...", desc: "Pins files (a directory: the files below it) in the cache, loading them: their blocks are never evicted.",
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(setPinned(true))},
+		{name: "unpin", args: "<path>...", desc: "Unpins files: their blocks may be evicted again.",
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(setPinned(false))},
+		{name: "chmod", args: "<mode> <path>...", desc: "Changes permission bits (octal, such as 755), in the UFS too where it keeps them (local disk, HDFS).",
+			minArgs: 2, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var rec bool
+				fs.Bool(&rec, "R", "recursively")
+				return func(c *cli, args []string) error { return cmdChmod(c, rec, args) }
+			}},
+		{name: "chown", args: "<owner>[:<group>] <path>...", desc: "Changes the owner (and group), in the UFS too where it keeps them (there only as permitted: root on local disk).",
+			minArgs: 2, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var rec bool
+				fs.Bool(&rec, "R", "recursively")
+				return func(c *cli, args []string) error { return cmdChown(c, rec, args) }
+			}},
+		{name: "chgrp", args: "<group> <path>...", desc: "Changes the group, in the UFS too where it keeps it.",
+			minArgs: 2, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var rec bool
+				fs.Bool(&rec, "R", "recursively")
+				return func(c *cli, args []string) error { return cmdChgrp(c, rec, args) }
+			}},
 		{name: "loadMetadata", args: "<path>...", desc: "Syncs metadata from the UFS.",
 			minArgs: 1, maxArgs: -1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
 				o := &loadMetadataOptions{}

@@ -130,13 +130,20 @@ var lsSorts = map[string]func(a, b *unifiedfs.FileStatus) bool{
 // lsOptions are ls's flags.
 type lsOptions struct {
 	recursive, dirAsFile, force, human, pinned, reverse bool
-	sort                                                string
+	sort, timestamp                                     string
 }
 
 func cmdLs(c *cli, o *lsOptions, args []string) error {
 	less := lsSorts[o.sort]
 	if less == nil {
 		return usagef("--sort wants one of size, creationTime, inMemoryPercentage, lastModificationTime, name, path")
+	}
+	switch o.timestamp {
+	case "lastModificationTime", "lastModifiedTime":
+	case "creationTime", "createdTime", "lastAccessTime":
+		return usagef("--timestamp %s: the namespace records only lastModificationTime", o.timestamp)
+	default:
+		return usagef("--timestamp wants lastModificationTime (creationTime and lastAccessTime are not recorded)")
 	}
 	paths, err := c.expand(args)
 	if err != nil {
@@ -188,7 +195,7 @@ func cmdStat(c *cli, o *statOptions, args []string) error {
 			return err
 		}
 		if o.format != "" {
-			fmt.Fprintln(c.stdout, statFormat(o.format, st))
+			fmt.Fprintln(c.stdout, statFormat(o.format, st, c.blocks))
 			continue
 		}
 		kind := "file"
@@ -218,13 +225,22 @@ func cmdStat(c *cli, o *statOptions, args []string) error {
 		if st.Incomplete {
 			fmt.Fprintf(w, "  completed:         false\n")
 		}
+		fmt.Fprintf(w, "  pinned:            %t\n", st.Pinned)
+		if st.TTL > 0 {
+			fmt.Fprintf(w, "  ttl:               %d ms\n", st.TTL.Milliseconds())
+			fmt.Fprintf(w, "  ttlAction:         %s\n", st.TTLAction)
+		}
+		if !st.IsDir {
+			fmt.Fprintf(w, "  blocks:            %d\n", c.blocks(st.Size))
+		}
 	}
 	return nil
 }
 
 // statFormat expands stat -f directives: %N name, %z size, %u owner, %g group,
-// %y modification time, %Y modification time in ms, %% a percent sign.
-func statFormat(format string, st *unifiedfs.FileStatus) string {
+// %y modification time, %Y modification time in ms, %b the number of cache blocks of
+// a file (0 for a directory), %% a percent sign.
+func statFormat(format string, st *unifiedfs.FileStatus, blocks func(int64) int64) string {
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' || i+1 == len(format) {
@@ -245,6 +261,12 @@ func statFormat(format string, st *unifiedfs.FileStatus) string {
 			b.WriteString(alluxioTime(st.ModTime))
 		case 'Y':
 			b.WriteString(strconv.FormatInt(st.ModTime.UnixMilli(), 10))
+		case 'b':
+			n := int64(0)
+			if !st.IsDir {
+				n = blocks(st.Size)
+			}
+			b.WriteString(strconv.FormatInt(n, 10))
 		case '%':
 			b.WriteByte('%')
 		default:

@@ -150,7 +150,7 @@ func TestAlluxioTime(t *testing.T) {
 
 func TestStatFormat(t *testing.T) {
 	st := &unifiedfs.FileStatus{Name: "f", Size: 12, Owner: "u", Group: "g", ModTime: time.UnixMilli(1500)}
-	if got := statFormat("%N %z %u:%g %Y %% %q", st); got != "f 12 u:g 1500 % %q" {
+	if got := statFormat("%N %z %u:%g %Y %b %% %q", st, func(n int64) int64 { return n / 4 }); got != "f 12 u:g 1500 3 % %q" {
 		t.Errorf("statFormat = %q", got)
 	}
 }
