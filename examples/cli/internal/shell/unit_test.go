@@ -3,11 +3,14 @@ package shell
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -272,6 +275,67 @@ func TestReportSaysEachThingOnce(t *testing.T) {
 		report(&out, "cat", c.err)
 		if got := out.String(); !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
 			t.Errorf("report(%v) = %q: want %q in it and not %q", c.err, got, c.want, c.not)
+		}
+	}
+}
+
+// parallel runs at most n at once, every item once, and stops at the first error.
+func TestParallel(t *testing.T) {
+	var mu sync.Mutex
+	running, peak, seen := 0, 0, map[int]int{}
+	items := make([]int, 40)
+	for i := range items {
+		items[i] = i
+	}
+	release := make(chan struct{})
+	go func() {
+		for range items {
+			release <- struct{}{}
+		}
+	}()
+	err := parallel(context.Background(), 3, items, func(_ context.Context, i int) error {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		seen[i]++
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || peak > 3 || len(seen) != len(items) {
+		t.Errorf("err %v, peak %d, %d items seen", err, peak, len(seen))
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("item %d ran %d times", i, n)
+		}
+	}
+	boom := errors.New("boom")
+	var ran atomic.Int32
+	err = parallel(context.Background(), 1, items, func(_ context.Context, i int) error {
+		ran.Add(1)
+		if i == 2 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || ran.Load() > 4 {
+		t.Errorf("after an error: %v, %d ran", err, ran.Load())
+	}
+}
+
+func TestParseTTL(t *testing.T) {
+	for in, want := range map[string]time.Duration{"86400000": 24 * time.Hour, "5s": 5 * time.Second, "2min": 2 * time.Minute, "3 h": 3 * time.Hour, "1day": 24 * time.Hour, "10ms": 10 * time.Millisecond} {
+		if got, err := parseTTL(in); err != nil || got != want {
+			t.Errorf("parseTTL(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-5", "5y", "soon", "1.5h"} {
+		if _, err := parseTTL(bad); err == nil {
+			t.Errorf("parseTTL(%q): no error", bad)
 		}
 	}
 }
