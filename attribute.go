@@ -318,3 +318,24 @@ func (f *FS) attrMode(p string) (fs.FileMode, bool) {
 	a, ok := ns.AttrOf(p)
 	return a.Mode, ok && a.ModeSet
 }
+
+// reholdPinned pins again, after a restart, the blocks of the files SetAttribute pinned
+// (the attribute is journaled; the memory tier is not), loading them from the UFS.
+func (f *FS) reholdPinned() {
+	ns := f.ns()
+	if !ns.HasAttrs() {
+		return
+	}
+	for _, p := range ns.AttrPaths(ufs.Root) {
+		if a, _ := ns.AttrOf(p); !a.Pinned {
+			continue
+		}
+		r, err := f.resolve(f.ctx, "pin", p, lookupOpts{})
+		if err != nil || r.node.IsDir() {
+			continue
+		}
+		if err := f.hold(f.ctx, "pin", r); err != nil && f.ctx.Err() == nil {
+			f.log.Warn("unifiedfs: pinning again after a restart", "path", ufs.Rooted(p), "err", err)
+		}
+	}
+}

@@ -17,6 +17,7 @@ const (
 	DefaultActiveSyncInterval      = 30 * time.Second
 	DefaultActiveSyncMaxActivities = 10
 	DefaultActiveSyncMaxAge        = 10
+	DefaultTTLCheckInterval        = time.Hour // Alluxio's alluxio.master.ttl.checker.interval
 	// DefaultCacheDiskCapacity is the disk tier's size when Config.CacheDir is set and
 	// Config.CacheDiskCapacity is zero.
 	DefaultCacheDiskCapacity = 1 << 30
@@ -53,6 +54,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		setDefault(&cfg.CacheDiskCapacity, DefaultCacheDiskCapacity)
 	}
 	setDefault(&cfg.JournalCheckpointBytes, DefaultJournalCheckpointBytes)
+	setDefault(&cfg.TTLCheckInterval, DefaultTTLCheckInterval)
 	if cfg.Registry == nil {
 		cfg.Registry = ufs.Default
 	}

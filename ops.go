@@ -554,7 +554,7 @@ func (w *Writer) commitLocked() error {
 	if cur != nil && cur.ID != w.id && f.persist != nil {
 		f.persist.cancel(cur.ID) // the old version is replaced: its persist is moot
 	}
-	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: w.path, Node: rec, ReqID: reqIDOf(w.ctx)}, nil); err != nil {
+	if err := f.apply(&namespace.Entry{Op: namespace.OpComplete, Path: w.path, Node: rec, ReqID: reqIDOf(w.ctx), Attr: f.createAttr()}, nil); err != nil {
 		if rec.Persist == inode.Persisted {
 			_ = w.mount.ufs.Remove(context.WithoutCancel(w.ctx), w.ufsPath)
 		}

@@ -183,6 +183,8 @@ func unescapeProperty(s string) (string, error) {
 //	unifiedfs.cluster.secret, .secret.file              HA.Secret (required with ZooKeeper enabled)
 //	unifiedfs.cluster.tls.cert, .tls.key, .tls.ca       HA.TLSCert, HA.TLSKey, HA.TLSCA
 //	unifiedfs.cluster.forward.timeout                   HA.ForwardTimeout
+//	alluxio.user.file.create.ttl, .create.ttl.action    CreateTTL (-1: none), CreateTTLAction (DELETE, FREE)
+//	alluxio.master.ttl.checker.interval                 TTLCheckInterval
 //	alluxio.master.ufs.active.sync.interval             ActiveSyncInterval
 //	alluxio.master.ufs.active.sync.max.activities       ActiveSyncMaxActivities
 //	alluxio.master.ufs.active.sync.max.age              ActiveSyncMaxAge
@@ -572,6 +574,22 @@ var propSetters = map[string]propSetter{
 		}
 		setDir(journalDir)(p, cfg, key, v)
 	},
+	"alluxio.user.file.create.ttl": func(p *propParser, cfg *Config, key, v string) {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n < 0 {
+			cfg.CreateTTL = 0 // Alluxio's -1: no TTL
+			return
+		}
+		setDuration(func(c *Config) *time.Duration { return &c.CreateTTL })(p, cfg, key, v)
+	},
+	"alluxio.user.file.create.ttl.action": func(p *propParser, cfg *Config, key, v string) {
+		a, err := ParseTTLAction(strings.TrimSpace(v))
+		if err != nil {
+			p.fail(key, v, "want DELETE or FREE")
+			return
+		}
+		cfg.CreateTTLAction = a
+	},
+	"alluxio.master.ttl.checker.interval":           setDuration(func(c *Config) *time.Duration { return &c.TTLCheckInterval }),
 	"alluxio.master.ufs.active.sync.interval":       setDuration(func(c *Config) *time.Duration { return &c.ActiveSyncInterval }),
 	"alluxio.master.ufs.active.sync.max.activities": setInt(func(c *Config) *int { return &c.ActiveSyncMaxActivities }, 1),
 	"alluxio.master.ufs.active.sync.max.age":        setInt(func(c *Config) *int { return &c.ActiveSyncMaxAge }, 1),

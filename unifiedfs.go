@@ -116,6 +116,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests inject one.
 	Clock func() time.Time
+
+	// CreateTTL gives every file created through the FS a TTL, with CreateTTLAction
+	// (Alluxio's alluxio.user.file.create.ttl and .ttl.action); zero: none.
+	CreateTTL       time.Duration
+	CreateTTLAction TTLAction
+	// TTLCheckInterval is how often expired TTLs are applied, and the width of the
+	// expiry buckets (Alluxio's alluxio.master.ttl.checker.interval); zero: one hour.
+	TTLCheckInterval time.Duration
 }
 
 // FS is a unified namespace. It is safe for concurrent use. Its io/fs methods use the
@@ -220,6 +228,7 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
 		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
 		RootMTime: rootMTime,
+		TTLBucket: int64(cfg.TTLCheckInterval),
 	}
 	f.nsp.Store(namespace.New(f.nsConfig))
 	uri, _ := ufs.ParseURI(cfg.RootUFS)
@@ -243,8 +252,10 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		}
 	}
 	f.startIDs()
+	f.startTTLChecker()
 	if rec != nil {
 		f.recoverFiles()
+		go f.reholdPinned()
 		if len(f.ns().SyncPoints()) > 0 {
 			f.startActiveLoop()
 		}

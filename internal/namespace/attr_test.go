@@ -73,3 +73,32 @@ func TestAttributes(t *testing.T) {
 		t.Fatalf("attrs after delete: %v %v", s.attrs, s.buckets)
 	}
 }
+
+// OpUpdateMount replaces a mount's options and flags in place, keeping its subtree; it
+// refuses the root, other paths and another URI.
+func TestUpdateMount(t *testing.T) {
+	s := newState(t)
+	mustApply(t, s, &Entry{Op: OpMount, Path: "m", Mount: &MountRecord{ID: 2, URI: "mem://b/", Options: map[string]string{"k": "1"}, MTime: 9}})
+	mustApply(t, s, &Entry{Op: OpComplete, Path: "m/f", Node: file(5, inode.NotPersisted)})
+	for _, bad := range []*Entry{
+		{Op: OpUpdateMount, Path: "/", Mount: &MountRecord{ID: RootMountID, URI: "mem://root/"}},
+		{Op: OpUpdateMount, Path: "m/f", Mount: &MountRecord{ID: 2, URI: "mem://b/"}},
+		{Op: OpUpdateMount, Path: "m", Mount: &MountRecord{ID: 2, URI: "mem://other/"}},
+		{Op: OpUpdateMount, Path: "m"},
+	} {
+		if err := s.Check(bad); err == nil {
+			t.Errorf("Check passed %+v", bad)
+		}
+		if _, err := s.Apply(bad); err == nil {
+			t.Errorf("Apply took %+v", bad)
+		}
+	}
+	eff := mustApply(t, s, &Entry{Op: OpUpdateMount, Path: "m", Mount: &MountRecord{ID: 2, URI: "mem://b/", Options: map[string]string{"k": "2"}, ReadOnly: true}})
+	m := s.Mounts().ByID(2)
+	if eff.Remounted != m || m.Options["k"] != "2" || !m.ReadOnly || m.MTime != 9 || m.Path != "m" {
+		t.Fatalf("after update: %+v (effects %+v)", m, eff)
+	}
+	if s.Lookup("m/f") == nil {
+		t.Fatal("the subtree went")
+	}
+}
