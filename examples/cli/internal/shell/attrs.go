@@ -325,3 +325,104 @@ func (c *cli) blocks(size int64) int64 {
 	}
 	return (size + bs - 1) / bs
 }
+
+// cmdLocation prints where each block of a file is cached, as Alluxio's location prints
+// the workers holding it: here the tier of this process's cache and, for an unpersisted
+// file in a cluster, the member holding its only copy.
+func cmdLocation(c *cli, args []string) error {
+	paths, err := c.expand(args)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		blocks, err := c.fsys.Location(c.ctx, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s has %d blocks:\n", p, len(blocks))
+		for _, b := range blocks {
+			where := "not cached (read from the UFS)"
+			if b.Cached {
+				where = "cached in " + b.Tier
+			}
+			if b.Member != "" {
+				where += ", held by member " + b.Member
+			}
+			fmt.Fprintf(c.stdout, "  block %d (offset %d, length %d): %s\n", b.Index, b.Offset, b.Length, where)
+		}
+	}
+	return nil
+}
+
+// cmdCapacity is getCapacityBytes (used false) and getUsedBytes (used true): Alluxio's
+// line for the whole cache, then one line per tier.
+func cmdCapacity(used bool) func(c *cli, args []string) error {
+	return func(c *cli, _ []string) error {
+		tiers := c.fsys.Capacity()
+		var total int64
+		for _, t := range tiers {
+			if used {
+				total += t.Used
+			} else {
+				total += t.Capacity
+			}
+		}
+		label := "Capacity Bytes"
+		if used {
+			label = "Used Bytes"
+		}
+		fmt.Fprintf(c.stdout, "%s: %d\n", label, total)
+		for _, t := range tiers {
+			n := t.Capacity
+			if used {
+				n = t.Used
+			}
+			fmt.Fprintf(c.stdout, "  %s: %d\n", t.Tier, n)
+		}
+		return nil
+	}
+}
+
+func cmdCheckConsistency(c *cli, repair bool, args []string) error {
+	p, err := nsPath(args[0])
+	if err != nil {
+		return err
+	}
+	// A fresh process holds only what the journal kept (mounts, unpersisted files,
+	// attributes); the tree is loaded first so that the check compares every entry below p,
+	// and what it can find are the journaled facts the UFS now contradicts.
+	if _, err := c.tree(p); err != nil {
+		return err
+	}
+	found, err := c.fsys.CheckConsistency(c.ctx, p, unifiedfs.CheckConsistencyOptions{Repair: repair})
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		fmt.Fprintf(c.stdout, "%s is consistent with the under storage system.\n", p)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "%s has: %d inconsistent files.\n", p, len(found))
+	for _, in := range found {
+		fmt.Fprintf(c.stdout, "%s %s: %s\n", in.Kind, in.Path, in.Detail)
+	}
+	if repair {
+		fmt.Fprintf(c.stdout, "%s was repaired: its inconsistent entries were re-synced.\n", p)
+	}
+	return nil
+}
+
+// memBytes is how many of a file's bytes the memory tier holds.
+func (c *cli) memBytes(p string) (int64, error) {
+	blocks, err := c.fsys.Location(c.ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, b := range blocks {
+		if b.Tier == cache.TierMem {
+			n += b.Length
+		}
+	}
+	return n, nil
+}

@@ -78,6 +78,7 @@ func init() {
 				o := &duOptions{}
 				fs.Bool(&o.human, "h", "human-readable sizes")
 				fs.Bool(&o.summary, "s", "one summary line per argument")
+				fs.Bool(&o.memory, "m|memory", "also show how much is in the memory tier")
 				return func(c *cli, args []string) error { return cmdDu(c, o, args) }
 			}},
 		{name: "count", args: "<path>...", desc: "Counts files and folders below a path and their total size.",
@@ -192,6 +193,18 @@ func init() {
 				action := "delete"
 				fs.String(&action, "action", "delete|free", "what happens at expiry (default delete)")
 				return func(c *cli, args []string) error { return cmdSetTTL(c, action, args) }
+			}},
+		{name: "location", args: "<path>...", desc: "Shows where each block of a file is cached: the tier of this process's cache and, for an unpersisted file in a cluster, the member holding it.",
+			minArgs: 1, maxArgs: -1, needsFS: true, bind: plain(cmdLocation)},
+		{name: "getCapacityBytes", desc: "Prints the cache's capacity in bytes, then per tier (this process's cache).",
+			minArgs: 0, maxArgs: 0, needsFS: true, bind: plain(cmdCapacity(false))},
+		{name: "getUsedBytes", desc: "Prints the bytes the cache holds, then per tier (this process's cache).",
+			minArgs: 0, maxArgs: 0, needsFS: true, bind: plain(cmdCapacity(true))},
+		{name: "checkConsistency", args: "<path>", desc: "Compares the namespace with the UFS at and below a path and lists what differs (MISSING_IN_UFS, MISSING_IN_NAMESPACE, DIFFERS).",
+			minArgs: 1, maxArgs: 1, needsFS: true, bind: func(fs *flagSet) func(*cli, []string) error {
+				var repair bool
+				fs.Bool(&repair, "r", "repair: re-sync exactly the entries found")
+				return func(c *cli, args []string) error { return cmdCheckConsistency(c, repair, args) }
 			}},
 		{name: "unsetTtl", args: "<path>", desc: "Removes a time to live.",
 			minArgs: 1, maxArgs: 1, needsFS: true, bind: plain(cmdUnsetTTL)},

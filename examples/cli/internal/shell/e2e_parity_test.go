@@ -3,6 +3,7 @@ package shell
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -261,5 +262,118 @@ func TestUpdateMountAndHelp(t *testing.T) {
 	contains(t, "help persist", e.ok("help", "persist"), "persist [-p N] [-t ms] [-w ms] <path>...", "-p, --parallelism N")
 	if !bytes.Contains([]byte(e.ok("help", "cp")), []byte("-p, --preserve")) {
 		t.Errorf("help cp lacks -p, --preserve")
+	}
+}
+
+// location, getCapacityBytes, getUsedBytes, du --memory and checkConsistency.
+func TestLocationCapacityConsistency(t *testing.T) {
+	e := newCLI(t)
+	local := t.TempDir()
+	writeLocal(t, local, map[string]string{"f": strings.Repeat("y", 5000), "g": "gee"})
+	e.ok("copyFromLocal", local, "/d")
+	e.ok("free", "/d")
+	contains(t, "location uncached", e.ok("location", "/d/f"), "/d/f has 1 blocks:", "block 0 (offset 0, length 5000): not cached")
+	e.ok("load", "/d/f")
+	// A later invocation finds the loaded blocks on the disk tier (memory starts empty).
+	contains(t, "location after load", e.ok("location", "/d/f"), "block 0 (offset 0, length 5000): cached in DISK")
+	e.fails(1, "is a directory", "location", "/d")
+
+	capOut := e.ok("getCapacityBytes")
+	usedOut := e.ok("getUsedBytes")
+	capLines, usedLines := strings.Split(capOut, "\n"), strings.Split(usedOut, "\n")
+	total, err1 := strconv.ParseInt(strings.TrimPrefix(capLines[0], "Capacity Bytes: "), 10, 64)
+	used, err2 := strconv.ParseInt(strings.TrimPrefix(usedLines[0], "Used Bytes: "), 10, 64)
+	if err1 != nil || err2 != nil || total <= 0 || used < 5000 || used > total {
+		t.Errorf("getCapacityBytes %q, getUsedBytes %q: want capacity > used >= 5000", capOut, usedOut)
+	}
+	contains(t, "tiers", capOut+usedOut, "  MEM: ", "  DISK: ")
+
+	du := e.ok("du", "--memory", "/d")
+	contains(t, "du --memory", du, "In Memory", "5000          5000 (100%)      0 (0%)           /d/f")
+	contains(t, "du -m -s", e.ok("du", "-m", "-s", "/d"), "5003          5000 (99%)       0 (0%)           /d")
+
+	contains(t, "consistent", e.ok("checkConsistency", "/d"), "/d is consistent with the under storage system.")
+	contains(t, "consistent -r", e.ok("checkConsistency", "-r", "/d"), "/d is consistent")
+	e.fails(1, "check the path", "checkConsistency", "/missing")
+}
+
+// checkConsistency finds what changed out of band in a process that keeps the namespace
+// open (a fresh invocation loads metadata from the UFS as it now is, and so finds only
+// journaled facts contradicted): run in-process with one namespace for every step.
+func TestCheckConsistencyInOneProcess(t *testing.T) {
+	var out, errb bytes.Buffer
+	c := &cli{ctx: t.Context(), stdout: &out, stderr: &errb, stateDir: t.TempDir(), keepOpen: true}
+	defer func() {
+		c.keepOpen = false
+		if err := c.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	step := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if err := c.exec(args[0], args[1:]); err != nil {
+			t.Fatalf("%v: %v (stderr %s)", args, err, errb.String())
+		}
+		return out.String()
+	}
+	local := t.TempDir()
+	writeLocal(t, local, map[string]string{"f": "original", "g": "gee"})
+	step("copyFromLocal", local, "/d")
+	contains(t, "consistent", step("checkConsistency", "/d"), "/d is consistent with the under storage system.")
+	ufsDir := filepath.Join(c.stateDir, "root", "d")
+	if err := os.Remove(filepath.Join(ufsDir, "g")); err != nil {
+		t.Fatal(err)
+	}
+	writeLocal(t, ufsDir, map[string]string{"new": "n", "f": "changed!"})
+	contains(t, "inconsistent", step("checkConsistency", "/d"), "/d has: 3 inconsistent files.",
+		"MISSING_IN_UFS /d/g", "MISSING_IN_NAMESPACE /d/new", "DIFFERS /d/f")
+	contains(t, "repair", step("checkConsistency", "-r", "/d"), "/d was repaired")
+	contains(t, "after repair", step("checkConsistency", "/d"), "/d is consistent")
+	if got := step("cat", "/d/f"); got != "changed!" {
+		t.Errorf("cat after repair: %q", got)
+	}
+}
+
+// A TTL expires in a process that keeps the namespace open: web, with a short checker
+// interval, deletes the file from the namespace and the UFS.
+func TestTTLExpires(t *testing.T) {
+	e := newCLI(t)
+	root := filepath.Join(e.state, "root")
+	local := t.TempDir()
+	writeLocal(t, local, map[string]string{"gone": "g", "freed": "f", "kept": "k"})
+	e.ok("copyFromLocal", local, "/d")
+	e.ok("setTtl", "/d/gone", "1ms")
+	e.ok("setTtl", "--action", "free", "/d/freed", "1")
+	cmd := exec.Command(bin, "--state", e.state, "-Dalluxio.master.ttl.checker.interval=50ms", "web", "--listen", "127.0.0.1:0")
+	cmd.Env = e.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second) // a bound, not a delay
+	for {
+		if _, err := os.Stat(filepath.Join(root, "d", "gone")); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired file is still in the UFS after 30s; stderr: %s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the local disk, which gives no signal
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("web: %v; stderr: %s", err, errb.String())
+	}
+	e.fails(1, "check the path", "stat", "/d/gone")
+	if st := e.ok("stat", "/d/freed"); strings.Contains(st, "ttl:") {
+		t.Errorf("a FREE TTL is cleared once applied: %s", st)
+	}
+	if got := e.ok("cat", "/d/kept"); got != "k" {
+		t.Errorf("cat /d/kept: %q", got)
 	}
 }

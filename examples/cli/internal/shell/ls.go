@@ -295,12 +295,13 @@ func (c *cli) tree(p string) ([]*unifiedfs.FileStatus, error) {
 	return out, nil
 }
 
-// Alluxio's DuCommand format: size, in-Alluxio size and percentage, path.
+// Alluxio's DuCommand format: size, in-Alluxio size and percentage, (in-memory size and
+// percentage,) path.
 const duFormat = "%-13s %-16s %s\n"
 
 // duOptions are du's flags.
 type duOptions struct {
-	human, summary bool
+	human, summary, memory bool
 }
 
 func cmdDu(c *cli, o *duOptions, args []string) error {
@@ -316,27 +317,44 @@ func cmdDu(c *cli, o *duOptions, args []string) error {
 		}
 		return fmt.Sprintf("%s (%d%%)", sizeString(n, human), pct)
 	}
-	fmt.Fprintf(c.stdout, duFormat, "File Size", "In Alluxio", "Path")
+	line := func(size, in, mem int64, p string) {
+		if o.memory {
+			fmt.Fprintf(c.stdout, "%-13s %-16s %-16s %s\n", sizeString(size, human), cached(in, size), cached(mem, size), p)
+			return
+		}
+		fmt.Fprintf(c.stdout, duFormat, sizeString(size, human), cached(in, size), p)
+	}
+	if o.memory {
+		fmt.Fprintf(c.stdout, "%-13s %-16s %-16s %s\n", "File Size", "In Alluxio", "In Memory", "Path")
+	} else {
+		fmt.Fprintf(c.stdout, duFormat, "File Size", "In Alluxio", "Path")
+	}
 	for _, p := range paths {
 		all, err := c.tree(p)
 		if err != nil {
 			return err
 		}
-		var total, inCache int64
+		var total, inCache, inMem int64
 		for _, st := range all {
 			if st.IsDir {
 				continue
 			}
-			in := min(st.CachedBytes, st.Size)
+			in, mem := min(st.CachedBytes, st.Size), int64(0)
+			if o.memory {
+				if mem, err = c.memBytes(st.Path); err != nil {
+					return err
+				}
+			}
 			if o.summary {
 				total += st.Size
 				inCache += in
+				inMem += mem
 				continue
 			}
-			fmt.Fprintf(c.stdout, duFormat, sizeString(st.Size, human), cached(in, st.Size), st.Path)
+			line(st.Size, in, mem, st.Path)
 		}
 		if o.summary {
-			fmt.Fprintf(c.stdout, duFormat, sizeString(total, human), cached(inCache, total), p)
+			line(total, inCache, inMem, p)
 		}
 	}
 	return nil
