@@ -78,7 +78,7 @@ func init() {
 				o := &duOptions{}
 				fs.Bool(&o.human, "h", "human-readable sizes")
 				fs.Bool(&o.summary, "s", "one summary line per argument")
-				fs.Bool(&o.memory, "m|memory", "also show how much is in the memory tier")
+				fs.Bool(&o.memory, "memory|m", "also show how much is in the memory tier")
 				return func(c *cli, args []string) error { return cmdDu(c, o, args) }
 			}},
 		{name: "count", args: "<path>...", desc: "Counts files and folders below a path and their total size.",

@@ -339,3 +339,16 @@ func TestParseTTL(t *testing.T) {
 		}
 	}
 }
+
+// The README's command-line table lists every verb with its Alluxio counterpart.
+func TestReadmeListsEveryVerb(t *testing.T) {
+	readme, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range commands {
+		if !strings.Contains(string(readme), "| `"+cmd.name+" ") && !strings.Contains(string(readme), "| `"+cmd.name+"` |") {
+			t.Errorf("README.md's command-line table lacks %s", cmd.name)
+		}
+	}
+}
