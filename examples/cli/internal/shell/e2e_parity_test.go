@@ -377,3 +377,52 @@ func TestTTLExpires(t *testing.T) {
 		t.Errorf("cat /d/kept: %q", got)
 	}
 }
+
+// A pinned file stays cached while other reads fill a small cache (in one process: the
+// cache of a fresh invocation starts with only what its disk tier kept).
+func TestPinUnderCachePressure(t *testing.T) {
+	var out, errb bytes.Buffer
+	c := &cli{ctx: t.Context(), stdout: &out, stderr: &errb, stateDir: t.TempDir(), keepOpen: true,
+		overrides: map[string]string{"alluxio.user.block.size.bytes.default": "4KB", "unifiedfs.cache.capacity": "16KB", "unifiedfs.cache.disk.capacity": "32KB"}}
+	defer func() {
+		c.keepOpen = false
+		if err := c.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	step := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if err := c.exec(args[0], args[1:]); err != nil {
+			t.Fatalf("%v: %v (stderr %s)", args, err, errb.String())
+		}
+		return out.String()
+	}
+	local := t.TempDir()
+	writeLocal(t, local, map[string]string{"p": strings.Repeat("p", 12000), "big": strings.Repeat("b", 100000)})
+	step("copyFromLocal", filepath.Join(local, "p"), "/p")
+	step("copyFromLocal", filepath.Join(local, "big"), "/big")
+	readBig := func() {
+		t.Helper()
+		for range 3 { // far more than the cache holds, read through it
+			if got := step("cat", "/big"); len(got) != 100000 {
+				t.Fatalf("cat /big: %d bytes", len(got))
+			}
+		}
+	}
+	// The control: an unpinned loaded file is evicted by the reads.
+	step("load", "/p")
+	readBig()
+	if got := step("location", "/p"); !strings.Contains(got, "not cached") {
+		t.Fatalf("the reads evicted nothing of an unpinned file, so they test no pressure:\n%s", got)
+	}
+	step("pin", "/p")
+	if got := step("location", "/p"); strings.Contains(got, "not cached") {
+		t.Fatalf("pin did not load the file:\n%s", got)
+	}
+	readBig()
+	if got := step("location", "/p"); strings.Contains(got, "not cached") {
+		t.Errorf("a pinned block was evicted:\n%s", got)
+	}
+	contains(t, "unpin", step("unpin", "/p"), "successfully unpinned")
+}
