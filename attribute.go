@@ -339,3 +339,41 @@ func (f *FS) reholdPinned() {
 		}
 	}
 }
+
+// ErrPinned is wrapped by Free's error for a file SetAttribute pinned (without
+// FreeOptions.Force).
+var ErrPinned = errors.New("file is pinned")
+
+// FreeOptions tune Free.
+type FreeOptions struct {
+	// Force frees pinned files too (their blocks go; they stay pinned, so a later read
+	// caches them again), as Alluxio's free -f.
+	Force bool
+}
+
+func freeForced(opts []FreeOptions) bool {
+	for _, o := range opts {
+		if o.Force {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUnpinned fails with ErrPinned when a file at or below p is pinned and no option
+// forces the free.
+func (f *FS) checkUnpinned(p string, opts []FreeOptions) error {
+	if freeForced(opts) {
+		return nil
+	}
+	ns := f.ns()
+	if !ns.HasAttrs() {
+		return nil
+	}
+	for _, q := range ns.AttrPaths(p) {
+		if a, _ := ns.AttrOf(q); a.Pinned {
+			return pathErr("free", q, errorf(ErrPinned, "%s is pinned: unpin it, or force the free", ufs.Rooted(q)))
+		}
+	}
+	return nil
+}

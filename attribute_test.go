@@ -149,6 +149,7 @@ func TestPinnedBlocksNeverEvicted(t *testing.T) {
 	if st := e.status("/plain"); st.CachedBytes == 4<<10 {
 		t.Fatal("the control file was not evicted: no pressure")
 	}
+	wantErr(t, "free of a pinned file", e.fs.Free(ctx, "/pinned"), unifiedfs.ErrPinned)
 	wantErr(t, "pin beyond capacity", e.fs.SetAttribute(ctx, "/huge", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}), unifiedfs.ErrNoSpace)
 	if st := e.status("/huge"); st.Pinned {
 		t.Fatal("a failed pin left the file pinned")
@@ -167,6 +168,15 @@ func TestPinnedBlocksNeverEvicted(t *testing.T) {
 	}
 	if e.read("pinned") != data {
 		t.Fatal("content changed")
+	}
+	if err := e.fs.SetAttribute(ctx, "/pinned", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Free(ctx, "/pinned", unifiedfs.FreeOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status("/pinned"); !st.Pinned || st.CachedBytes != 0 {
+		t.Fatalf("after a forced free: pinned %v cached %d", st.Pinned, st.CachedBytes)
 	}
 }
 
@@ -245,7 +255,7 @@ func TestUpdateMountWhileReading(t *testing.T) {
 	if err := j.fs.Mount(ctx, "/m", "mem://data/", unifiedfs.MountOptions{Options: map[string]string{"mem.password": "old-secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	j.write("/m/f", "payload", unifiedfs.CacheThrough)
+	j.write("/m/f", "payload", unifiedfs.Through) // uncached: every NoCache read goes to the UFS
 	j.stores.SetPassword("data", "new-secret") // rotated at the store: reopening needs the new key
 
 	wantErr(t, "update with the old key", j.fs.UpdateMount(ctx, "/m", unifiedfs.MountOptions{Options: map[string]string{"mem.password": "old-secret"}}), fs.ErrPermission)
@@ -417,5 +427,31 @@ func TestPinSurvivesRestart(t *testing.T) {
 			t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The TTL properties set their Config fields; -1 means no TTL; a bad action is an error.
+func TestTTLProperties(t *testing.T) {
+	root := t.TempDir()
+	cfg, _, err := unifiedfs.ConfigFromProperties(map[string]string{
+		"alluxio.master.mount.table.root.ufs": "file://" + root,
+		"alluxio.user.file.create.ttl":        "10min", "alluxio.user.file.create.ttl.action": "free",
+		"alluxio.master.ttl.checker.interval": "30sec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CreateTTL != 10*time.Minute || cfg.CreateTTLAction != unifiedfs.TTLFree || cfg.TTLCheckInterval != 30*time.Second {
+		t.Fatalf("got %v %v %v", cfg.CreateTTL, cfg.CreateTTLAction, cfg.TTLCheckInterval)
+	}
+	cfg, _, err = unifiedfs.ConfigFromProperties(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl": "-1"})
+	if err != nil || cfg.CreateTTL != 0 {
+		t.Fatalf("-1: %v %v", cfg.CreateTTL, err)
+	}
+	_, _, err = unifiedfs.ConfigFromProperties(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl.action": "explode"})
+	if !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("bad action: %v", err)
+	}
+	if a, err := unifiedfs.ParseTTLAction("DeLeTe"); err != nil || a != unifiedfs.TTLDelete || a.String() != "DELETE" {
+		t.Fatalf("ParseTTLAction: %v %v", a, err)
 	}
 }

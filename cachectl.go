@@ -43,14 +43,15 @@ func (f *FS) Load(ctx context.Context, path string) error {
 
 // Free drops the cached blocks of the persisted file at path, or of every file below the
 // directory at path. It refuses, before freeing anything, when a file there is not
-// persisted (its only copy is the cache): ErrNotPersisted.
-func (f *FS) Free(ctx context.Context, path string) error {
+// persisted (its only copy is the cache): ErrNotPersisted, and, unless opts' Force is
+// set, when a file there is pinned by SetAttribute: ErrPinned (Alluxio's free -f).
+func (f *FS) Free(ctx context.Context, path string, opts ...FreeOptions) error {
 	p, err := clean("free", path)
 	if err != nil {
 		return err
 	}
 	if f.remote != nil {
-		return f.remoteLocal(ctx, localRequest{Op: "free", Path: ufs.Rooted(p)})
+		return f.remoteLocal(ctx, localRequest{Op: "free", Path: ufs.Rooted(p), Force: freeForced(opts)})
 	}
 	r, err := f.resolve(ctx, "free", p, lookupOpts{})
 	if err != nil {
@@ -58,6 +59,9 @@ func (f *FS) Free(ctx context.Context, path string) error {
 	}
 	if bad := namespace.FirstNotPersisted(p, r.node); bad != "" {
 		return pathErr("free", bad, errorf(ErrNotPersisted, "cannot free %s: persist it first", ufs.Rooted(bad)))
+	}
+	if err := f.checkUnpinned(p, opts); err != nil {
+		return err
 	}
 	return f.walkFiles(ctx, "free", p, func(_ string, r *resolved) error {
 		f.cache.Drop(r.node.ID)

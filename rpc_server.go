@@ -155,7 +155,7 @@ func (f *FS) rpcServer(secret []byte) *rpc.Server {
 		case "load":
 			err = f.Load(ctx, req.Path)
 		case "free":
-			err = f.Free(ctx, req.Path)
+			err = f.Free(ctx, req.Path, FreeOptions{Force: req.Force})
 		case "loadMetadata":
 			err = f.LoadMetadata(ctx, req.Path, LoadMetadataOptions{Recursive: req.Recursive, Force: req.Force})
 		case "invalidateSync":

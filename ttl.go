@@ -91,7 +91,7 @@ func (f *FS) expire(ctx context.Context, p string, action TTLAction) error {
 	}
 	switch action {
 	case TTLFree:
-		if err := f.Free(ctx, p); err != nil {
+		if err := f.Free(ctx, p, FreeOptions{Force: true}); err != nil { // as Alluxio's checker: pinned too
 			return err
 		}
 		return f.SetAttribute(ctx, p, SetAttributeOptions{UnsetTTL: true})

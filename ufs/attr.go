@@ -14,14 +14,10 @@ type Attributer interface {
 	Chown(ctx context.Context, path, owner, group string) error
 }
 
-// AttributerOf returns u's Attributer (looking under its guard), or nil when the store
-// keeps no permissions: then mode, owner and group are the namespace's metadata only.
+// AttributerOf returns u's Attributer (a guarded UFS implements it when its driver
+// does), or nil when the store keeps no permissions: then mode, owner and group are the
+// namespace's metadata only.
 func AttributerOf(u UFS) Attributer {
-	if a, ok := u.(Attributer); ok {
-		return a
-	}
-	if a, ok := Unwrap(u).(Attributer); ok {
-		return a
-	}
-	return nil
+	a, _ := u.(Attributer)
+	return a
 }

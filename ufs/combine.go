@@ -451,6 +451,518 @@ func combine(g *guard, has extSet) UFS {
 			optionKeyer
 			retryReporter
 		}{g, versionReader{g}, changeCounter{g}, appender{g}, sealer{g}, optionKeyer{g}, retryReporter{g}}
+	case extAttr:
+		return struct {
+			*guard
+			attributer
+		}{g, attributer{g}}
+	case extVersion | extAttr:
+		return struct {
+			*guard
+			versionReader
+			attributer
+		}{g, versionReader{g}, attributer{g}}
+	case extChanges | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			attributer
+		}{g, changeCounter{g}, attributer{g}}
+	case extVersion | extChanges | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, attributer{g}}
+	case extAppend | extAttr:
+		return struct {
+			*guard
+			appender
+			attributer
+		}{g, appender{g}, attributer{g}}
+	case extVersion | extAppend | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			attributer
+		}{g, versionReader{g}, appender{g}, attributer{g}}
+	case extChanges | extAppend | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			attributer
+		}{g, changeCounter{g}, appender{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, attributer{g}}
+	case extSeal | extAttr:
+		return struct {
+			*guard
+			sealer
+			attributer
+		}{g, sealer{g}, attributer{g}}
+	case extVersion | extSeal | extAttr:
+		return struct {
+			*guard
+			versionReader
+			sealer
+			attributer
+		}{g, versionReader{g}, sealer{g}, attributer{g}}
+	case extChanges | extSeal | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			sealer
+			attributer
+		}{g, changeCounter{g}, sealer{g}, attributer{g}}
+	case extVersion | extChanges | extSeal | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			sealer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, sealer{g}, attributer{g}}
+	case extAppend | extSeal | extAttr:
+		return struct {
+			*guard
+			appender
+			sealer
+			attributer
+		}{g, appender{g}, sealer{g}, attributer{g}}
+	case extVersion | extAppend | extSeal | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			sealer
+			attributer
+		}{g, versionReader{g}, appender{g}, sealer{g}, attributer{g}}
+	case extChanges | extAppend | extSeal | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			sealer
+			attributer
+		}{g, changeCounter{g}, appender{g}, sealer{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extSeal | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			sealer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, sealer{g}, attributer{g}}
+	case extKeys | extAttr:
+		return struct {
+			*guard
+			optionKeyer
+			attributer
+		}{g, optionKeyer{g}, attributer{g}}
+	case extVersion | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, optionKeyer{g}, attributer{g}}
+	case extChanges | extKeys | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			optionKeyer
+			attributer
+		}{g, changeCounter{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extChanges | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, optionKeyer{g}, attributer{g}}
+	case extAppend | extKeys | extAttr:
+		return struct {
+			*guard
+			appender
+			optionKeyer
+			attributer
+		}{g, appender{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extAppend | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, appender{g}, optionKeyer{g}, attributer{g}}
+	case extChanges | extAppend | extKeys | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			optionKeyer
+			attributer
+		}{g, changeCounter{g}, appender{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, optionKeyer{g}, attributer{g}}
+	case extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			sealer
+			optionKeyer
+			attributer
+		}{g, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			sealer
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extChanges | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			sealer
+			optionKeyer
+			attributer
+		}{g, changeCounter{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extChanges | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			sealer
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extAppend | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			appender
+			sealer
+			optionKeyer
+			attributer
+		}{g, appender{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extAppend | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			sealer
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, appender{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extChanges | extAppend | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			sealer
+			optionKeyer
+			attributer
+		}{g, changeCounter{g}, appender{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extSeal | extKeys | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			sealer
+			optionKeyer
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, sealer{g}, optionKeyer{g}, attributer{g}}
+	case extRetry | extAttr:
+		return struct {
+			*guard
+			retryReporter
+			attributer
+		}{g, retryReporter{g}, attributer{g}}
+	case extVersion | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			retryReporter
+			attributer
+		}{g, versionReader{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, retryReporter{g}, attributer{g}}
+	case extAppend | extRetry | extAttr:
+		return struct {
+			*guard
+			appender
+			retryReporter
+			attributer
+		}{g, appender{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extAppend | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			retryReporter
+			attributer
+		}{g, versionReader{g}, appender{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extAppend | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, appender{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, retryReporter{g}, attributer{g}}
+	case extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			sealer
+			retryReporter
+			attributer
+		}{g, sealer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			sealer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			sealer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			sealer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extAppend | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			appender
+			sealer
+			retryReporter
+			attributer
+		}{g, appender{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extAppend | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			sealer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, appender{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extAppend | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			sealer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, appender{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extSeal | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			sealer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, sealer{g}, retryReporter{g}, attributer{g}}
+	case extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extAppend | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			appender
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, appender{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extAppend | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, appender{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extAppend | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, appender{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extAppend | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			appender
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, appender{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extAppend | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			appender
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, appender{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extChanges | extAppend | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			changeCounter
+			appender
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, changeCounter{g}, appender{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
+	case extVersion | extChanges | extAppend | extSeal | extKeys | extRetry | extAttr:
+		return struct {
+			*guard
+			versionReader
+			changeCounter
+			appender
+			sealer
+			optionKeyer
+			retryReporter
+			attributer
+		}{g, versionReader{g}, changeCounter{g}, appender{g}, sealer{g}, optionKeyer{g}, retryReporter{g}, attributer{g}}
 	}
 	panic("ufs: unknown set of optional interfaces")
 }

@@ -26,6 +26,7 @@ var extViews = []struct {
 	{extSeal, "extSeal", "sealer", func(v any) bool { _, ok := v.(Sealer); return ok }},
 	{extKeys, "extKeys", "optionKeyer", func(v any) bool { _, ok := v.(OptionKeyer); return ok }},
 	{extRetry, "extRetry", "retryReporter", func(v any) bool { _, ok := v.(RetryReporter); return ok }},
+	{extAttr, "extAttr", "attributer", func(v any) bool { _, ok := v.(Attributer); return ok }},
 }
 
 // generateCombine writes combine.go: one case per subset of the optional interfaces, an

@@ -116,11 +116,13 @@ const (
 	opAppend
 	opTruncate
 	opSeal
+	opChmod
+	opChown
 	numOps
 )
 
 var opNames = [numOps]string{"stat", "list", "open", "read", "create", "write", "close", "abort", "mkdir", "remove",
-	"removeall", "rename", "changes", "append", "truncate", "seal"}
+	"removeall", "rename", "changes", "append", "truncate", "seal", "chmod", "chown"}
 
 // extSet is a set of the optional interfaces a driver implements.
 type extSet uint8
@@ -132,6 +134,7 @@ const (
 	extSeal
 	extKeys
 	extRetry
+	extAttr
 	numExtSets = 1 << iota
 )
 
@@ -154,6 +157,9 @@ func extensionsOf(d UFS) extSet {
 	}
 	if _, ok := d.(RetryReporter); ok {
 		has |= extRetry
+	}
+	if _, ok := d.(Attributer); ok {
+		has |= extAttr
 	}
 	return has
 }
@@ -181,7 +187,8 @@ func (g *guard) Calls() []OpCount {
 		switch {
 		case i == opChanges && g.has&extChanges == 0,
 			(i == opAppend || i == opTruncate) && g.has&extAppend == 0,
-			i == opSeal && g.has&extSeal == 0:
+			i == opSeal && g.has&extSeal == 0,
+			(i == opChmod || i == opChown) && g.has&extAttr == 0:
 			continue
 		}
 		out = append(out, OpCount{Op: opNames[i], Calls: g.calls[i].Load(), Errors: g.errs[i].Load()})
@@ -440,6 +447,28 @@ func (g *guard) seal(ctx context.Context, p string) error {
 	return g.done(ctx, opSeal, c, g.d.(Sealer).Seal(ctx, c))
 }
 
+func (g *guard) chmod(ctx context.Context, p string, mode fs.FileMode) error {
+	c, err := g.enter(ctx, opChmod, p)
+	if err != nil {
+		return err
+	}
+	if mode&^fs.ModePerm != 0 {
+		return g.fail(ctx, opChmod, c, invalid(fmt.Sprintf("mode %v has bits beyond the permissions", mode)))
+	}
+	return g.done(ctx, opChmod, c, g.d.(Attributer).Chmod(ctx, c, mode))
+}
+
+func (g *guard) chown(ctx context.Context, p, owner, group string) error {
+	c, err := g.enter(ctx, opChown, p)
+	if err != nil {
+		return err
+	}
+	if owner == "" && group == "" {
+		return g.fail(ctx, opChown, c, invalid("neither an owner nor a group"))
+	}
+	return g.done(ctx, opChown, c, g.d.(Attributer).Chown(ctx, c, owner, group))
+}
+
 // The optional interfaces, each a view of the guard that combine embeds when the driver
 // implements the interface.
 
@@ -471,6 +500,15 @@ func (x sealer) Seal(ctx context.Context, p string) error { return x.g.seal(ctx,
 type optionKeyer struct{ g *guard }
 
 func (x optionKeyer) OptionKeys() []string { return x.g.d.(OptionKeyer).OptionKeys() }
+
+type attributer struct{ g *guard }
+
+func (x attributer) Chmod(ctx context.Context, p string, mode fs.FileMode) error {
+	return x.g.chmod(ctx, p, mode)
+}
+func (x attributer) Chown(ctx context.Context, p, owner, group string) error {
+	return x.g.chown(ctx, p, owner, group)
+}
 
 type retryReporter struct{ g *guard }
 

@@ -688,7 +688,12 @@ func (s *State) applyDelete(e *Entry) (Effects, error) {
 		s.remove(s.Lookup(parentOf(e.Path)).Dir(), cur.Name)
 	}
 	s.dropSyncPointsUnder(e.Path)
-	s.dropAttrsUnder(e.Path)
+	if !e.Volatile {
+		// A volatile delete (a sync found the entry gone from the UFS) is not journaled:
+		// the attributes stay, as replay keeps them, so that every member and a restart
+		// agree; a TTL check clears what is left of a path that is gone.
+		s.dropAttrsUnder(e.Path)
+	}
 	return eff, nil
 }
 
