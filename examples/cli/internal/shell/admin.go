@@ -225,28 +225,15 @@ func cmdLoad(c *cli, _ bool, args []string) error {
 	return nil
 }
 
-// cmdFree drops cached blocks; pinned files are refused (before anything is freed)
-// unless force, as Alluxio's free -f.
+// cmdFree drops cached blocks; the library refuses pinned files (ErrPinned, before
+// anything is freed) unless force, as Alluxio's free -f.
 func cmdFree(c *cli, force bool, args []string) error {
 	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	if !force {
-		for _, p := range paths {
-			all, err := c.tree(p)
-			if err != nil {
-				return err
-			}
-			for _, st := range all {
-				if st.Pinned && st.PersistState == unifiedfs.Persisted {
-					return &fs.PathError{Op: "free", Path: st.Path, Err: fmt.Errorf("%w: the file is pinned: unpin it or use free -f", fs.ErrPermission)}
-				}
-			}
-		}
-	}
 	for _, p := range paths {
-		if err := c.fsys.Free(c.ctx, p); err != nil {
+		if err := c.fsys.Free(c.ctx, p, unifiedfs.FreeOptions{Force: force}); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "%s was successfully freed from Alluxio space.\n", p)

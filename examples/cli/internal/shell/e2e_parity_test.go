@@ -144,7 +144,7 @@ func TestTTLAndPin(t *testing.T) {
 	if ls := parseLs(t, e.ok("ls", "-p", "/d")); len(ls) != 1 || ls["/d/b"].path == "" {
 		t.Errorf("ls -p /d: %v, want only /d/b", keys(ls))
 	}
-	e.fails(1, "use free -f", "free", "/d")
+	e.fails(1, "/d/b is pinned", "free", "/d")
 	contains(t, "free -f", e.ok("free", "-f", "/d"), "/d was successfully freed")
 	contains(t, "unpin", e.ok("unpin", "/d/b"), "File '/d/b' was successfully unpinned.")
 	contains(t, "stat unpinned", e.ok("stat", "/d/b"), "pinned:            false")
@@ -410,8 +410,11 @@ func TestPinUnderCachePressure(t *testing.T) {
 			}
 		}
 	}
-	// The control: an unpinned loaded file is evicted by the reads.
-	step("load", "/p")
+	// The control: an unpinned file read into the cache is evicted by the reads.
+	step("cat", "/p")
+	if got := step("location", "/p"); strings.Contains(got, "not cached") {
+		t.Fatalf("cat did not cache /p:\n%s", got)
+	}
 	readBig()
 	if got := step("location", "/p"); !strings.Contains(got, "not cached") {
 		t.Fatalf("the reads evicted nothing of an unpinned file, so they test no pressure:\n%s", got)

@@ -138,6 +138,8 @@ func hint(err error) string {
 		return "unmount the mount point first (unifiedfs unmount <path>)"
 	case errors.Is(err, unifiedfs.ErrNotMountPoint):
 		return "list the mount points with \"unifiedfs mount\""
+	case errors.Is(err, unifiedfs.ErrPinned):
+		return "unpin it (unifiedfs unpin <path>) or use free -f"
 	case errors.Is(err, unifiedfs.ErrNotPersisted):
 		return "persist it first (unifiedfs persist <path>)"
 	case errors.Is(err, unifiedfs.ErrSyncLimit):
