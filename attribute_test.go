@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -256,7 +257,7 @@ func TestUpdateMountWhileReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.write("/m/f", "payload", unifiedfs.Through) // uncached: every NoCache read goes to the UFS
-	j.stores.SetPassword("data", "new-secret") // rotated at the store: reopening needs the new key
+	j.stores.SetPassword("data", "new-secret")    // rotated at the store: reopening needs the new key
 
 	wantErr(t, "update with the old key", j.fs.UpdateMount(ctx, "/m", unifiedfs.MountOptions{Options: map[string]string{"mem.password": "old-secret"}}), fs.ErrPermission)
 	wantErr(t, "update of a plain dir", j.fs.UpdateMount(ctx, "/", unifiedfs.MountOptions{}), fs.ErrInvalid)
@@ -282,16 +283,12 @@ func TestUpdateMountWhileReading(t *testing.T) {
 			}
 		}()
 	}
-	for reads.Load() < 50 {
-		time.Sleep(time.Millisecond)
-	}
+	testpeer.WaitFor(t, "50 reads before the update", 10*time.Second, func() bool { return reads.Load() >= 50 })
 	if err := j.fs.UpdateMount(ctx, "/m", unifiedfs.MountOptions{ReadOnly: true, Options: map[string]string{"mem.password": "new-secret"}}); err != nil {
 		t.Fatal(err)
 	}
 	n := reads.Load()
-	for reads.Load() < n+50 {
-		time.Sleep(time.Millisecond)
-	}
+	testpeer.WaitFor(t, "50 reads after the update", 10*time.Second, func() bool { return reads.Load() >= n+50 })
 	close(stop)
 	wg.Wait()
 	if bad.Load() != 0 {
@@ -411,47 +408,18 @@ func TestPinSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := j.fs.GetStatus(ctx, "/p")
-		if err != nil {
+	var st *unifiedfs.FileStatus
+	held := testpeer.Eventually(10*time.Second, func() bool {
+		var err error
+		if st, err = j.fs.GetStatus(ctx, "/p"); err != nil {
 			t.Fatal(err)
 		}
 		if !st.Pinned {
 			t.Fatal("pin lost in the restart")
 		}
-		if st.CachedBytes == 3000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// The TTL properties set their Config fields; -1 means no TTL; a bad action is an error.
-func TestTTLProperties(t *testing.T) {
-	root := t.TempDir()
-	cfg, _, err := unifiedfs.ConfigFromProperties(map[string]string{
-		"alluxio.master.mount.table.root.ufs": "file://" + root,
-		"alluxio.user.file.create.ttl":        "10min", "alluxio.user.file.create.ttl.action": "free",
-		"alluxio.master.ttl.checker.interval": "30sec"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.CreateTTL != 10*time.Minute || cfg.CreateTTLAction != unifiedfs.TTLFree || cfg.TTLCheckInterval != 30*time.Second {
-		t.Fatalf("got %v %v %v", cfg.CreateTTL, cfg.CreateTTLAction, cfg.TTLCheckInterval)
-	}
-	cfg, _, err = unifiedfs.ConfigFromProperties(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl": "-1"})
-	if err != nil || cfg.CreateTTL != 0 {
-		t.Fatalf("-1: %v %v", cfg.CreateTTL, err)
-	}
-	_, _, err = unifiedfs.ConfigFromProperties(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl.action": "explode"})
-	if !errors.Is(err, fs.ErrInvalid) {
-		t.Fatalf("bad action: %v", err)
-	}
-	if a, err := unifiedfs.ParseTTLAction("DeLeTe"); err != nil || a != unifiedfs.TTLDelete || a.String() != "DELETE" {
-		t.Fatalf("ParseTTLAction: %v %v", a, err)
+		return st.CachedBytes == 3000
+	})
+	if !held {
+		t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 )
 
 // The cluster tests (one namespace across processes): forwarding from standbys,
@@ -75,9 +76,8 @@ func TestClusterForwardingReadsItsOwnWrites(t *testing.T) {
 			t.Fatalf("member %d reads its own rename: %+v", m.id, res)
 		}
 	}
-	want := c.dump(leader)
 	for _, m := range c.standbys(leader) {
-		c.caughtUp(m, want, 20*time.Second)
+		c.caughtUp(m, leader, 20*time.Second)
 	}
 }
 
@@ -146,39 +146,28 @@ func TestClusterBlocksReadFromTheirHolder(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	b := c.standbys(a)[0]
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, _ := c.do(b, haOp{Op: "read", Path: "/mc"})
-		if res.Err == "" {
-			if res.Data != data {
-				t.Fatalf("member %d read %d bytes of another content", b.id, len(res.Data))
-			}
-			break
+	readOnB := func(p string, rt unifiedfs.ReadType, want string) {
+		t.Helper()
+		var res haResult
+		replayed := testpeer.Eventually(10*time.Second, func() bool {
+			res, _ = c.do(b, haOp{Op: "read", Path: p, RT: rt})
+			return !res.NotExist // the standby's replay has the file
+		})
+		if !replayed || res.Err != "" {
+			t.Fatalf("member %d reading %s that member %d holds (read type %v): %+v", b.id, p, a.id, rt, res)
 		}
-		if !res.NotExist || time.Now().After(deadline) {
-			t.Fatalf("member %d reading a file member %d holds: %+v", b.id, a.id, res)
+		if res.Data != want {
+			t.Fatalf("member %d read %d bytes of another content of %s (read type %v)", b.id, len(res.Data), p, rt)
 		}
-		time.Sleep(20 * time.Millisecond) // polls the standby's replay
 	}
+	readOnB("/mc", 0, data)
 	// A NO_CACHE read streams the holder's blocks: a file of several blocks, read in
 	// pieces far smaller than one, comes back whole and exact.
 	big := strings.Repeat("several blocks held by A, streamed to B|", 80_000) // 3.3 MB
 	if res, _ := c.do(a, haOp{Op: "write", Path: "/big", WT: unifiedfs.MustCache, Data: big}); res.Err != "" {
 		t.Fatal(res.Err)
 	}
-	for {
-		res, _ := c.do(b, haOp{Op: "read", Path: "/big", RT: unifiedfs.NoCache})
-		if res.Err == "" {
-			if res.Data != big {
-				t.Fatalf("member %d read %d bytes of another content (NO_CACHE)", b.id, len(res.Data))
-			}
-			break
-		}
-		if !res.NotExist || time.Now().After(deadline) {
-			t.Fatalf("member %d reading a file member %d holds, NO_CACHE: %+v", b.id, a.id, res)
-		}
-		time.Sleep(20 * time.Millisecond) // polls the standby's replay
-	}
+	readOnB("/big", unifiedfs.NoCache, big)
 	cl := c.dial(t, 20*time.Second)
 	if got, err := fs.ReadFile(cl, "mc"); err != nil || string(got) != data {
 		t.Fatalf("remote client: %d bytes, %v", len(got), err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 )
 
 // The crash test: a child process (this test binary again) runs a workload and logs,
@@ -200,7 +201,7 @@ func TestCrashRecovery(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(150+rng.Intn(500)) * time.Millisecond)
+		time.Sleep(time.Duration(150+rng.Intn(500)) * time.Millisecond) // a random moment of the child's work (deliberate)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
@@ -262,16 +263,10 @@ func verifyCrash(t *testing.T, iter int, d crashDirs) {
 		if wt != unifiedfs.AsyncThrough || ambiguous[p] {
 			continue
 		}
-		for {
+		testpeer.WaitFor(t, fmt.Sprintf("kill %d: %s persisted after the restart", iter, p), time.Until(deadline), func() bool {
 			s, err := fsys.GetStatus(context.Background(), p)
-			if err == nil && s.PersistState == unifiedfs.Persisted {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: %s still %v after restart", iter, p, s.PersistState)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return err == nil && s.PersistState == unifiedfs.Persisted
+		})
 		if onDisk, err := os.ReadFile(ufsFile(p)); err != nil || !bytes.Equal(onDisk, crashContent(st.origin[p])) {
 			t.Fatalf("kill %d: async %s persisted with %d bytes, %v", iter, p, len(onDisk), err)
 		}

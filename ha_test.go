@@ -26,6 +26,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/internal/zktest"
 )
 
@@ -340,15 +341,8 @@ func (c *haCluster) start(i int) {
 	} else {
 		c.members = append(c.members, m)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := c.role(m); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("member %d did not come up:\n%s", i, m.out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polls a child process starting up
+	if !testpeer.Eventually(20*time.Second, func() bool { _, err := c.role(m); return err == nil }) {
+		c.t.Fatalf("member %d did not come up:\n%s", i, m.out.String())
 	}
 }
 
@@ -390,9 +384,9 @@ func (c *haCluster) dump(m *haMember) memberDump {
 // leader waits for exactly one live member to lead and returns it.
 func (c *haCluster) leader(timeout time.Duration) *haMember {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var leaders []*haMember
+	var leaders []*haMember
+	single := testpeer.Eventually(timeout, func() bool {
+		leaders = leaders[:0]
 		for _, m := range c.members {
 			if !m.alive || m.stopped {
 				continue
@@ -401,38 +395,37 @@ func (c *haCluster) leader(timeout time.Duration) *haMember {
 				leaders = append(leaders, m)
 			}
 		}
-		if len(leaders) == 1 {
-			return leaders[0]
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("no single leader within %v (%d leading)", timeout, len(leaders))
-		}
-		time.Sleep(20 * time.Millisecond) // polls the members' roles
+		return len(leaders) == 1
+	})
+	if !single {
+		c.t.Fatalf("no single leader within %v (%d leading)", timeout, len(leaders))
 	}
+	return leaders[0]
 }
 
 // acceptingWrite waits until some live member accepts a mutation and returns the leader,
 // with how long that took.
 func (c *haCluster) acceptingWrite(from time.Time, timeout time.Duration, probe string) (*haMember, time.Duration) {
 	c.t.Helper()
-	deadline := from.Add(timeout)
-	for i := 0; ; i++ {
+	i := 0
+	accepted := testpeer.Eventually(time.Until(from.Add(timeout)), func() bool {
+		i++
 		for _, m := range c.members {
 			if !m.alive || m.stopped {
 				continue
 			}
-			res, err := c.do(m, haOp{Op: "mkdir", Path: fmt.Sprintf("%s-%d", probe, i)})
-			if err == nil && res.Err == "" {
-				took := time.Since(from)
-				// A standby forwards to the leader: the one that answered may not lead.
-				return c.leader(10 * time.Second), took
+			if res, err := c.do(m, haOp{Op: "mkdir", Path: fmt.Sprintf("%s-%d", probe, i)}); err == nil && res.Err == "" {
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("no member accepted a write within %v of the kill", timeout)
-		}
-		time.Sleep(10 * time.Millisecond) // polls for the new leader
+		return false
+	})
+	if !accepted {
+		c.t.Fatalf("no member accepted a write within %v of the kill", timeout)
 	}
+	took := time.Since(from)
+	// A standby forwards to the leader: the one that answered may not lead.
+	return c.leader(10 * time.Second), took
 }
 
 func (c *haCluster) kill(m *haMember) {
@@ -441,20 +434,13 @@ func (c *haCluster) kill(m *haMember) {
 	m.alive = false
 }
 
-// caughtUp waits until member m's dump equals want (the leader's).
-func (c *haCluster) caughtUp(m *haMember, want memberDump, timeout time.Duration) {
+// caughtUp waits until member m's dump equals the leader's, dumped afresh each time (the
+// leader's state still moves: a queued async persist completes).
+func (c *haCluster) caughtUp(m, leader *haMember, timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got := c.dump(m)
-		diff := diffDumps(want, got)
-		if diff == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("member %d did not converge with the leader within %v: %s", m.id, timeout, diff)
-		}
-		time.Sleep(50 * time.Millisecond) // polls a standby's replay
+	var diff string
+	if !testpeer.Eventually(timeout, func() bool { diff = diffDumps(c.dump(leader), c.dump(m)); return diff == "" }) {
+		c.t.Fatalf("member %d did not converge with the leader within %v: %s", m.id, timeout, diff)
 	}
 }
 
@@ -713,10 +699,9 @@ func TestHAFailoverAfterKill(t *testing.T) {
 		// Bring the killed member back as a standby; every standby converges.
 		c.start(leader.id)
 		leader = next
-		want := c.dump(leader)
 		for _, m := range c.members {
 			if m != leader && m.alive {
-				c.caughtUp(m, want, 20*time.Second)
+				c.caughtUp(m, leader, 20*time.Second)
 			}
 		}
 	}
@@ -815,7 +800,7 @@ func TestHAFencingAfterSIGSTOP(t *testing.T) {
 	}
 	for _, m := range c.members {
 		if m != next {
-			c.caughtUp(m, d, 20*time.Second)
+			c.caughtUp(m, next, 20*time.Second)
 		}
 	}
 }

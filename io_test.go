@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -35,42 +36,41 @@ func TestWriteTypes(t *testing.T) {
 	release := e.root.Inject(ufstest.Fault{Op: ufstest.OpCreate, Under: "ASYNC_THROUGH", Latency: 300 * time.Millisecond, LatencyOnly: true})
 	for _, c := range cases {
 		p := c.wt.String()
-		w, err := e.fs.Create(ctx, p, unifiedfs.CreateOptions{WriteType: c.wt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(w, strings.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		// Incomplete files are visible as such, and never in the UFS before Close.
-		if st := e.status(p); !st.Incomplete {
-			t.Errorf("%s: not incomplete while written", p)
-		}
-		if e.root.Direct().Exists(p) {
-			t.Errorf("%s: in the UFS before Close", p)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatalf("%s: close: %v", p, err)
-		}
-		st := e.status(p)
-		if got, ok := e.root.Direct().Get(p); ok != c.inUFS || ok && string(got) != data {
-			t.Errorf("%s: in UFS after Close = %v (%d bytes), want %v", p, ok, len(got), c.inUFS)
-		}
-		if st.PersistState != c.state || st.Incomplete || st.Size != int64(len(data)) {
-			t.Errorf("%s: status %v incomplete=%v size=%d", p, st.PersistState, st.Incomplete, st.Size)
-		}
-		if (st.CachedBytes == int64(len(data))) != c.cached {
-			t.Errorf("%s: cached %d bytes", p, st.CachedBytes)
-		}
-		if e.read(p) != data {
-			t.Errorf("%s: read back differs", p)
-		}
+		t.Run(p, func(t *testing.T) {
+			w, err := e.fs.Create(ctx, p, unifiedfs.CreateOptions{WriteType: c.wt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(w, strings.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			// Incomplete files are visible as such, and never in the UFS before Close.
+			if st := e.status(p); !st.Incomplete {
+				t.Errorf("%s: not incomplete while written", p)
+			}
+			if e.root.Direct().Exists(p) {
+				t.Errorf("%s: in the UFS before Close", p)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("%s: close: %v", p, err)
+			}
+			st := e.status(p)
+			if got, ok := e.root.Direct().Get(p); ok != c.inUFS || ok && string(got) != data {
+				t.Errorf("%s: in UFS after Close = %v (%d bytes), want %v", p, ok, len(got), c.inUFS)
+			}
+			if st.PersistState != c.state || st.Incomplete || st.Size != int64(len(data)) {
+				t.Errorf("%s: status %v incomplete=%v size=%d", p, st.PersistState, st.Incomplete, st.Size)
+			}
+			if (st.CachedBytes == int64(len(data))) != c.cached {
+				t.Errorf("%s: cached %d bytes", p, st.CachedBytes)
+			}
+			if e.read(p) != data {
+				t.Errorf("%s: read back differs", p)
+			}
+		})
 	}
 	release()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.status("ASYNC_THROUGH").PersistState != unifiedfs.Persisted && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, "the async persist", 5*time.Second, func() bool { return e.status("ASYNC_THROUGH").PersistState == unifiedfs.Persisted })
 	if got, _ := e.root.Direct().Get("ASYNC_THROUGH"); string(got) != data {
 		t.Fatal("async persist did not land")
 	}
@@ -245,11 +245,7 @@ func TestPersistFaultsRetryAndNeverShowHalfObjects(t *testing.T) {
 	e := newEnv(t, unifiedfs.Config{PersistRetryBase: time.Millisecond}, ufstest.ObjectStore)
 	remove := e.root.Inject(ufstest.Fault{Op: ufstest.OpClose, Under: "async"})
 	e.write("/async", "payload", unifiedfs.AsyncThrough)
-	deadline := time.Now().Add(time.Second)
-	for e.root.Calls(ufstest.OpClose) < 3 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	if e.root.Calls(ufstest.OpClose) < 3 {
+	if !testpeer.Eventually(5*time.Second, func() bool { return e.root.Calls(ufstest.OpClose) >= 3 }) {
 		t.Fatalf("persist retried %d times", e.root.Calls(ufstest.OpClose))
 	}
 	if st := e.status("async"); st.PersistState != unifiedfs.ToBePersisted {
@@ -259,9 +255,7 @@ func TestPersistFaultsRetryAndNeverShowHalfObjects(t *testing.T) {
 		t.Fatal("half-written object visible")
 	}
 	remove()
-	for e.status("async").PersistState != unifiedfs.Persisted && time.Now().Before(deadline.Add(5*time.Second)) {
-		time.Sleep(2 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, "the persist after the fault is gone", 5*time.Second, func() bool { return e.status("async").PersistState == unifiedfs.Persisted })
 	if got, _ := e.root.Direct().Get("async"); string(got) != "payload" {
 		t.Fatalf("after recovery the UFS holds %q", got)
 	}
@@ -386,12 +380,8 @@ func TestFailedDeleteKeepsPendingPersists(t *testing.T) {
 	e.write("/d/async", "later", unifiedfs.AsyncThrough)
 	wantErr(t, "remove a non-empty directory", e.fs.Remove(ctx, "/d"), unifiedfs.ErrNotEmpty)
 	block()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.status("/d/async").PersistState != unifiedfs.Persisted {
-		if time.Now().After(deadline) {
-			t.Fatal("the failed Remove cancelled the pending persist for good")
-		}
-		time.Sleep(2 * time.Millisecond)
+	if !testpeer.Eventually(5*time.Second, func() bool { return e.status("/d/async").PersistState == unifiedfs.Persisted }) {
+		t.Fatal("the failed Remove cancelled the pending persist for good")
 	}
 	if got, _ := e.root.Direct().Get("d/async"); string(got) != "later" {
 		t.Fatalf("persisted %q", got)

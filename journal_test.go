@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -170,14 +171,10 @@ func TestJournalResumesAsyncPersistFromDisk(t *testing.T) {
 	j.fs = nil
 	rm()
 	j.open()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if got, ok := root.Direct().Get("async"); ok && string(got) == "queued content" {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("queued persist did not resume after restart")
+	testpeer.WaitFor(t, "the queued persist to resume after the restart", 5*time.Second, func() bool {
+		got, ok := root.Direct().Get("async")
+		return ok && string(got) == "queued content"
+	})
 }
 
 func TestJournalLock(t *testing.T) {
@@ -240,9 +237,9 @@ func TestJournalCheckpointBoundsSize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(50 * time.Millisecond) // let a background checkpoint finish
-	if n := size(); n > 1<<20 {
-		t.Fatalf("journal holds %d bytes after 6000 entries with 64 KiB checkpoints", n)
+	// A background checkpoint may still be finishing.
+	if !testpeer.Eventually(5*time.Second, func() bool { return size() <= 1<<20 }) {
+		t.Fatalf("journal holds %d bytes after 6000 entries with 64 KiB checkpoints", size())
 	}
 	j.write("/keep", "k", unifiedfs.MustCache)
 	j.restart()

@@ -52,11 +52,13 @@ func TestMountRules(t *testing.T) {
 		{"root", "/", "mem://a/dir", unifiedfs.MountOptions{}, fs.ErrExist, ""},
 	}
 	for _, c := range cases {
-		err := e.fs.Mount(ctx, c.at, c.uri, c.opts)
-		wantErr(t, c.name, err, c.want)
-		if c.msg != "" && !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("%s: message %q lacks %q", c.name, err, c.msg)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			err := e.fs.Mount(ctx, c.at, c.uri, c.opts)
+			wantErr(t, c.name, err, c.want)
+			if c.msg != "" && !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("message %q lacks %q", err, c.msg)
+			}
+		})
 	}
 	// Wrong credentials fail at mount time, with a permission error.
 	e.stores.Add("locked", ufstest.ObjectStore)

@@ -407,12 +407,27 @@ func TestCloseStopsARunningSync(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		e.root.Direct().Put(fmt.Sprintf("big/d%02d/f", i), []byte("x"))
 	}
+	entered := make(chan ufstest.Call)
 	e.root.Inject(ufstest.Fault{Op: ufstest.OpList, Latency: 20 * time.Millisecond, LatencyOnly: true})
+	e.root.Inject(ufstest.Fault{Op: ufstest.OpList, Entered: entered}) // signals only
 	done := make(chan error, 1)
 	go func() {
 		done <- e.fs.LoadMetadata(ctx, "/big", unifiedfs.LoadMetadataOptions{Recursive: true, Force: true})
 	}()
-	time.Sleep(60 * time.Millisecond)
+	// Close once the sync is listing below /big (its second List call), not before it runs.
+	<-entered
+	<-entered
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // later calls signal too: take their signals until the test ends
+		for {
+			select {
+			case <-entered:
+			case <-stop:
+				return
+			}
+		}
+	}()
 	start := time.Now()
 	e.fs.Close()
 	select {

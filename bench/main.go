@@ -1,10 +1,14 @@
 // Command bench measures every performance ratio of unifiedfs against a baseline
 // measured in the same process, interleaved pair by pair (these machines are noisy), and
 // prints a table of medians with min and max. With -write it also rewrites the results
-// table in BENCHMARKS.md.
+// table in BENCHMARKS.md; with -json it saves the run (commit, every metric's values) and
+// with -compare it prints every metric against such a saved run.
 //
-//	go run ./bench              # every metric
-//	go run ./bench -only R5,R8  # some
+//	go run ./bench                          # every metric
+//	go run ./bench -only R5,R8              # some
+//	go run ./bench -json /tmp/new.json      # save the run
+//	go run ./bench -compare /tmp/old.json   # run, then one table: old, new, change, goal met
+//	go run ./bench -compare old.json -from new.json   # compare two saved runs, measure nothing
 package main
 
 import (
@@ -30,6 +34,16 @@ type metric struct {
 
 var metrics []metric
 
+// cleanups run when the harness ends (temporary trees shared by several metrics).
+var cleanups []func()
+
+func runCleanups() {
+	for _, c := range cleanups {
+		c()
+	}
+	cleanups = nil
+}
+
 func register(m metric) { metrics = append(metrics, m) }
 
 func main() {
@@ -39,7 +53,35 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.BoolVar(&verbose, "v", false, "print every pair's timings to stderr")
 	flag.StringVar(&timedProfile, "cpuprofile-timed", "", "write a CPU profile of each timed run (not the setup) of the metrics that support it to PREFIX-ours-<n>.prof and PREFIX-base-<n>.prof (the baseline); `go tool pprof` merges them")
+	jsonOut := flag.String("json", "", "save the run (commit, every metric's median, min, max, values) as JSON to this file")
+	compare := flag.String("compare", "", "after the run, print every metric against the run saved in this JSON file")
+	from := flag.String("from", "", "with -compare: compare against this saved run instead of measuring")
 	flag.Parse()
+	if *from != "" {
+		if *compare == "" {
+			fmt.Fprintln(os.Stderr, "bench: -from needs -compare")
+			os.Exit(2)
+		}
+		old, err := loadReport(*compare)
+		var cur *report
+		if err == nil {
+			cur, err = loadReport(*from)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		writeComparison(os.Stdout, old, cur)
+		return
+	}
+	var old *report
+	if *compare != "" {
+		var err error
+		if old, err = loadReport(*compare); err != nil { // fail before measuring for minutes
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -62,29 +104,50 @@ func main() {
 	var rows []string
 	failed := 0
 	start := time.Now()
+	rep := newReport(*pairs)
 	for _, m := range metrics {
 		if len(want) > 0 && !want[strings.ToLower(m.id)] {
 			continue
 		}
 		t0 := time.Now()
 		vals, note, err := m.run(*pairs)
+		res := result{ID: m.id, Name: m.name, Baseline: m.baseline, Goal: m.goal, Note: note}
 		var row string
+		if err == nil && len(vals) == 0 {
+			err = fmt.Errorf("no values")
+		}
 		if err != nil {
 			failed++
+			res.Error = err.Error()
 			row = fmt.Sprintf("| %s | %s | %s | %s | error: %v | | ✘ | |", m.id, m.name, m.baseline, m.goal, err)
 		} else {
 			med, lo, hi := stats(vals)
+			res.Median, res.Min, res.Max, res.Values, res.Met = med, lo, hi, vals, m.ok(med)
 			verdict := "✔"
-			if !m.ok(med) {
+			if !res.Met {
 				verdict = "✘"
 			}
 			row = fmt.Sprintf("| %s | %s | %s | %s | %.3g | %.3g – %.3g | %s | %s |", m.id, m.name, m.baseline, m.goal, med, lo, hi, verdict, note)
 		}
+		res.Seconds = time.Since(t0).Seconds()
+		rep.Metrics = append(rep.Metrics, res)
 		fmt.Fprintf(os.Stderr, "%s done in %v\n", m.id, time.Since(t0).Round(time.Millisecond))
 		fmt.Println(row)
 		rows = append(rows, row)
 	}
+	runCleanups()
 	fmt.Fprintf(os.Stderr, "all done in %v\n", time.Since(start).Round(time.Second))
+	rep.Seconds = time.Since(start).Seconds()
+	if *jsonOut != "" {
+		if err := saveReport(*jsonOut, rep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if old != nil {
+		fmt.Println()
+		writeComparison(os.Stdout, old, rep)
+	}
 	if *write != "" {
 		if err := writeTable(*write, rows, len(want) > 0); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/unifiedfs/unifiedfs"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
+	"github.com/unifiedfs/unifiedfs/ufs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
 )
 
@@ -207,24 +208,55 @@ func runHeapPerInode(int) ([]float64, string, error) {
 	return []float64{heapPer}, "(bytes of heap retained per inode after loading 1,118,481 inodes, GC'd)", nil
 }
 
+// bigDirN is the entry count of bigLocalDir's directory "big".
+const bigDirN = 100_000
+
+var (
+	bigDirOnce sync.Once
+	bigDir     string
+	bigDirErr  error
+)
+
+// bigLocalDir returns a directory holding "big", a directory of bigDirN empty files,
+// built once per run and removed when the harness ends (R8 and W1).
+func bigLocalDir() (string, error) {
+	bigDirOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "bench-readdir-")
+		if err != nil {
+			bigDirErr = err
+			return
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		big := filepath.Join(dir, "big")
+		if bigDirErr = os.Mkdir(big, 0o755); bigDirErr != nil {
+			return
+		}
+		for i := 0; i < bigDirN; i++ {
+			f, err := os.Create(filepath.Join(big, fileName(i)))
+			if err != nil {
+				bigDirErr = err
+				return
+			}
+			f.Close()
+		}
+		bigDir = dir
+	})
+	return bigDir, bigDirErr
+}
+
+func emptyRegistry() *ufs.Registry {
+	var stores ufstest.Stores
+	stores.Add("empty", ufstest.ObjectStore)
+	return stores.Registry()
+}
+
 func runReadDir(pairs int) ([]float64, string, error) {
-	const n = 100_000
-	dir, err := os.MkdirTemp("", "bench-readdir-")
+	const n = bigDirN
+	dir, err := bigLocalDir()
 	if err != nil {
 		return nil, "", err
 	}
-	defer os.RemoveAll(dir)
 	big := filepath.Join(dir, "big")
-	if err := os.Mkdir(big, 0o755); err != nil {
-		return nil, "", err
-	}
-	for i := 0; i < n; i++ {
-		f, err := os.Create(filepath.Join(big, fileName(i)))
-		if err != nil {
-			return nil, "", err
-		}
-		f.Close()
-	}
 	ctx := context.Background()
 	fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: "file://" + dir})
 	if err != nil {

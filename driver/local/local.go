@@ -189,12 +189,24 @@ func (l *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 // List implements ufs.UFS. The page token is the last name returned. With PageSize 0 the
 // whole directory is one page.
 func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	f, err := l.root.Open(c)
+	// The directory as a root of its own: an entry's lstat is then one fstatat on the
+	// directory's descriptor, where l.root.Stat(c/name) would open and close every
+	// component of c again for every entry.
+	dc := c
+	if dc == "" {
+		dc = "."
+	}
+	dir, err := l.root.OpenRoot(dc)
+	if err != nil {
+		return ufs.ListPage{}, l.listError(c, err)
+	}
+	defer dir.Close()
+	f, err := dir.Open(".")
 	if err != nil {
 		return ufs.ListPage{}, err
 	}
-	defer f.Close()
 	names, err := f.Readdirnames(-1)
+	f.Close()
 	if err != nil {
 		return ufs.ListPage{}, err
 	}
@@ -216,7 +228,12 @@ func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.List
 			return ufs.ListPage{}, err
 		}
 		name := names[i]
-		fi, err := l.root.Stat(ufs.Join(c, name))
+		fi, err := dir.Lstat(name)
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			// A link is followed as Stat follows it, confined to the UFS's root (it may
+			// point outside this directory).
+			fi, err = l.root.Stat(ufs.Join(c, name))
+		}
 		if err != nil {
 			// Gone since the read, a dangling link, or a link leaving the root: such an
 			// entry cannot be opened through this UFS, so it is not listed.
@@ -225,6 +242,21 @@ func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.List
 		page.Entries = append(page.Entries, l.status(name, fi))
 	}
 	return page, nil
+}
+
+// listError returns the error List has always returned for c, whose OpenRoot failed
+// with err: that of opening and reading it as a directory (OpenRoot's own error for a
+// file carries no errno).
+func (l *FS) listError(c string, err error) error {
+	f, oerr := l.root.Open(c)
+	if oerr != nil {
+		return oerr
+	}
+	defer f.Close()
+	if _, rerr := f.Readdirnames(1); rerr != nil && rerr != io.EOF {
+		return rerr
+	}
+	return err
 }
 
 // OpenRange implements ufs.UFS.

@@ -284,8 +284,10 @@ func TestToxicProxyDownAndUp(t *testing.T) {
 
 func TestToxicUploads(t *testing.T) {
 	srv := osstest.NewServer(t)
+	// Resets are what is tested: a part's answer gets time enough on a loaded machine (the
+	// 300ms of toxicOpts is for the stall tests).
 	parts := map[string]string{"fs.oss.multipart.threshold": "1MB", "fs.oss.multipart.partSize": "1MB", "fs.oss.multipart.threads": "4",
-		"unifiedfs.retry.attempts": "10"}
+		"unifiedfs.retry.attempts": "10", "unifiedfs.response.timeout": "3s"}
 
 	t.Run("HalfTheConnectionsReset", func(t *testing.T) {
 		u, px, root := viaProxy(t, srv, parts)

@@ -8,7 +8,7 @@
 // -R -F, runTests, ...). The state directory (journal and disk cache) is --state, else
 // $UNIFIEDFS_HOME, else ~/.unifiedfs. Properties are read from --conf, else
 // $UNIFIEDFS_CONF, else <state>/alluxio-site.properties (Alluxio's keys; see
-// unifiedfs.ConfigFromProperties); -D overrides one for this call. With no configuration
+// alluxioconf.Config); -D overrides one for this call. With no configuration
 // the root UFS is the directory <state>/root.
 //
 // Exit codes: 0 ok, 1 the operation failed, 2 usage error; runTests exits with the

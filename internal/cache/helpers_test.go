@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 )
 
 // source is an in-memory UFS file behind a Fetcher, with a call counter, an
@@ -128,13 +130,7 @@ func readBlock(t *testing.T, r *Reader, s *source, bs, idx int64) {
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testpeer.WaitFor(t, what, 5*time.Second, cond)
 }
 
 func writeFile(t *testing.T, c *Cache, f File, pin bool, data []byte, chunk int) {

@@ -40,9 +40,11 @@ func TestFillsRecycleBuffers(t *testing.T) {
 	if n := allocated(func() { read(file(1, 2)) }); n >= bs {
 		t.Fatalf("a read after Drop allocated %d bytes (want less than one block: the dropped blocks' buffers)", n)
 	}
-	// At capacity every fill evicts a block: one buffer more, then the evicted ones.
-	if n := allocated(func() { read(file(2, 1)); read(file(3, 1)) }); n >= 3*bs {
-		t.Fatalf("16 fills at capacity allocated %d bytes (want less than 3 blocks)", n)
+	// At capacity every fill evicts a block and reuses its buffer once its readers let go.
+	// A fill may start before that: at most one buffer more per fill in flight (the demand
+	// block and ReadAheadBlocks ahead of it), so 3 blocks at most, not 16.
+	if n := allocated(func() { read(file(2, 1)); read(file(3, 1)) }); n >= 4*bs {
+		t.Fatalf("16 fills at capacity allocated %d bytes (want at most 3 blocks: one per fill in flight)", n)
 	}
 	if st := c.Stats(); st.MemBytes > 8*bs || st.Evictions < 16 {
 		t.Fatalf("MemBytes %d, Evictions %d: want at most the capacity, 16 evictions", st.MemBytes, st.Evictions)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 	"github.com/unifiedfs/unifiedfs/internal/zktest"
 )
 
@@ -210,13 +211,7 @@ func formatLog(log []rec) string {
 // waitCond polls cond until it holds, failing after within.
 func waitCond(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond) // deliberate: polling interval
-	}
+	testpeer.WaitFor(t, what, within, cond)
 }
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {

@@ -51,18 +51,34 @@ func (l *Faults[F]) Each(fn func(f *F)) {
 	}
 }
 
-// PollInterval is how often WaitFor checks its condition.
-const PollInterval = 2 * time.Millisecond
+// PollInterval is how soon WaitFor and Eventually check their condition again at first;
+// the interval doubles up to MaxPollInterval, so that a condition that is costly to check
+// (a dump of another process's namespace) is not checked in a busy loop.
+const (
+	PollInterval    = time.Millisecond
+	MaxPollInterval = 50 * time.Millisecond
+)
 
 // WaitFor polls cond until it holds, failing the test (naming what it waited for) when it
 // still does not after within.
 func WaitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(PollInterval) // the polling interval of cond, not a wait for another goroutine
+	if !Eventually(within, cond) {
+		t.Fatalf("timed out after %v waiting for %s", within, what)
 	}
+}
+
+// Eventually polls cond until it holds (true) or within has passed
+// (false), for a caller that reports the failure itself, with what it last saw. It is the
+// one polled wait of the tests: a condition of another process or of the runtime (its
+// goroutine count) that sends no signal.
+func Eventually(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for wait := PollInterval; !cond(); wait = min(2*wait, MaxPollInterval) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait) // the polling interval of cond, not a wait for another goroutine
+	}
+	return true
 }

@@ -3,10 +3,12 @@ package zktest
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,12 +18,44 @@ import (
 
 func connect(t *testing.T, addr string, timeout time.Duration) (*zk.Conn, <-chan zk.Event) {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, timeout, zk.WithLogInfo(false), zk.WithLogger(discard{}))
+	c, ev, err := zk.Connect([]string{addr}, timeout, zk.WithLogInfo(false), zk.WithLogger(discard{}), zk.WithDialer(boundedHandshake(timeout/3)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	return c, ev
+}
+
+// boundedHandshake returns a Dialer whose connections give the answer to the connect
+// request at most handshake, as internal/election's sessions do: go-zookeeper v1.0.4 waits
+// ten read timeouts for it, and a ZooKeeper that is still starting accepts connections it
+// never answers, so a client that reconnects during a restart would otherwise sit out its
+// session.
+func boundedHandshake(handshake time.Duration) zk.Dialer {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &handshakeConn{Conn: c, handshake: handshake}, nil
+	}
+}
+
+type handshakeConn struct {
+	net.Conn
+	handshake time.Duration
+	done      atomic.Bool // go-zookeeper cleared the deadline: the connect answer came
+}
+
+func (c *handshakeConn) SetReadDeadline(t time.Time) error {
+	if !c.done.Load() {
+		if t.IsZero() {
+			c.done.Store(true)
+		} else if limit := time.Now().Add(c.handshake); t.After(limit) {
+			t = limit
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 type discard struct{}
@@ -73,8 +107,9 @@ func TestStartServesRealClients(t *testing.T) {
 func TestRestartKeepsDataAndResumableSessions(t *testing.T) {
 	s := Start(t)
 	addr := s.Addr()
-	c, ev := connect(t, addr, 6*time.Second)
-	waitState(t, ev, zk.StateHasSession, 10*time.Second)
+	// A JVM restart on a loaded 2-core machine can take seconds: the session outlives it.
+	c, ev := connect(t, addr, 10*time.Second)
+	waitState(t, ev, zk.StateHasSession, 15*time.Second)
 	if _, err := c.Create("/persistent", []byte("p"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +132,7 @@ func TestRestartKeepsDataAndResumableSessions(t *testing.T) {
 	if s.Addr() != addr {
 		t.Fatalf("Addr changed across Restart: %s -> %s", addr, s.Addr())
 	}
-	waitState(t, ev, zk.StateHasSession, 10*time.Second)
+	waitState(t, ev, zk.StateHasSession, 15*time.Second)
 	if c.SessionID() != sid {
 		t.Fatalf("session not resumed: %x -> %x", sid, c.SessionID())
 	}

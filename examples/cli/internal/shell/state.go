@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/alluxioconf"
 )
 
 // siteFile is the properties file read from the state directory when --conf is not given.
@@ -72,7 +73,7 @@ func (c *cli) loadConfig() error {
 	}
 	fromFile := false
 	if !c.ignoreSite {
-		loaded, err := unifiedfs.LoadProperties(file)
+		loaded, err := alluxioconf.Load(file)
 		switch {
 		case err == nil:
 			props, fromFile = loaded, true
@@ -83,7 +84,7 @@ func (c *cli) loadConfig() error {
 	for k, v := range c.overrides {
 		props[k] = v
 	}
-	cfg, warnings, err := unifiedfs.ConfigFromProperties(props)
+	cfg, warnings, err := alluxioconf.Config(props)
 	for _, w := range warnings {
 		fmt.Fprintf(c.stderr, "unifiedfs: warning: %s\n", w)
 	}
@@ -123,7 +124,7 @@ func (c *cli) loadConfig() error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.props, c.cfg = props, cfg
-	c.ufsDefaults = unifiedfs.UFSOptionsFromProperties(props)
+	c.ufsDefaults = alluxioconf.UFSOptions(props)
 	return nil
 }
 

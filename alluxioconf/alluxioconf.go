@@ -1,4 +1,9 @@
-package unifiedfs
+// Package alluxioconf reads Alluxio's configuration: a Java properties file such as
+// conf/alluxio-site.properties (Load, Parse) and the alluxio.* keys it holds, turned into a
+// unifiedfs.Config (unifiedfs.Config) and driver options for mounts (UFSOptions). It is how a user
+// leaving an Alluxio cluster keeps their site properties; an embedding application that
+// builds a unifiedfs.Config in Go does not need it.
+package alluxioconf
 
 import (
 	"bufio"
@@ -14,39 +19,40 @@ import (
 	"strings"
 	"time"
 
+	"github.com/unifiedfs/unifiedfs"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
-// Property key prefixes understood by ConfigFromProperties.
+// Property key prefixes understood by unifiedfs.Config.
 const (
-	// PropRootOption prefixes the root mount's driver options, as Alluxio's
+	// RootOptionPrefix prefixes the root mount's driver options, as Alluxio's
 	// alluxio.master.mount.table.root.option.<key>.
-	PropRootOption = "alluxio.master.mount.table.root.option."
-	// PropPathSyncInterval prefixes a subtree's sync interval (Config.PathSyncIntervals):
+	RootOptionPrefix = "alluxio.master.mount.table.root.option."
+	// PathSyncIntervalPrefix prefixes a subtree's sync interval (unifiedfs.Config.PathSyncIntervals):
 	// unifiedfs.path.sync.interval./data/hot=5min.
-	PropPathSyncInterval = "unifiedfs.path.sync.interval."
+	PathSyncIntervalPrefix = "unifiedfs.path.sync.interval."
 )
 
-// LoadProperties reads a Java properties file such as Alluxio's conf/alluxio-site.properties:
+// Load reads a Java properties file such as Alluxio's conf/alluxio-site.properties:
 // "key=value", "key: value" or "key value" lines, '#' and '!' comments, backslash line
 // continuations and escapes (\t, \n, \uXXXX, ...). A key given twice keeps its last value.
 // Errors are *fs.PathError values naming path (and the line, for a syntax error).
-func LoadProperties(path string) (map[string]string, error) {
+func Load(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	props, err := ParseProperties(f)
+	props, err := Parse(f)
 	if err != nil {
 		return nil, &fs.PathError{Op: "load properties", Path: path, Err: err}
 	}
 	return props, nil
 }
 
-// ParseProperties parses Java properties text; see LoadProperties. Syntax errors wrap
+// Parse parses Java properties text; see Load. Syntax errors wrap
 // fs.ErrInvalid and name the line.
-func ParseProperties(r io.Reader) (map[string]string, error) {
+func Parse(r io.Reader) (map[string]string, error) {
 	props := map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -158,11 +164,11 @@ func unescapeProperty(s string) (string, error) {
 	return b.String(), nil
 }
 
-// ConfigFromProperties builds a Config from Alluxio-style properties (LoadProperties'
+// unifiedfs.Config builds a unifiedfs.Config from Alluxio-style properties (Load's
 // result, possibly with command-line overrides merged in). It understands:
 //
-//	alluxio.master.mount.table.root.ufs                 Config.RootUFS
-//	alluxio.master.mount.table.root.option.<key>        Config.RootOptions[<key>]
+//	alluxio.master.mount.table.root.ufs                 unifiedfs.Config.RootUFS
+//	alluxio.master.mount.table.root.option.<key>        unifiedfs.Config.RootOptions[<key>]
 //	alluxio.master.mount.table.root.readonly | .shared  RootReadOnly, RootShared
 //	alluxio.user.file.metadata.sync.interval            SyncInterval: -1 (or any negative) SyncNever,
 //	                                                    0 SyncAlways, else a duration (1m, 5min, 30sec, 60000)
@@ -202,14 +208,14 @@ func unescapeProperty(s string) (string, error) {
 //
 // Keys outside the alluxio.* and unifiedfs.* namespaces (fs.oss.endpoint, fs.kodo.accesskey,
 // ...) and alluxio.underfs.* keys are driver options, as in Alluxio's site properties:
-// they become defaults of RootOptions (a root.option.<key> wins) and UFSOptionsFromProperties
+// they become defaults of RootOptions (a root.option.<key> wins) and UFSOptions
 // returns them for other mounts. Every other alluxio.* or unifiedfs.* key yields a warning
 // naming it. Invalid values are errors (joined, each wrapping fs.ErrInvalid) naming the key
 // and what it expects; values of secret keys are never quoted. A cache directory without a
 // quota gets DefaultCacheDiskCapacity.
-func ConfigFromProperties(props map[string]string) (Config, []string, error) {
+func Config(props map[string]string) (unifiedfs.Config, []string, error) {
 	p := &propParser{props: props}
-	cfg := Config{}
+	cfg := unifiedfs.Config{}
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
@@ -226,16 +232,16 @@ func ConfigFromProperties(props map[string]string) (Config, []string, error) {
 			if cfg.RootOptions == nil {
 				cfg.RootOptions = map[string]string{}
 			}
-			if _, set := props[PropRootOption+k]; !set {
+			if _, set := props[RootOptionPrefix+k]; !set {
 				cfg.RootOptions[k] = v
 			}
-		case strings.HasPrefix(k, PropRootOption):
+		case strings.HasPrefix(k, RootOptionPrefix):
 			if cfg.RootOptions == nil {
 				cfg.RootOptions = map[string]string{}
 			}
-			cfg.RootOptions[strings.TrimPrefix(k, PropRootOption)] = v
-		case strings.HasPrefix(k, PropPathSyncInterval):
-			path := strings.TrimPrefix(k, PropPathSyncInterval)
+			cfg.RootOptions[strings.TrimPrefix(k, RootOptionPrefix)] = v
+		case strings.HasPrefix(k, PathSyncIntervalPrefix):
+			path := strings.TrimPrefix(k, PathSyncIntervalPrefix)
 			if _, err := ufs.CleanPath(path); err != nil || !strings.HasPrefix(path, "/") {
 				p.fail(k, v, "want unifiedfs.path.sync.interval.</rooted/path>=<interval>")
 				continue
@@ -264,9 +270,9 @@ func ConfigFromProperties(props map[string]string) (Config, []string, error) {
 		} else {
 			switch strings.ToUpper(lt) {
 			case "NEVER", "ONCE":
-				cfg.SyncInterval = SyncNever
+				cfg.SyncInterval = unifiedfs.SyncNever
 			case "ALWAYS":
-				cfg.SyncInterval = SyncAlways
+				cfg.SyncInterval = unifiedfs.SyncAlways
 			default:
 				p.fail("alluxio.user.file.metadata.load.type", lt, "want NEVER, ONCE or ALWAYS")
 			}
@@ -279,7 +285,7 @@ func ConfigFromProperties(props map[string]string) (Config, []string, error) {
 		}
 	}
 	if cfg.CacheDir != "" && cfg.CacheDiskCapacity == 0 {
-		cfg.CacheDiskCapacity = DefaultCacheDiskCapacity
+		cfg.CacheDiskCapacity = unifiedfs.DefaultCacheDiskCapacity
 	}
 	p.haConfig(&cfg)
 	return cfg, p.warnings, errors.Join(p.errs...)
@@ -293,7 +299,7 @@ var haKeys = []string{"alluxio.zookeeper.address", "alluxio.zookeeper.election.p
 
 // haConfig fills cfg.HA from the alluxio.zookeeper.* and alluxio.master.* keys when
 // alluxio.zookeeper.enabled is true; the journal folder then names the shared journal.
-func (p *propParser) haConfig(cfg *Config) {
+func (p *propParser) haConfig(cfg *unifiedfs.Config) {
 	get := func(k string) string { return strings.TrimSpace(p.props[k]) }
 	enabled := false
 	if on := get("alluxio.zookeeper.enabled"); on != "" {
@@ -310,7 +316,7 @@ func (p *propParser) haConfig(cfg *Config) {
 		}
 		return
 	}
-	ha := HAConfig{ElectionPath: get("alluxio.zookeeper.election.path"), LeaderPath: get("alluxio.zookeeper.leader.path")}
+	ha := unifiedfs.HAConfig{ElectionPath: get("alluxio.zookeeper.election.path"), LeaderPath: get("alluxio.zookeeper.leader.path")}
 	for _, a := range strings.Split(get("alluxio.zookeeper.address"), ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			ha.ZooKeeper = append(ha.ZooKeeper, a)
@@ -368,10 +374,10 @@ func (p *propParser) haConfig(cfg *Config) {
 	cfg.HA = ha
 }
 
-// UFSOptionsFromProperties returns the driver options set globally in props: keys outside
+// UFSOptions returns the driver options set globally in props: keys outside
 // the alluxio.* and unifiedfs.* namespaces (fs.oss.endpoint, fs.kodo.accesskey, ...) and
 // alluxio.underfs.* keys. Alluxio applies them to every mount; a mount's own options win.
-func UFSOptionsFromProperties(props map[string]string) map[string]string {
+func UFSOptions(props map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range props {
 		if v = strings.TrimSpace(v); v != "" && isUFSOptionKey(k) {
@@ -386,7 +392,7 @@ func isUFSOptionKey(k string) bool {
 		!strings.HasPrefix(k, "alluxio.") && !strings.HasPrefix(k, "unifiedfs.")
 }
 
-// propParser collects warnings and errors while a Config is built.
+// propParser collects warnings and errors while a unifiedfs.Config is built.
 type propParser struct {
 	props    map[string]string
 	warnings []string
@@ -415,9 +421,9 @@ func (p *propParser) interval(key, v string) (time.Duration, bool) {
 	}
 	switch {
 	case d < 0:
-		return SyncNever, true
+		return unifiedfs.SyncNever, true
 	case d == 0:
-		return SyncAlways, true
+		return unifiedfs.SyncAlways, true
 	}
 	return d, true
 }
@@ -468,131 +474,131 @@ func (p *propParser) localDir(key, v string) (string, bool) {
 	return filepath.FromSlash(ufs.Rooted(u.Path)), true
 }
 
-type propSetter func(p *propParser, cfg *Config, key, v string)
+type propSetter func(p *propParser, cfg *unifiedfs.Config, key, v string)
 
-func setSize(field func(*Config) *int64) propSetter {
-	return func(p *propParser, cfg *Config, key, v string) {
+func setSize(field func(*unifiedfs.Config) *int64) propSetter {
+	return func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if n, ok := p.size(key, v); ok {
 			*field(cfg) = n
 		}
 	}
 }
 
-func setDuration(field func(*Config) *time.Duration) propSetter {
-	return func(p *propParser, cfg *Config, key, v string) {
+func setDuration(field func(*unifiedfs.Config) *time.Duration) propSetter {
+	return func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if d, ok := p.duration(key, v); ok {
 			*field(cfg) = d
 		}
 	}
 }
 
-func setInt(field func(*Config) *int, min int) propSetter {
-	return func(p *propParser, cfg *Config, key, v string) {
+func setInt(field func(*unifiedfs.Config) *int, min int) propSetter {
+	return func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if n, ok := p.int(key, v, min); ok {
 			*field(cfg) = n
 		}
 	}
 }
 
-func setDir(field func(*Config) *string) propSetter {
-	return func(p *propParser, cfg *Config, key, v string) {
+func setDir(field func(*unifiedfs.Config) *string) propSetter {
+	return func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if d, ok := p.localDir(key, v); ok {
 			*field(cfg) = d
 		}
 	}
 }
 
-func ignore(*propParser, *Config, string, string) {}
+func ignore(*propParser, *unifiedfs.Config, string, string) {}
 
 var (
-	cacheCapacity     = func(c *Config) *int64 { return &c.CacheCapacity }
-	cacheDiskCapacity = func(c *Config) *int64 { return &c.CacheDiskCapacity }
-	blockSize         = func(c *Config) *int64 { return &c.BlockSize }
-	cacheDir          = func(c *Config) *string { return &c.CacheDir }
-	journalDir        = func(c *Config) *string { return &c.JournalDir }
+	cacheCapacity     = func(c *unifiedfs.Config) *int64 { return &c.CacheCapacity }
+	cacheDiskCapacity = func(c *unifiedfs.Config) *int64 { return &c.CacheDiskCapacity }
+	blockSize         = func(c *unifiedfs.Config) *int64 { return &c.BlockSize }
+	cacheDir          = func(c *unifiedfs.Config) *string { return &c.CacheDir }
+	journalDir        = func(c *unifiedfs.Config) *string { return &c.JournalDir }
 )
 
 // propSetters handle the keys with one fixed name. unifiedfs.* keys that override an
 // Alluxio key are applied after all others (propOverrides), so they are ignored here.
 var propSetters = map[string]propSetter{
-	"alluxio.master.mount.table.root.ufs": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.master.mount.table.root.ufs": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if _, err := ufs.ParseURI(v); err != nil {
 			p.fail(key, v, `want a UFS URI such as "hdfs://namenode:8020/data" or "file:///var/data"`)
 			return
 		}
 		cfg.RootUFS = v
 	},
-	"alluxio.master.mount.table.root.readonly": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.master.mount.table.root.readonly": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		cfg.RootReadOnly, _ = p.bool(key, v)
 	},
-	"alluxio.master.mount.table.root.shared": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.master.mount.table.root.shared": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		cfg.RootShared, _ = p.bool(key, v)
 	},
-	"alluxio.user.file.metadata.sync.interval": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.user.file.metadata.sync.interval": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if d, ok := p.interval(key, v); ok {
 			cfg.SyncInterval = d
 		}
 	},
 	"alluxio.user.file.metadata.load.type": ignore, // resolved after the interval
-	"alluxio.user.file.metadata.sync.limit": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.user.file.metadata.sync.limit": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if n, ok := p.int(key, v, -1); ok {
 			if n == 0 {
-				n = -1 // a written 0 means no limit, not Config's "zero means the default"
+				n = -1 // a written 0 means no limit, not unifiedfs.Config's "zero means the default"
 			}
 			cfg.SyncLimit = n
 		}
 	},
-	"alluxio.master.metadata.sync.traversal.order": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.master.metadata.sync.traversal.order": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		switch strings.ToUpper(v) {
 		case "BFS":
-			cfg.SyncTraversal = BFS
+			cfg.SyncTraversal = unifiedfs.BFS
 		case "DFS":
-			cfg.SyncTraversal = DFS
+			cfg.SyncTraversal = unifiedfs.DFS
 		default:
 			p.fail(key, v, "want BFS or DFS")
 		}
 	},
-	"alluxio.user.file.writetype.default": func(p *propParser, cfg *Config, key, v string) {
-		w, err := ParseWriteType(v)
+	"alluxio.user.file.writetype.default": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
+		w, err := unifiedfs.ParseWriteType(v)
 		if err != nil {
 			p.fail(key, v, "want MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH")
 			return
 		}
 		cfg.WriteType = w
 	},
-	"alluxio.user.file.readtype.default": func(p *propParser, cfg *Config, key, v string) {
-		r, err := ParseReadType(v)
+	"alluxio.user.file.readtype.default": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
+		r, err := unifiedfs.ParseReadType(v)
 		if err != nil {
 			p.fail(key, v, "want NO_CACHE, CACHE or CACHE_PROMOTE")
 			return
 		}
 		cfg.ReadType = r
 	},
-	"alluxio.master.journal.folder": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.master.journal.folder": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if on, _ := strconv.ParseBool(strings.TrimSpace(p.props["alluxio.zookeeper.enabled"])); on {
 			return // the shared journal's URI: see haConfig
 		}
 		setDir(journalDir)(p, cfg, key, v)
 	},
-	"alluxio.user.file.create.ttl": func(p *propParser, cfg *Config, key, v string) {
+	"alluxio.user.file.create.ttl": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n < 0 {
 			cfg.CreateTTL = 0 // Alluxio's -1: no TTL
 			return
 		}
-		setDuration(func(c *Config) *time.Duration { return &c.CreateTTL })(p, cfg, key, v)
+		setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.CreateTTL })(p, cfg, key, v)
 	},
-	"alluxio.user.file.create.ttl.action": func(p *propParser, cfg *Config, key, v string) {
-		a, err := ParseTTLAction(strings.TrimSpace(v))
+	"alluxio.user.file.create.ttl.action": func(p *propParser, cfg *unifiedfs.Config, key, v string) {
+		a, err := unifiedfs.ParseTTLAction(strings.TrimSpace(v))
 		if err != nil {
 			p.fail(key, v, "want DELETE or FREE")
 			return
 		}
 		cfg.CreateTTLAction = a
 	},
-	"alluxio.master.ttl.checker.interval":           setDuration(func(c *Config) *time.Duration { return &c.TTLCheckInterval }),
-	"alluxio.master.ufs.active.sync.interval":       setDuration(func(c *Config) *time.Duration { return &c.ActiveSyncInterval }),
-	"alluxio.master.ufs.active.sync.max.activities": setInt(func(c *Config) *int { return &c.ActiveSyncMaxActivities }, 1),
-	"alluxio.master.ufs.active.sync.max.age":        setInt(func(c *Config) *int { return &c.ActiveSyncMaxAge }, 1),
+	"alluxio.master.ttl.checker.interval":           setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.TTLCheckInterval }),
+	"alluxio.master.ufs.active.sync.interval":       setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.ActiveSyncInterval }),
+	"alluxio.master.ufs.active.sync.max.activities": setInt(func(c *unifiedfs.Config) *int { return &c.ActiveSyncMaxActivities }, 1),
+	"alluxio.master.ufs.active.sync.max.age":        setInt(func(c *unifiedfs.Config) *int { return &c.ActiveSyncMaxAge }, 1),
 	"alluxio.user.block.size.bytes.default":         setSize(blockSize),
 	"alluxio.worker.ramdisk.size":                   setSize(cacheCapacity),
 	"alluxio.worker.memory.size":                    setSize(cacheCapacity),
@@ -620,10 +626,10 @@ var propSetters = map[string]propSetter{
 	"unifiedfs.cache.disk.capacity": ignore,
 	"unifiedfs.cache.block.size":    ignore,
 	"unifiedfs.journal.dir":         ignore,
-	"unifiedfs.persist.workers":     setInt(func(c *Config) *int { return &c.PersistWorkers }, 1),
-	"unifiedfs.persist.retry.base":  setDuration(func(c *Config) *time.Duration { return &c.PersistRetryBase }),
-	"unifiedfs.close.timeout":       setDuration(func(c *Config) *time.Duration { return &c.CloseTimeout }),
-	"unifiedfs.sync.concurrency":    setInt(func(c *Config) *int { return &c.SyncConcurrency }, 1),
+	"unifiedfs.persist.workers":     setInt(func(c *unifiedfs.Config) *int { return &c.PersistWorkers }, 1),
+	"unifiedfs.persist.retry.base":  setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.PersistRetryBase }),
+	"unifiedfs.close.timeout":       setDuration(func(c *unifiedfs.Config) *time.Duration { return &c.CloseTimeout }),
+	"unifiedfs.sync.concurrency":    setInt(func(c *unifiedfs.Config) *int { return &c.SyncConcurrency }, 1),
 }
 
 var propOverrides = []struct {

@@ -43,89 +43,6 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Config configures an FS. The zero value of every field means its default, so
-// Config{RootUFS: "file:///var/data"} is a useful configuration.
-type Config struct {
-	// RootUFS is mounted at "/" (Alluxio's alluxio.master.mount.table.root.ufs). Required.
-	RootUFS string
-	// RootOptions are the root mount's driver options (root.option.*), e.g. credentials.
-	RootOptions  map[string]string
-	RootReadOnly bool
-	RootShared   bool
-
-	// WriteType is the default for Create and Mkdir; zero means CacheThrough.
-	WriteType WriteType
-	// ReadType is the default for reads; zero means Cache.
-	ReadType ReadType
-
-	// BlockSize of the cache; zero lets the cache choose.
-	BlockSize int64
-	// CacheCapacity bounds the memory tier in bytes; zero lets the cache choose.
-	CacheCapacity int64
-	// CacheDir enables a disk tier of CacheDiskCapacity bytes (zero: 1 GiB). Pinned blocks
-	// of unpersisted files then live there, and every block there survives restarts.
-	CacheDir          string
-	CacheDiskCapacity int64
-
-	// PersistWorkers run asynchronous persists (default 4).
-	PersistWorkers int
-	// PersistRetryBase is the first retry delay of a failed async persist; it doubles up
-	// to one minute (default 100ms).
-	PersistRetryBase time.Duration
-	// CloseTimeout bounds how long Close waits for queued persists (default 30s).
-	CloseTimeout time.Duration
-
-	// SyncInterval says when metadata is re-synced with the UFS (Alluxio's
-	// alluxio.user.file.metadata.sync.interval): SyncNever (the zero value; Alluxio's -1)
-	// loads metadata once and never again; SyncAlways (Alluxio's 0) syncs on every
-	// operation; d > 0 syncs a path when its last sync is older than d.
-	SyncInterval time.Duration
-	// PathSyncIntervals override SyncInterval for subtrees (path configuration); the
-	// longest matching prefix wins. Keys are namespace paths in either form.
-	PathSyncIntervals map[string]time.Duration
-	// SyncLimit bounds a recursive sync (alluxio.user.file.metadata.sync.limit): zero means
-	// 1,000,000; negative means no limit.
-	SyncLimit int
-	// SyncTraversal is the order of recursive syncs: BFS (the default) or DFS.
-	SyncTraversal Traversal
-	// SyncConcurrency is the number of UFS listings a sync runs in parallel (default 32).
-	SyncConcurrency int
-	// ActiveSyncInterval is how often sync points are checked (default 30s);
-	// ActiveSyncMaxActivities (default 10) and ActiveSyncMaxAge (default 10 intervals) are
-	// Alluxio's quiet-period rule.
-	ActiveSyncInterval      time.Duration
-	ActiveSyncMaxActivities int
-	ActiveSyncMaxAge        int
-
-	// JournalDir makes namespace state durable: mounts (with their options, secrets
-	// included: the files are created 0600), unpersisted files, persist states, the
-	// async-persist queue and sync points survive a restart. Empty: state lives in memory.
-	JournalDir string
-	// JournalCheckpointBytes is how much the journal may grow before a checkpoint
-	// compacts it (default 16 MiB).
-	JournalCheckpointBytes int64
-
-	// HA makes this FS one member of a highly available namespace (ZooKeeper election, a
-	// journal on shared storage); the zero value is a single process. See HAConfig.
-	HA HAConfig
-
-	// Registry resolves UFS URIs; nil means ufs.Default (drivers' init registrations).
-	Registry *ufs.Registry
-	// Logger receives warnings (failed background persists, ...); nil discards them.
-	// Secrets are never logged.
-	Logger *slog.Logger
-	// Clock returns the current time; nil means time.Now. Tests inject one.
-	Clock func() time.Time
-
-	// CreateTTL gives every file created through the FS a TTL, with CreateTTLAction
-	// (Alluxio's alluxio.user.file.create.ttl and .ttl.action); zero: none.
-	CreateTTL       time.Duration
-	CreateTTLAction TTLAction
-	// TTLCheckInterval is how often expired TTLs are applied, and the width of the
-	// expiry buckets (Alluxio's alluxio.master.ttl.checker.interval); zero: one hour.
-	TTLCheckInterval time.Duration
-}
-
 // FS is a unified namespace. It is safe for concurrent use. Its io/fs methods use the
 // context given to New; WithContext returns a view bound to another one.
 type FS struct {
@@ -211,31 +128,7 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 			return fail(err)
 		}
 	}
-	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
-	if err != nil {
-		return fail(&fs.PathError{Op: "mount", Path: "/", Err: err})
-	}
-	f.warnUnknownOptions(ufs.Root, rootUFS, cfg.RootOptions)
-	var rootMTime int64
-	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
-		rootMTime = st.ModTime.UnixNano() // stable across restarts, unlike the start time
-	}
-	name := "unifiedfs"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	f.nsConfig = namespace.Config{
-		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
-		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
-		RootMTime: rootMTime,
-		TTLBucket: int64(cfg.TTLCheckInterval),
-	}
-	f.nsp.Store(namespace.New(f.nsConfig))
-	uri, _ := ufs.ParseURI(cfg.RootUFS)
-	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
-		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
-	}}, rootUFS); err != nil {
-		_ = rootUFS.Close()
+	if err := f.mountRoot(ctx); err != nil {
 		return fail(err)
 	}
 	f.persist = newPersister(f)
@@ -261,6 +154,41 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		}
 	}
 	return f, nil
+}
+
+// mountRoot opens Config.RootUFS and starts the namespace with it mounted at "/": the
+// namespace's owners are the process's user, and the root's mtime is the UFS root's
+// (stable across restarts, unlike the start time).
+func (f *FS) mountRoot(ctx context.Context) error {
+	cfg := f.cfg
+	rootUFS, err := f.reg.Open(ctx, cfg.RootUFS, cfg.RootOptions)
+	if err != nil {
+		return &fs.PathError{Op: "mount", Path: "/", Err: err}
+	}
+	f.warnUnknownOptions(ufs.Root, rootUFS, cfg.RootOptions)
+	var rootMTime int64
+	if st, err := rootUFS.Stat(ctx, ufs.Root); err == nil && !st.ModTime.IsZero() {
+		rootMTime = st.ModTime.UnixNano()
+	}
+	name := "unifiedfs"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	f.nsConfig = namespace.Config{
+		FileOwner: inode.Owner{Owner: name, Group: name, Mode: 0o644},
+		DirOwner:  inode.Owner{Owner: name, Group: name, Mode: 0o755},
+		RootMTime: rootMTime,
+		TTLBucket: int64(cfg.TTLCheckInterval),
+	}
+	f.nsp.Store(namespace.New(f.nsConfig))
+	uri, _ := ufs.ParseURI(cfg.RootUFS)
+	if err := f.apply(&namespace.Entry{Op: namespace.OpMount, Path: ufs.Root, Volatile: true, Mount: &namespace.MountRecord{
+		ID: namespace.RootMountID, URI: uri.String(), Options: cfg.RootOptions, ReadOnly: cfg.RootReadOnly, Shared: cfg.RootShared,
+	}}, rootUFS); err != nil {
+		_ = rootUFS.Close()
+		return err
+	}
+	return nil
 }
 
 // jnl returns the journal this member writes, or nil.

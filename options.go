@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
 )
@@ -153,45 +152,4 @@ type DeleteOptions struct {
 	// NamespaceOnly removes the entries from the namespace (and their cached blocks) but
 	// leaves the UFS untouched, as Alluxio's rm --alluxioOnly.
 	NamespaceOnly bool
-}
-
-// FileStatus is what Stat's fs.FileInfo.Sys() returns: the namespace's view of one entry.
-type FileStatus struct {
-	Path         string // rooted namespace path
-	Name         string
-	IsDir        bool
-	Size         int64
-	ModTime      time.Time
-	Mode         fs.FileMode // permission bits (with the owner's bits copied to group and other on shared mounts)
-	Owner        string
-	Group        string
-	PersistState PersistState
-	// UFSPath is the entry's location in its UFS, as a URI.
-	UFSPath string
-	// MountPoint is the rooted path of the mount the entry is in; IsMountPoint says
-	// whether the entry is that mount's root.
-	MountPoint   string
-	IsMountPoint bool
-	// CachedBytes is how much of the file's content is in the block cache.
-	CachedBytes int64
-	// Fingerprint is the UFS fingerprint recorded for the entry ("" when unknown).
-	Fingerprint string
-	// Incomplete is true while the file is being written.
-	Incomplete bool
-	// Pinned is true while the cache holds the only copy of the file's content
-	// (MUST_CACHE, or ASYNC_THROUGH before its persist), or when SetAttribute pinned it:
-	// its blocks are never evicted.
-	Pinned bool
-	// TTL is the time to live SetAttribute (or Config.CreateTTL) gave the entry, 0 for
-	// none; it expires at the time the TTL was set plus TTL, and TTLAction says what then.
-	TTL       time.Duration `json:",omitempty"`
-	TTLAction TTLAction     `json:",omitempty"`
-	// Children is the number of entries the namespace holds for a directory (those
-	// loaded so far), as Alluxio's ls shows for directories.
-	Children int
-	// ReadOnly is true under a read-only mount.
-	ReadOnly bool
-	// Version identifies the content of a file: it changes whenever the content changes
-	// (an overwrite, a change found in the UFS), and only then.
-	Version uint64 `json:",omitempty"`
 }

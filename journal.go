@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
@@ -274,38 +272,4 @@ func (f *FS) Checkpoint() error {
 		return err
 	}
 	return j.Checkpoint(snap, seq)
-}
-
-// brokenUFS stands for a journaled mount whose UFS cannot be reached: every operation
-// reports the error that opening it gave.
-type brokenUFS struct{ err error }
-
-func (b *brokenUFS) fail(op, p string) error {
-	return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("UFS unreachable since restart: %w", b.err)}
-}
-func (b *brokenUFS) Stat(_ context.Context, p string) (ufs.Status, error) {
-	return ufs.Status{}, b.fail("stat", p)
-}
-func (b *brokenUFS) List(_ context.Context, p string, _ ufs.ListOptions) (ufs.ListPage, error) {
-	return ufs.ListPage{}, b.fail("list", p)
-}
-func (b *brokenUFS) OpenRange(_ context.Context, p string, _, _ int64) (io.ReadCloser, error) {
-	return nil, b.fail("open", p)
-}
-func (b *brokenUFS) Create(_ context.Context, p string, _ ufs.CreateOptions) (ufs.Writer, error) {
-	return nil, b.fail("create", p)
-}
-func (b *brokenUFS) Mkdir(_ context.Context, p string) error       { return b.fail("mkdir", p) }
-func (b *brokenUFS) Remove(_ context.Context, p string) error      { return b.fail("remove", p) }
-func (b *brokenUFS) RemoveAll(_ context.Context, p string) error   { return b.fail("removeall", p) }
-func (b *brokenUFS) Rename(_ context.Context, src, _ string) error { return b.fail("rename", src) }
-func (b *brokenUFS) Capabilities() ufs.Capabilities                { return ufs.Capabilities{Kind: "unreachable"} }
-func (b *brokenUFS) Close() error                                  { return nil }
-
-// mountErr reports why a mount is unusable ("" when it works).
-func mountErr(m *mount) string {
-	if b, ok := m.ufs.(*brokenUFS); ok {
-		return b.err.Error()
-	}
-	return ""
 }

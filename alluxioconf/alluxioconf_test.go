@@ -1,7 +1,9 @@
-package unifiedfs_test
+package alluxioconf_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
+	"github.com/unifiedfs/unifiedfs/alluxioconf"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
 )
 
@@ -29,7 +32,7 @@ func TestParseProperties(t *testing.T) {
 		"key\\=with\\:seps=v\n" +
 		"a=last wins\n" +
 		"h==starts with equals\n"
-	got, err := unifiedfs.ParseProperties(strings.NewReader(text))
+	got, err := alluxioconf.Parse(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +44,12 @@ func TestParseProperties(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 
-	_, err = unifiedfs.ParseProperties(strings.NewReader("ok=1\nbad=\\u12\n"))
+	_, err = alluxioconf.Parse(strings.NewReader("ok=1\nbad=\\u12\n"))
 	if !errors.Is(err, fs.ErrInvalid) || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("malformed escape: %v, want fs.ErrInvalid naming line 2", err)
 	}
 
-	_, err = unifiedfs.LoadProperties(filepath.Join(t.TempDir(), "missing.properties"))
+	_, err = alluxioconf.Load(filepath.Join(t.TempDir(), "missing.properties"))
 	var pe *fs.PathError
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
 		t.Errorf("missing file: %v, want a *fs.PathError with fs.ErrNotExist", err)
@@ -60,7 +63,7 @@ func writeSite(t *testing.T, text string) map[string]string {
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	props, err := unifiedfs.LoadProperties(p)
+	props, err := alluxioconf.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +101,7 @@ unifiedfs.no.such.key=1
 func TestConfigFromProperties(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	text := strings.NewReplacer("ROOT", root, "STATE", state).Replace(siteTemplate)
-	cfg, warnings, err := unifiedfs.ConfigFromProperties(writeSite(t, text))
+	cfg, warnings, err := alluxioconf.Config(writeSite(t, text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +145,10 @@ func TestConfigFromProperties(t *testing.T) {
 		t.Errorf("warnings print a secret: %q", warnings)
 	}
 
-	ufsOpts := unifiedfs.UFSOptionsFromProperties(writeSite(t, text))
+	ufsOpts := alluxioconf.UFSOptions(writeSite(t, text))
 	want := map[string]string{"fs.kodo.accesskey": "AK", "fs.kodo.secretkey": "SK-SECRET", "alluxio.underfs.kodo.endpoint": "iovip.qbox.me"}
 	if !maps.Equal(ufsOpts, want) {
-		t.Errorf("UFSOptionsFromProperties = %q, want %q", ufsOpts, want)
+		t.Errorf("UFSOptions = %q, want %q", ufsOpts, want)
 	}
 }
 
@@ -166,14 +169,15 @@ func TestConfigFromPropertiesIntervals(t *testing.T) {
 		{map[string]string{"alluxio.user.file.metadata.load.type": "ALWAYS", "alluxio.user.file.metadata.sync.interval": "-1"}, unifiedfs.SyncNever},
 		{map[string]string{"alluxio.user.file.metadata.load.type": "NEVER", "alluxio.user.file.metadata.sync.interval": "0"}, unifiedfs.SyncAlways},
 	} {
-		cfg, _, err := unifiedfs.ConfigFromProperties(tc.props)
-		if err != nil {
-			t.Errorf("%v: %v", tc.props, err)
-			continue
-		}
-		if cfg.SyncInterval != tc.want {
-			t.Errorf("%v: SyncInterval %v, want %v", tc.props, cfg.SyncInterval, tc.want)
-		}
+		t.Run(fmt.Sprint(tc.props), func(t *testing.T) {
+			cfg, _, err := alluxioconf.Config(tc.props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.SyncInterval != tc.want {
+				t.Errorf("SyncInterval %v, want %v", cfg.SyncInterval, tc.want)
+			}
+		})
 	}
 }
 
@@ -188,7 +192,7 @@ func TestConfigFromPropertiesErrors(t *testing.T) {
 		"alluxio.master.mount.table.root.ufs":                           "not a uri",
 		"alluxio.master.mount.table.root.option.fs.oss.accessKeySecret": "s3cr3t",
 	}
-	_, _, err := unifiedfs.ConfigFromProperties(props)
+	_, _, err := alluxioconf.Config(props)
 	if !errors.Is(err, fs.ErrInvalid) {
 		t.Fatalf("err = %v, want fs.ErrInvalid", err)
 	}
@@ -221,7 +225,7 @@ func (c *fakeClock) Add(d time.Duration) {
 func TestConfigFromPropertiesBehaviour(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	text := strings.NewReplacer("ROOT", root, "STATE", state).Replace(siteTemplate)
-	cfg, _, err := unifiedfs.ConfigFromProperties(writeSite(t, text))
+	cfg, _, err := alluxioconf.Config(writeSite(t, text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +284,7 @@ func TestConfigFromPropertiesBehaviour(t *testing.T) {
 
 func TestConfigFromPropertiesReadOnlyRoot(t *testing.T) {
 	root := t.TempDir()
-	cfg, _, err := unifiedfs.ConfigFromProperties(map[string]string{
+	cfg, _, err := alluxioconf.Config(map[string]string{
 		"alluxio.master.mount.table.root.ufs":      "file://" + root,
 		"alluxio.master.mount.table.root.readonly": "true",
 		"alluxio.master.mount.table.root.shared":   "true",
@@ -310,10 +314,38 @@ func FuzzProperties(f *testing.F) {
 	f.Add("k\\\n")
 	f.Add("alluxio.user.file.metadata.sync.interval=-9999999999999999999")
 	f.Fuzz(func(t *testing.T, text string) {
-		props, err := unifiedfs.ParseProperties(strings.NewReader(text))
+		props, err := alluxioconf.Parse(strings.NewReader(text))
 		if err != nil {
 			return
 		}
-		_, _, _ = unifiedfs.ConfigFromProperties(props)
+		_, _, _ = alluxioconf.Config(props)
 	})
+}
+
+var ctx = context.Background()
+
+// The TTL properties set their Config fields; -1 means no TTL; a bad action is an error.
+func TestTTLProperties(t *testing.T) {
+	root := t.TempDir()
+	cfg, _, err := alluxioconf.Config(map[string]string{
+		"alluxio.master.mount.table.root.ufs": "file://" + root,
+		"alluxio.user.file.create.ttl":        "10min", "alluxio.user.file.create.ttl.action": "free",
+		"alluxio.master.ttl.checker.interval": "30sec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CreateTTL != 10*time.Minute || cfg.CreateTTLAction != unifiedfs.TTLFree || cfg.TTLCheckInterval != 30*time.Second {
+		t.Fatalf("got %v %v %v", cfg.CreateTTL, cfg.CreateTTLAction, cfg.TTLCheckInterval)
+	}
+	cfg, _, err = alluxioconf.Config(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl": "-1"})
+	if err != nil || cfg.CreateTTL != 0 {
+		t.Fatalf("-1: %v %v", cfg.CreateTTL, err)
+	}
+	_, _, err = alluxioconf.Config(map[string]string{"alluxio.master.mount.table.root.ufs": "file://" + root, "alluxio.user.file.create.ttl.action": "explode"})
+	if !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("bad action: %v", err)
+	}
+	if a, err := unifiedfs.ParseTTLAction("DeLeTe"); err != nil || a != unifiedfs.TTLDelete || a.String() != "DELETE" {
+		t.Fatalf("ParseTTLAction: %v %v", a, err)
+	}
 }
