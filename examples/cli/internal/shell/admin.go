@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,39 +9,63 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs"
 	"github.com/unifiedfs/unifiedfs/internal/journal"
 )
 
-func cmdMount(c *cli, fl *flags) error {
-	if len(fl.args) == 0 {
-		if len(fl.vals["option"]) > 0 || fl.has("readonly", "shared") {
-			return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+// mountOptions are the flags of mount (and updateMount).
+type mountOptions struct {
+	readOnly, shared bool
+	options          []string // key=value
+}
+
+func (o *mountOptions) declare(fs *flagSet) {
+	fs.Bool(&o.readOnly, "readonly", "refuse every write under the mount")
+	fs.Bool(&o.shared, "shared", "give other users the owner's permission bits")
+	fs.Strings(&o.options, "option", "key=value", "a driver option (credentials, endpoint), repeatable")
+}
+
+// mountOptions returns the library options: the site-wide driver properties, as Alluxio
+// applies them, then the --option values.
+func (c *cli) mountOptions(o *mountOptions) (unifiedfs.MountOptions, error) {
+	opts := map[string]string{}
+	for k, v := range c.ufsDefaults {
+		opts[k] = v
+	}
+	for _, kv := range o.options {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return unifiedfs.MountOptions{}, usagef("--option wants key=value, e.g. --option fs.oss.endpoint=oss-cn-hangzhou.aliyuncs.com")
+		}
+		opts[k] = v
+	}
+	return unifiedfs.MountOptions{ReadOnly: o.readOnly, Shared: o.shared, Options: opts}, nil
+}
+
+func cmdMount(c *cli, o *mountOptions, args []string) error {
+	if len(args) == 0 {
+		if len(o.options) > 0 || o.readOnly || o.shared {
+			return usagef("usage: unifiedfs %s", lookup("mount").usage())
 		}
 		printMounts(c, c.fsys.Mounts())
 		return nil
 	}
-	if len(fl.args) != 2 {
-		return usagef("usage: unifiedfs mount [--readonly] [--shared] [--option key=value ...] <path> <uri>")
+	if len(args) != 2 {
+		return usagef("usage: unifiedfs %s", lookup("mount").usage())
 	}
-	p, err := nsPath(fl.args[0])
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	uri := fl.args[1]
-	opts := map[string]string{}
-	for k, v := range c.ufsDefaults { // site-wide driver properties, as Alluxio applies them
-		opts[k] = v
+	uri := args[1]
+	mo, err := c.mountOptions(o)
+	if err != nil {
+		return err
 	}
-	for _, kv := range fl.vals["option"] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usagef("--option wants key=value, e.g. --option fs.oss.endpoint=oss-cn-hangzhou.aliyuncs.com")
-		}
-		opts[k] = v
-	}
-	err = c.fsys.Mount(c.ctx, p, uri, unifiedfs.MountOptions{ReadOnly: fl.has("readonly"), Shared: fl.has("shared"), Options: opts})
+	err = c.fsys.Mount(c.ctx, p, uri, mo)
 	if err != nil {
 		return err
 	}
@@ -76,8 +101,8 @@ func printMounts(c *cli, mounts []unifiedfs.MountInfo) {
 	}
 }
 
-func cmdUnmount(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdUnmount(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -88,8 +113,18 @@ func cmdUnmount(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdPersist(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// persistOptions are persist's flags.
+type persistOptions struct {
+	parallelism int           // files persisted at once
+	timeout     time.Duration // per file
+	wait        time.Duration // before persisting
+}
+
+func cmdPersist(c *cli, o *persistOptions, args []string) error {
+	if o.parallelism < 1 {
+		return usagef("-p wants a positive number of parallel persists")
+	}
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -112,12 +147,39 @@ func cmdPersist(c *cli, fl *flags) error {
 	prog := c.newProgress("persist", len(todo), sumSizes(todo))
 	defer prog.done()
 	prog.printf("Found %d files to persist.\n", len(todo))
-	for i, st := range todo {
-		if err := c.fsys.Persist(c.ctx, st.Path); err != nil {
+	if o.wait > 0 && len(todo) > 0 {
+		t := time.NewTimer(o.wait)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return c.ctx.Err()
+		case <-t.C:
+		}
+	}
+	var mu sync.Mutex
+	done := 0
+	err = parallel(c.ctx, o.parallelism, todo, func(ctx context.Context, st *unifiedfs.FileStatus) error {
+		if o.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+		}
+		if err := c.fsys.Persist(ctx, st.Path); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("persisting %s timed out after %s (raise -t): %w", st.Path, o.timeout, err)
+			}
 			return err
 		}
 		prog.add(1, st.Size)
-		prog.printf("(%d/%d) Successfully persisted file: %s\n", i+1, len(todo), st.Path)
+		mu.Lock()
+		done++
+		n := done
+		mu.Unlock()
+		prog.printf("(%d/%d) Successfully persisted file: %s\n", n, len(todo), st.Path)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range dirs { // directories made only in the namespace
 		if err := c.fsys.Persist(c.ctx, d); err != nil {
@@ -127,8 +189,10 @@ func cmdPersist(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdLoad(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// cmdLoad reads files into the cache. --local (Alluxio: load into the worker on this host
+// even when another worker has the data) changes nothing: the cache is this process's.
+func cmdLoad(c *cli, _ bool, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -161,13 +225,15 @@ func cmdLoad(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdFree(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// cmdFree drops cached blocks; the library refuses pinned files (ErrPinned, before
+// anything is freed) unless force, as Alluxio's free -f.
+func cmdFree(c *cli, force bool, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
 	for _, p := range paths {
-		if err := c.fsys.Free(c.ctx, p); err != nil {
+		if err := c.fsys.Free(c.ctx, p, unifiedfs.FreeOptions{Force: force}); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "%s was successfully freed from Alluxio space.\n", p)
@@ -175,13 +241,18 @@ func cmdFree(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdLoadMetadata(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// loadMetadataOptions are loadMetadata's flags.
+type loadMetadataOptions struct {
+	recursive, force, noLimit bool
+}
+
+func cmdLoadMetadata(c *cli, o *loadMetadataOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	opts := unifiedfs.LoadMetadataOptions{Recursive: fl.has("R"), Force: fl.has("F", "f")}
-	if fl.has("n") {
+	opts := unifiedfs.LoadMetadataOptions{Recursive: o.recursive, Force: o.force}
+	if o.noLimit {
 		opts.Limit = -1
 	}
 	for _, p := range paths {
@@ -196,8 +267,8 @@ func cmdLoadMetadata(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdStartSync(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdStartSync(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -208,8 +279,8 @@ func cmdStartSync(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdStopSync(c *cli, fl *flags) error {
-	p, err := nsPath(fl.args[0])
+func cmdStopSync(c *cli, args []string) error {
+	p, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
@@ -220,7 +291,7 @@ func cmdStopSync(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdGetSyncPathList(c *cli, _ *flags) error {
+func cmdGetSyncPathList(c *cli, _ []string) error {
 	fmt.Fprintln(c.stdout, "The following paths are under active syncing")
 	for _, sp := range c.fsys.SyncPoints() {
 		// LastSync is known only to the process that synced; a later invocation has none.
@@ -235,11 +306,11 @@ func cmdGetSyncPathList(c *cli, _ *flags) error {
 
 // cmdFormat erases the journal and the disk cache: what the namespace remembers, never UFS
 // data (the default root UFS, <state>/root, is kept).
-func cmdFormat(c *cli, fl *flags) error {
+func cmdFormat(c *cli, yes bool) error {
 	if err := c.loadConfig(); err != nil {
 		return err
 	}
-	if !fl.has("yes", "y") {
+	if !yes {
 		return usagef("format erases the journal %s and the cache %s (mounts, unpersisted files, sync points): rerun with --yes to confirm",
 			c.cfg.JournalDir, c.cfg.CacheDir)
 	}

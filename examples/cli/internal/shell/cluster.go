@@ -15,7 +15,7 @@ import (
 // Alluxio's master process: its state (disk cache) under the state directory
 // ($UNIFIEDFS_HOME), the journal and the root UFS from the properties. SIGTERM or SIGINT
 // closes it cleanly, handing leadership over.
-func cmdMaster(c *cli, fl *flags) error {
+func cmdMaster(c *cli, debug bool) error {
 	if err := c.loadConfig(); err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func cmdMaster(c *cli, fl *flags) error {
 		return usagef("master runs a member of a highly available namespace: set alluxio.zookeeper.enabled=true, alluxio.zookeeper.address, alluxio.master.journal.folder, alluxio.master.hostname and unifiedfs.cluster.secret (--conf FILE or -D)")
 	}
 	level := slog.LevelInfo
-	if fl.has("debug") {
+	if debug {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
@@ -41,7 +41,7 @@ func cmdMaster(c *cli, fl *flags) error {
 }
 
 // cmdLeader prints the leader's address, as Alluxio's "fs leader".
-func cmdLeader(c *cli, fl *flags) error {
+func cmdLeader(c *cli, _ []string) error {
 	ri := c.fsys.Role()
 	if ri.LeaderAddress == "" && ri.Role == unifiedfs.Leader {
 		ri.LeaderAddress = ri.Address
@@ -58,7 +58,7 @@ func cmdLeader(c *cli, fl *flags) error {
 }
 
 // cmdMasterInfo prints the leader and the journal position, as Alluxio's "fs masterInfo".
-func cmdMasterInfo(c *cli, fl *flags) error {
+func cmdMasterInfo(c *cli, _ []string) error {
 	ri := c.fsys.Role()
 	if ri.Role == unifiedfs.Single {
 		fmt.Fprintln(c.stdout, "Current leader master: (single process)")

@@ -12,12 +12,12 @@ import (
 // with this command's own verbs, on temporary directories: a state directory (whose root
 // UFS is empty) and a local directory mounted at /demo. Each step is printed as the page
 // shows it, then checked; a step that does not do what the page says fails the demo.
-func cmdDemo(c *cli, fl *flags) error {
+func cmdDemo(c *cli, keep bool) error {
 	tmp, err := os.MkdirTemp("", "unifiedfs-demo-")
 	if err != nil {
 		return err
 	}
-	if fl.has("keep") {
+	if keep {
 		fmt.Fprintf(c.stdout, "# keeping %s\n", tmp)
 	} else {
 		defer os.RemoveAll(tmp)

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"crypto/md5"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/unifiedfs/unifiedfs"
@@ -29,8 +31,8 @@ func (c *cli) openFile(p string) (*unifiedfs.File, error) {
 	return file, nil
 }
 
-func cmdCat(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdCat(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -48,30 +50,17 @@ func cmdCat(c *cli, fl *flags) error {
 	return nil
 }
 
-func byteCount(fl *flags) (int64, error) {
-	n, err := ufs.ParseSize(fl.value("c", "1KB"))
+// openArg opens head's and tail's file argument.
+func (c *cli) openArg(arg string) (*unifiedfs.File, error) {
+	p, err := nsPath(arg)
 	if err != nil {
-		return 0, usagef("-c wants a byte count such as 100, 1KB, 2MB")
+		return nil, err
 	}
-	return n, nil
+	return c.openFile(p)
 }
 
-// openCounted parses head's and tail's byte count (-c) and opens their file argument.
-func (c *cli) openCounted(fl *flags) (int64, *unifiedfs.File, error) {
-	n, err := byteCount(fl)
-	if err != nil {
-		return 0, nil, err
-	}
-	p, err := nsPath(fl.args[0])
-	if err != nil {
-		return 0, nil, err
-	}
-	f, err := c.openFile(p)
-	return n, f, err
-}
-
-func cmdHead(c *cli, fl *flags) error {
-	n, f, err := c.openCounted(fl)
+func cmdHead(c *cli, n int64, args []string) error {
+	f, err := c.openArg(args[0])
 	if err != nil {
 		return err
 	}
@@ -80,8 +69,8 @@ func cmdHead(c *cli, fl *flags) error {
 	return err
 }
 
-func cmdTail(c *cli, fl *flags) error {
-	n, f, err := c.openCounted(fl)
+func cmdTail(c *cli, n int64, args []string) error {
+	f, err := c.openArg(args[0])
 	if err != nil {
 		return err
 	}
@@ -95,8 +84,8 @@ func cmdTail(c *cli, fl *flags) error {
 	return err
 }
 
-func cmdChecksum(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdChecksum(c *cli, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -119,8 +108,8 @@ func cmdChecksum(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdMkdir(c *cli, fl *flags) error {
-	for _, a := range fl.args {
+func cmdMkdir(c *cli, args []string) error {
+	for _, a := range args {
 		p, err := nsPath(a)
 		if err != nil {
 			return err
@@ -140,13 +129,13 @@ func cmdMkdir(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdTouch(c *cli, fl *flags) error {
+func cmdTouch(c *cli, args []string) error {
 	// The seed's walkthrough: a touched file lives only in the namespace until persisted.
 	wt := unifiedfs.MustCache
 	if c.writeTypeSet() {
 		wt = unifiedfs.WriteDefault
 	}
-	for _, a := range fl.args {
+	for _, a := range args {
 		p, err := nsPath(a)
 		if err != nil {
 			return err
@@ -159,8 +148,18 @@ func cmdTouch(c *cli, fl *flags) error {
 	return nil
 }
 
-func cmdRm(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// rmOptions are rm's flags.
+type rmOptions struct {
+	recursive, alluxioOnly bool
+	// skipUFSCheck is -U: Alluxio skips checking that a persisted directory's UFS content
+	// is in sync before deleting it. Delete here removes what the namespace lists and what
+	// the UFS holds below it without such a pre-check, so -U changes nothing.
+	skipUFSCheck     bool
+	deleteMountPoint bool
+}
+
+func cmdRm(c *cli, o *rmOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -169,10 +168,10 @@ func cmdRm(c *cli, fl *flags) error {
 		if err != nil {
 			return err
 		}
-		if st.IsDir && !fl.has("R") {
+		if st.IsDir && !o.recursive {
 			return &fs.PathError{Op: "rm", Path: p, Err: fmt.Errorf("%w: use rm -R to remove a directory", unifiedfs.ErrIsDir)}
 		}
-		opts := unifiedfs.DeleteOptions{Recursive: fl.has("R"), NamespaceOnly: fl.has("alluxioOnly")}
+		opts := unifiedfs.DeleteOptions{Recursive: o.recursive, NamespaceOnly: o.alluxioOnly, Unmount: o.deleteMountPoint}
 		if err := c.fsys.Delete(c.ctx, p, opts); err != nil {
 			return err
 		}
@@ -189,12 +188,12 @@ func (c *cli) into(src, dst string) string {
 	return dst
 }
 
-func cmdMv(c *cli, fl *flags) error {
-	src, err := nsPath(fl.args[0])
+func cmdMv(c *cli, args []string) error {
+	src, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	dst, err := nsPath(fl.args[1])
+	dst, err := nsPath(args[1])
 	if err != nil {
 		return err
 	}
@@ -214,22 +213,87 @@ func localPath(arg string) (string, bool) {
 	return arg, false
 }
 
-func cmdCp(c *cli, fl *flags) error {
-	srcLocal, fromLocal := localPath(fl.args[0])
-	dstLocal, toLocal := localPath(fl.args[1])
+// cpOptions are the flags of cp, copyFromLocal and copyToLocal.
+type cpOptions struct {
+	recursive bool
+	threads   int   // files copied in parallel
+	bufSize   int64 // read buffer per file
+	preserve  bool  // -p: mode, owner, group (and on local disk the modification time)
+}
+
+func (o *cpOptions) declare(fs *flagSet, preserve bool) {
+	fs.Int(&o.threads, "thread", "N", "files copied in parallel (default twice the cores)")
+	fs.Size(&o.bufSize, "buffersize", "bytes", "read buffer size per file (default 8MB)")
+	if preserve {
+		fs.Bool(&o.preserve, "p|preserve", "keep mode, owner and group where permitted (and a local copy's modification time)")
+	}
+}
+
+// defaultCopyThreads is Alluxio's default: twice the cores.
+var defaultCopyThreads = 2 * runtime.NumCPU()
+
+// copyJob is one file to copy.
+type copyJob struct {
+	src, dst string
+	st       *unifiedfs.FileStatus // the namespace source, or nil for a local one
+	local    fs.FileInfo           // the local source, or nil
+}
+
+// copyFiles copies the jobs o.threads at a time with copyOne, counting them on prog.
+func (c *cli) copyFiles(o *cpOptions, jobs []copyJob, prog *progress, copyOne func(copyJob, []byte) error) error {
+	return parallel(c.ctx, o.threads, jobs, func(_ context.Context, j copyJob) error {
+		if err := copyOne(j, make([]byte, max(o.bufSize, 4096))); err != nil {
+			return err
+		}
+		prog.add(1, 0)
+		return nil
+	})
+}
+
+// preserveIn gives the namespace file dst the mode, owner and group of its source, where
+// possible: an owner or group the UFS refuses to give away (a non-root process on local
+// disk) is reported on stderr and skipped. The modification time is not settable in the
+// namespace.
+func (c *cli) preserveIn(dst string, mode fs.FileMode, owner, group string) error {
+	mode = mode.Perm()
+	if err := c.fsys.SetAttribute(c.ctx, dst, unifiedfs.SetAttributeOptions{Mode: &mode}); err != nil {
+		return err
+	}
+	st, err := c.fsys.GetStatus(c.ctx, dst)
+	if err != nil {
+		return err
+	}
+	if owner == "" || owner == st.Owner && group == st.Group {
+		return nil
+	}
+	opts := unifiedfs.SetAttributeOptions{Owner: &owner}
+	if group != "" {
+		opts.Group = &group
+	}
+	if err := c.fsys.SetAttribute(c.ctx, dst, opts); errors.Is(err, fs.ErrPermission) {
+		fmt.Fprintf(c.stderr, "unifiedfs: warning: %s keeps owner %s:%s: %s\n", dst, st.Owner, st.Group, oneLine(err))
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func cmdCp(c *cli, o *cpOptions, args []string) error {
+	srcLocal, fromLocal := localPath(args[0])
+	dstLocal, toLocal := localPath(args[1])
 	switch {
 	case fromLocal && toLocal:
 		return usagef("one side must be a namespace path (use your shell's cp for local copies)")
 	case fromLocal:
-		return c.copyFromLocal(srcLocal, fl.args[1])
+		return c.copyFromLocal(srcLocal, args[1], o)
 	case toLocal:
-		return c.copyToLocal(fl.args[0], dstLocal, fl.has("R"))
+		return c.copyToLocal(args[0], dstLocal, o)
 	}
-	src, err := nsPath(fl.args[0])
+	src, err := nsPath(args[0])
 	if err != nil {
 		return err
 	}
-	dst, err := nsPath(fl.args[1])
+	dst, err := nsPath(args[1])
 	if err != nil {
 		return err
 	}
@@ -237,7 +301,7 @@ func cmdCp(c *cli, fl *flags) error {
 	if err != nil {
 		return err
 	}
-	if all[0].IsDir && !fl.has("R") {
+	if all[0].IsDir && !o.recursive {
 		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
 	}
 	dst = c.into(src, dst)
@@ -246,21 +310,31 @@ func cmdCp(c *cli, fl *flags) error {
 	}
 	prog := c.newProgress("cp", countFiles(all), sumSizes(all))
 	defer prog.done()
+	var jobs []copyJob
 	for _, st := range all {
 		target := dst
 		if rel := strings.TrimPrefix(st.Path, src); rel != "" {
 			target = path.Join(dst, rel)
 		}
-		if st.IsDir {
+		if st.IsDir { // parents first: all is sorted by path
 			if err := c.fsys.MkdirAll(c.ctx, target); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := c.copyWithin(st.Path, target, prog); err != nil {
+		jobs = append(jobs, copyJob{src: st.Path, dst: target, st: st})
+	}
+	err = c.copyFiles(o, jobs, prog, func(j copyJob, buf []byte) error {
+		if err := c.copyWithin(j.src, j.dst, buf, prog); err != nil {
 			return err
 		}
-		prog.add(1, 0)
+		if o.preserve {
+			return c.preserveIn(j.dst, j.st.Mode, j.st.Owner, j.st.Group)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	prog.printf("Copied %s to %s\n", src, dst)
 	return nil
@@ -291,34 +365,34 @@ func (c *cli) create(dst string) (*unifiedfs.Writer, error) {
 	return c.fsys.Create(c.ctx, dst, unifiedfs.CreateOptions{})
 }
 
-// writeFrom copies r into a new namespace file dst.
-func (c *cli) writeFrom(dst string, r io.Reader, prog *progress) error {
+// writeFrom copies r into a new namespace file dst, reading len(buf) bytes at a time.
+func (c *cli) writeFrom(dst string, r io.Reader, buf []byte, prog *progress) error {
 	w, err := c.create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(countingWriter{w, prog}, r); err != nil {
+	if _, err := io.CopyBuffer(countingWriter{w, prog}, struct{ io.Reader }{r}, buf); err != nil {
 		w.Abort()
 		return err
 	}
 	return w.Close()
 }
 
-func (c *cli) copyWithin(src, dst string, prog *progress) error {
+func (c *cli) copyWithin(src, dst string, buf []byte, prog *progress) error {
 	f, err := c.openFile(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return c.writeFrom(dst, f, prog)
+	return c.writeFrom(dst, f, buf, prog)
 }
 
-func cmdCopyFromLocal(c *cli, fl *flags) error {
-	src, _ := localPath(fl.args[0])
-	return c.copyFromLocal(src, fl.args[1])
+func cmdCopyFromLocal(c *cli, o *cpOptions, args []string) error {
+	src, _ := localPath(args[0])
+	return c.copyFromLocal(src, args[1], o)
 }
 
-func (c *cli) copyFromLocal(src, dstArg string) error {
+func (c *cli) copyFromLocal(src, dstArg string, o *cpOptions) error {
 	dst, err := nsPath(dstArg)
 	if err != nil {
 		return err
@@ -349,6 +423,7 @@ func (c *cli) copyFromLocal(src, dstArg string) error {
 	dst = c.into(filepath.ToSlash(src), dst)
 	prog := c.newProgress("copyFromLocal", files, total)
 	defer prog.done()
+	var jobs []copyJob
 	err = filepath.WalkDir(src, func(lp string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -362,15 +437,29 @@ func (c *cli) copyFromLocal(src, dstArg string) error {
 		case d.IsDir():
 			return c.fsys.MkdirAll(c.ctx, target)
 		case d.Type().IsRegular():
-			f, err := os.Open(lp)
+			fi, err := d.Info()
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			if err := c.writeFrom(target, f, prog); err != nil {
-				return err
-			}
-			prog.add(1, 0)
+			jobs = append(jobs, copyJob{src: lp, dst: target, local: fi})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = c.copyFiles(o, jobs, prog, func(j copyJob, buf []byte) error {
+		f, err := os.Open(j.src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := c.writeFrom(j.dst, f, buf, prog); err != nil {
+			return err
+		}
+		if o.preserve {
+			owner, group := localOwner(j.local)
+			return c.preserveIn(j.dst, j.local.Mode(), owner, group)
 		}
 		return nil
 	})
@@ -381,12 +470,12 @@ func (c *cli) copyFromLocal(src, dstArg string) error {
 	return nil
 }
 
-func cmdCopyToLocal(c *cli, fl *flags) error {
-	dst, _ := localPath(fl.args[1])
-	return c.copyToLocal(fl.args[0], dst, true)
+func cmdCopyToLocal(c *cli, o *cpOptions, args []string) error {
+	dst, _ := localPath(args[1])
+	return c.copyToLocal(args[0], dst, o)
 }
 
-func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
+func (c *cli) copyToLocal(srcArg, dst string, o *cpOptions) error {
 	src, err := nsPath(srcArg)
 	if err != nil {
 		return err
@@ -395,7 +484,7 @@ func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
 	if err != nil {
 		return err
 	}
-	if all[0].IsDir && !recursive {
+	if all[0].IsDir && !o.recursive {
 		return &fs.PathError{Op: "cp", Path: src, Err: fmt.Errorf("%w: use cp -R to copy a directory", unifiedfs.ErrIsDir)}
 	}
 	if dst, err = filepath.Abs(dst); err != nil {
@@ -406,6 +495,7 @@ func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
 	}
 	prog := c.newProgress("copyToLocal", countFiles(all), sumSizes(all))
 	defer prog.done()
+	var jobs []copyJob
 	for _, st := range all {
 		target := dst
 		if rel := strings.TrimPrefix(st.Path, src); rel != "" {
@@ -417,17 +507,26 @@ func (c *cli) copyToLocal(srcArg, dst string, recursive bool) error {
 			}
 			continue
 		}
-		if err := c.readTo(st.Path, target, prog); err != nil {
+		jobs = append(jobs, copyJob{src: st.Path, dst: target, st: st})
+	}
+	err = c.copyFiles(o, jobs, prog, func(j copyJob, buf []byte) error {
+		if err := c.readTo(j.src, j.dst, buf, prog); err != nil {
 			return err
 		}
-		prog.add(1, 0)
+		if o.preserve {
+			return c.preserveLocal(j.dst, j.st)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	prog.printf("Copied %s to file://%s\n", src, filepath.ToSlash(dst))
 	return nil
 }
 
 // readTo copies a namespace file to a new local file, removing it on failure.
-func (c *cli) readTo(src, dst string, prog *progress) (err error) {
+func (c *cli) readTo(src, dst string, buf []byte, prog *progress) (err error) {
 	f, err := c.openFile(src)
 	if err != nil {
 		return err
@@ -445,7 +544,7 @@ func (c *cli) readTo(src, dst string, prog *progress) (err error) {
 			os.Remove(dst)
 		}
 	}()
-	_, err = io.Copy(countingWriter{out, prog}, f)
+	_, err = io.CopyBuffer(countingWriter{out, prog}, struct{ io.Reader }{f}, buf)
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}

@@ -127,18 +127,30 @@ var lsSorts = map[string]func(a, b *unifiedfs.FileStatus) bool{
 	"inMemoryPercentage":   func(a, b *unifiedfs.FileStatus) bool { return cachedPercent(a) < cachedPercent(b) },
 }
 
-func cmdLs(c *cli, fl *flags) error {
-	less := lsSorts[fl.value("sort", "path")]
+// lsOptions are ls's flags.
+type lsOptions struct {
+	recursive, dirAsFile, force, human, pinned, reverse bool
+	sort, timestamp                                     string
+}
+
+func cmdLs(c *cli, o *lsOptions, args []string) error {
+	less := lsSorts[o.sort]
 	if less == nil {
 		return usagef("--sort wants one of size, creationTime, inMemoryPercentage, lastModificationTime, name, path")
 	}
-	paths, err := c.expand(fl.args)
+	switch o.timestamp {
+	case "lastModificationTime", "lastModifiedTime":
+	case "creationTime", "createdTime", "lastAccessTime":
+		return usagef("--timestamp %s: the namespace records only lastModificationTime", o.timestamp)
+	default:
+		return usagef("--timestamp wants lastModificationTime (creationTime and lastAccessTime are not recorded)")
+	}
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	human, pinnedOnly := fl.has("h"), fl.has("p")
 	for _, p := range paths {
-		if fl.has("f") {
+		if o.force {
 			c.fsys.InvalidateSync(p)
 		}
 		st, err := c.fsys.GetStatus(c.ctx, p)
@@ -146,29 +158,34 @@ func cmdLs(c *cli, fl *flags) error {
 			return err
 		}
 		statuses := []*unifiedfs.FileStatus{st}
-		if st.IsDir && !fl.has("d") {
-			if statuses, err = c.list(p, fl.has("R"), fl.has("f")); err != nil {
+		if st.IsDir && !o.dirAsFile {
+			if statuses, err = c.list(p, o.recursive, o.force); err != nil {
 				return err
 			}
 		}
 		sort.SliceStable(statuses, func(i, j int) bool {
-			if fl.has("r") {
+			if o.reverse {
 				return less(statuses[j], statuses[i])
 			}
 			return less(statuses[i], statuses[j])
 		})
 		for _, s := range statuses {
-			if pinnedOnly && !s.Pinned {
+			if o.pinned && !s.Pinned {
 				continue
 			}
-			lsLine(c.stdout, s, human)
+			lsLine(c.stdout, s, o.human)
 		}
 	}
 	return nil
 }
 
-func cmdStat(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// statOptions are stat's flags.
+type statOptions struct {
+	format string // "": the full status
+}
+
+func cmdStat(c *cli, o *statOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -177,8 +194,8 @@ func cmdStat(c *cli, fl *flags) error {
 		if err != nil {
 			return err
 		}
-		if f, ok := fl.vals["f"]; ok {
-			fmt.Fprintln(c.stdout, statFormat(f[len(f)-1], st))
+		if o.format != "" {
+			fmt.Fprintln(c.stdout, statFormat(o.format, st, c.blocks))
 			continue
 		}
 		kind := "file"
@@ -208,13 +225,22 @@ func cmdStat(c *cli, fl *flags) error {
 		if st.Incomplete {
 			fmt.Fprintf(w, "  completed:         false\n")
 		}
+		fmt.Fprintf(w, "  pinned:            %t\n", st.Pinned)
+		if st.TTL > 0 {
+			fmt.Fprintf(w, "  ttl:               %d ms\n", st.TTL.Milliseconds())
+			fmt.Fprintf(w, "  ttlAction:         %s\n", st.TTLAction)
+		}
+		if !st.IsDir {
+			fmt.Fprintf(w, "  blocks:            %d\n", c.blocks(st.Size))
+		}
 	}
 	return nil
 }
 
 // statFormat expands stat -f directives: %N name, %z size, %u owner, %g group,
-// %y modification time, %Y modification time in ms, %% a percent sign.
-func statFormat(format string, st *unifiedfs.FileStatus) string {
+// %y modification time, %Y modification time in ms, %b the number of cache blocks of
+// a file (0 for a directory), %% a percent sign.
+func statFormat(format string, st *unifiedfs.FileStatus, blocks func(int64) int64) string {
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' || i+1 == len(format) {
@@ -235,6 +261,12 @@ func statFormat(format string, st *unifiedfs.FileStatus) string {
 			b.WriteString(alluxioTime(st.ModTime))
 		case 'Y':
 			b.WriteString(strconv.FormatInt(st.ModTime.UnixMilli(), 10))
+		case 'b':
+			n := int64(0)
+			if !st.IsDir {
+				n = blocks(st.Size)
+			}
+			b.WriteString(strconv.FormatInt(n, 10))
 		case '%':
 			b.WriteByte('%')
 		default:
@@ -263,15 +295,21 @@ func (c *cli) tree(p string) ([]*unifiedfs.FileStatus, error) {
 	return out, nil
 }
 
-// Alluxio's DuCommand format: size, in-Alluxio size and percentage, path.
+// Alluxio's DuCommand format: size, in-Alluxio size and percentage, (in-memory size and
+// percentage,) path.
 const duFormat = "%-13s %-16s %s\n"
 
-func cmdDu(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+// duOptions are du's flags.
+type duOptions struct {
+	human, summary, memory bool
+}
+
+func cmdDu(c *cli, o *duOptions, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
-	human := fl.has("h")
+	human := o.human
 	cached := func(n, total int64) string {
 		pct := int64(0)
 		if total > 0 {
@@ -279,34 +317,51 @@ func cmdDu(c *cli, fl *flags) error {
 		}
 		return fmt.Sprintf("%s (%d%%)", sizeString(n, human), pct)
 	}
-	fmt.Fprintf(c.stdout, duFormat, "File Size", "In Alluxio", "Path")
+	line := func(size, in, mem int64, p string) {
+		if o.memory {
+			fmt.Fprintf(c.stdout, "%-13s %-16s %-16s %s\n", sizeString(size, human), cached(in, size), cached(mem, size), p)
+			return
+		}
+		fmt.Fprintf(c.stdout, duFormat, sizeString(size, human), cached(in, size), p)
+	}
+	if o.memory {
+		fmt.Fprintf(c.stdout, "%-13s %-16s %-16s %s\n", "File Size", "In Alluxio", "In Memory", "Path")
+	} else {
+		fmt.Fprintf(c.stdout, duFormat, "File Size", "In Alluxio", "Path")
+	}
 	for _, p := range paths {
 		all, err := c.tree(p)
 		if err != nil {
 			return err
 		}
-		var total, inCache int64
+		var total, inCache, inMem int64
 		for _, st := range all {
 			if st.IsDir {
 				continue
 			}
-			in := min(st.CachedBytes, st.Size)
-			if fl.has("s") {
+			in, mem := min(st.CachedBytes, st.Size), int64(0)
+			if o.memory {
+				if mem, err = c.memBytes(st.Path); err != nil {
+					return err
+				}
+			}
+			if o.summary {
 				total += st.Size
 				inCache += in
+				inMem += mem
 				continue
 			}
-			fmt.Fprintf(c.stdout, duFormat, sizeString(st.Size, human), cached(in, st.Size), st.Path)
+			line(st.Size, in, mem, st.Path)
 		}
-		if fl.has("s") {
-			fmt.Fprintf(c.stdout, duFormat, sizeString(total, human), cached(inCache, total), p)
+		if o.summary {
+			line(total, inCache, inMem, p)
 		}
 	}
 	return nil
 }
 
-func cmdCount(c *cli, fl *flags) error {
-	paths, err := c.expand(fl.args)
+func cmdCount(c *cli, human bool, args []string) error {
+	paths, err := c.expand(args)
 	if err != nil {
 		return err
 	}
@@ -326,7 +381,7 @@ func cmdCount(c *cli, fl *flags) error {
 				size += st.Size
 			}
 		}
-		fmt.Fprintf(c.stdout, format, strconv.FormatInt(files, 10), strconv.FormatInt(dirs, 10), sizeString(size, fl.has("h")))
+		fmt.Fprintf(c.stdout, format, strconv.FormatInt(files, 10), strconv.FormatInt(dirs, 10), sizeString(size, human))
 	}
 	return nil
 }

@@ -78,19 +78,20 @@ func (c *cli) exec(verb string, argv []string) error {
 	if cmd == nil {
 		return usagef("unknown command %q (run \"unifiedfs help\" for the list)", verb)
 	}
-	fl, err := parseFlags(cmd.name, cmd.usage, argv, cmd.flags)
+	fs, body := cmd.flags()
+	args, err := fs.parse(cmd.usage(), argv)
 	if err != nil {
 		return err
 	}
-	if len(fl.args) < cmd.minArgs || cmd.maxArgs >= 0 && len(fl.args) > cmd.maxArgs {
-		return usagef("usage: unifiedfs %s", cmd.usage)
+	if len(args) < cmd.minArgs || cmd.maxArgs >= 0 && len(args) > cmd.maxArgs {
+		return usagef("usage: unifiedfs %s", cmd.usage())
 	}
 	if cmd.needsFS {
 		if _, err := c.open(); err != nil {
 			return err
 		}
 	}
-	return cmd.run(c, fl)
+	return body(c, args)
 }
 
 // report prints err as one line on stderr, with what to do, and returns the exit code.
@@ -137,6 +138,8 @@ func hint(err error) string {
 		return "unmount the mount point first (unifiedfs unmount <path>)"
 	case errors.Is(err, unifiedfs.ErrNotMountPoint):
 		return "list the mount points with \"unifiedfs mount\""
+	case errors.Is(err, unifiedfs.ErrPinned):
+		return "unpin it (unifiedfs unpin <path>) or use free -f"
 	case errors.Is(err, unifiedfs.ErrNotPersisted):
 		return "persist it first (unifiedfs persist <path>)"
 	case errors.Is(err, unifiedfs.ErrSyncLimit):

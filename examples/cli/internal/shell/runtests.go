@@ -28,27 +28,32 @@ const testDirName = "default_tests_files"
 // testInts is how many integers a case writes (as Alluxio's BasicNonByteBufferOperations).
 const testInts = 20
 
-func cmdRunTests(c *cli, fl *flags) error {
-	base, err := nsPath(fl.value("directory", "/"))
+// runTestsOptions are runTests' flags.
+type runTestsOptions struct {
+	directory, operation, readType, writeType string
+}
+
+func cmdRunTests(c *cli, o *runTestsOptions) error {
+	base, err := nsPath(o.directory)
 	if err != nil {
 		return err
 	}
 	reads, writes, ops := testReadTypes, testWriteTypes, testOperations
-	if v := fl.value("readType", ""); v != "" {
+	if v := o.readType; v != "" {
 		r, err := unifiedfs.ParseReadType(v)
 		if err != nil {
 			return usagef("--readType wants NO_CACHE, CACHE or CACHE_PROMOTE")
 		}
 		reads = []unifiedfs.ReadType{r}
 	}
-	if v := fl.value("writeType", ""); v != "" {
+	if v := o.writeType; v != "" {
 		w, err := unifiedfs.ParseWriteType(v)
 		if err != nil {
 			return usagef("--writeType wants MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH")
 		}
 		writes = []unifiedfs.WriteType{w}
 	}
-	if v := fl.value("operation", ""); v != "" {
+	if v := o.operation; v != "" {
 		v = strings.ToUpper(v)
 		if v != "BASIC" && v != "BASIC_NON_BYTE_BUFFER" {
 			return usagef("--operation wants BASIC or BASIC_NON_BYTE_BUFFER")

@@ -3,11 +3,14 @@ package shell
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,26 +18,91 @@ import (
 	"github.com/unifiedfs/unifiedfs"
 )
 
+// testFlags is a flag set with one flag of each kind.
+type testFlags struct {
+	r, f, alluxioOnly, yes bool
+	sort                   string
+	threads                int
+	buf                    int64
+	timeout                time.Duration
+	options                []string
+}
+
+func newTestFlags() (*flagSet, *testFlags) {
+	o := &testFlags{threads: 7}
+	fs := &flagSet{}
+	fs.Bool(&o.r, "R", "recursive")
+	fs.Bool(&o.f, "f", "force")
+	fs.Bool(&o.alluxioOnly, "alluxioOnly", "namespace only")
+	fs.Bool(&o.yes, "yes|y", "confirm")
+	fs.String(&o.sort, "sort", "field", "sort")
+	fs.Int(&o.threads, "thread|c", "N", "threads")
+	fs.Size(&o.buf, "buffersize", "B", "buffer")
+	fs.Duration(&o.timeout, "t", "ms", "timeout")
+	fs.Strings(&o.options, "option", "key=value", "options")
+	return fs, o
+}
+
 func TestParseFlags(t *testing.T) {
-	spec := flagSpec{bools: []string{"R", "f", "alluxioOnly"}, values: []string{"option", "c"}}
-	fl, err := parseFlags("x", "x", []string{"-Rf", "/a", "--alluxioOnly", "--option", "k=v", "--option=k2=v2", "-c", "10", "--", "-notaflag"}, spec)
+	fs, o := newTestFlags()
+	args, err := fs.parse("x", []string{"-Rf", "/a", "--alluxioOnly", "--option", "k=v", "--option=k2=v2", "-c", "10",
+		"-buffersize", "64KB", "--sort=size", "-t", "1500", "-y", "--", "-notaflag"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fl.has("R") || !fl.has("f") || !fl.has("alluxioOnly") {
-		t.Errorf("bools: %v", fl.set)
+	if !o.r || !o.f || !o.alluxioOnly || !o.yes {
+		t.Errorf("bools: %+v", o)
 	}
-	if got := fl.vals["option"]; !slices.Equal(got, []string{"k=v", "k2=v2"}) {
-		t.Errorf("options: %q", got)
+	if !slices.Equal(o.options, []string{"k=v", "k2=v2"}) {
+		t.Errorf("options: %q", o.options)
 	}
-	if fl.value("c", "") != "10" || !slices.Equal(fl.args, []string{"/a", "-notaflag"}) {
-		t.Errorf("c=%q args=%q", fl.value("c", ""), fl.args)
+	if o.threads != 10 || o.buf != 64<<10 || o.sort != "size" || o.timeout != 1500*time.Millisecond {
+		t.Errorf("values: %+v", o)
 	}
-	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}, {"---"}, {"-="}, {"--=x"}, {"-Rc"}} {
-		if _, err := parseFlags("x", "x", bad, spec); err == nil {
+	if !slices.Equal(args, []string{"/a", "-notaflag"}) {
+		t.Errorf("args=%q", args)
+	}
+	// A value with a unit, the last value of a repeated single flag, a combined value flag.
+	fs, o = newTestFlags()
+	if _, err := fs.parse("x", []string{"-t", "2min", "--thread", "3", "--thread=4", "-Rc", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.timeout != 2*time.Minute || o.threads != 5 || !o.r {
+		t.Errorf("second parse: %+v", o)
+	}
+	// Unset flags keep the option's default.
+	fs, o = newTestFlags()
+	if _, err := fs.parse("x", []string{"/p"}); err != nil || o.threads != 7 || o.r {
+		t.Errorf("defaults: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{{"-Z"}, {"--option"}, {"-Rz"}, {"--R=1"}, {"---"}, {"-="}, {"--=x"}, {"-Rc"},
+		{"--recursive"}, {"--thread", "many"}, {"--buffersize", "lots"}, {"-t", "soon"}, {"-t", "-5"}, {"---R"}, {"-cR", "1"}} {
+		fs, _ := newTestFlags()
+		if _, err := fs.parse("x", bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		} else if _, ok := err.(*usageError); !ok {
 			t.Errorf("%q: %T, want a usage error", bad, err)
+		}
+	}
+}
+
+// Usage lines and help are generated from the declarations.
+func TestFlagSynopsis(t *testing.T) {
+	fs, _ := newTestFlags()
+	if got, want := fs.synopsis(), "[-R] [-f] [--alluxioOnly] [--yes] [--sort field] [--thread N] [--buffersize B] [-t ms] [--option key=value ...]"; got != want {
+		t.Errorf("synopsis %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	fs.printDefaults(&b)
+	for _, want := range []string{"--yes, -y", "--thread, -c N", "--option key=value", "threads"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("defaults lack %q:\n%s", want, b.String())
+		}
+	}
+	// Every verb's declarations are valid (no duplicate names) and its usage starts with its name.
+	for _, cmd := range commands {
+		if u := cmd.usage(); !strings.HasPrefix(u, cmd.name) {
+			t.Errorf("%s: usage %q", cmd.name, u)
 		}
 	}
 }
@@ -85,7 +153,7 @@ func TestAlluxioTime(t *testing.T) {
 
 func TestStatFormat(t *testing.T) {
 	st := &unifiedfs.FileStatus{Name: "f", Size: 12, Owner: "u", Group: "g", ModTime: time.UnixMilli(1500)}
-	if got := statFormat("%N %z %u:%g %Y %% %q", st); got != "f 12 u:g 1500 % %q" {
+	if got := statFormat("%N %z %u:%g %Y %b %% %q", st, func(n int64) int64 { return n / 4 }); got != "f 12 u:g 1500 3 % %q" {
 		t.Errorf("statFormat = %q", got)
 	}
 }
@@ -180,11 +248,11 @@ func FuzzCommandLine(f *testing.F) {
 	for _, s := range []string{"ls -R /", "-D", "--state", "mount --option k=v /a file:///b", "---", "-=", "-Rc", "-Dk=v -D k2=v2 -- -x"} {
 		f.Add(s)
 	}
-	spec := flagSpec{bools: []string{"R", "f"}, values: []string{"option", "c"}}
 	f.Fuzz(func(t *testing.T, line string) {
 		argv := strings.Fields(line)
 		if g, err := splitGlobal(argv); err == nil {
-			_, _ = parseFlags("x", "x", g.rest, spec)
+			fs, _ := newTestFlags()
+			_, _ = fs.parse("x", g.rest)
 		}
 		for _, a := range argv {
 			_, _ = nsPath(a)
@@ -207,6 +275,80 @@ func TestReportSaysEachThingOnce(t *testing.T) {
 		report(&out, "cat", c.err)
 		if got := out.String(); !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
 			t.Errorf("report(%v) = %q: want %q in it and not %q", c.err, got, c.want, c.not)
+		}
+	}
+}
+
+// parallel runs at most n at once, every item once, and stops at the first error.
+func TestParallel(t *testing.T) {
+	var mu sync.Mutex
+	running, peak, seen := 0, 0, map[int]int{}
+	items := make([]int, 40)
+	for i := range items {
+		items[i] = i
+	}
+	release := make(chan struct{})
+	go func() {
+		for range items {
+			release <- struct{}{}
+		}
+	}()
+	err := parallel(context.Background(), 3, items, func(_ context.Context, i int) error {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		seen[i]++
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || peak > 3 || len(seen) != len(items) {
+		t.Errorf("err %v, peak %d, %d items seen", err, peak, len(seen))
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("item %d ran %d times", i, n)
+		}
+	}
+	boom := errors.New("boom")
+	var ran atomic.Int32
+	err = parallel(context.Background(), 1, items, func(_ context.Context, i int) error {
+		ran.Add(1)
+		if i == 2 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || ran.Load() > 4 {
+		t.Errorf("after an error: %v, %d ran", err, ran.Load())
+	}
+}
+
+func TestParseTTL(t *testing.T) {
+	for in, want := range map[string]time.Duration{"86400000": 24 * time.Hour, "5s": 5 * time.Second, "2min": 2 * time.Minute, "3 h": 3 * time.Hour, "1day": 24 * time.Hour, "10ms": 10 * time.Millisecond} {
+		if got, err := parseTTL(in); err != nil || got != want {
+			t.Errorf("parseTTL(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-5", "5y", "soon", "1.5h"} {
+		if _, err := parseTTL(bad); err == nil {
+			t.Errorf("parseTTL(%q): no error", bad)
+		}
+	}
+}
+
+// The README's command-line table lists every verb with its Alluxio counterpart.
+func TestReadmeListsEveryVerb(t *testing.T) {
+	readme, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range commands {
+		if !strings.Contains(string(readme), "| `"+cmd.name+" ") && !strings.Contains(string(readme), "| `"+cmd.name+"` |") {
+			t.Errorf("README.md's command-line table lacks %s", cmd.name)
 		}
 	}
 }

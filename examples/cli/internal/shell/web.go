@@ -18,8 +18,7 @@ const webShutdownTimeout = 5 * time.Second
 
 // cmdWeb serves the web UI (package web) of the namespace until interrupted (SIGINT or
 // SIGTERM), as Alluxio's master UI on port 19999.
-func cmdWeb(c *cli, fl *flags) error {
-	addr := fl.value("listen", web.DefaultListen)
+func cmdWeb(c *cli, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (choose another address with --listen host:port)", addr, err)
