@@ -174,7 +174,7 @@ func (f *wrapFile) Sync() error {
 	}
 	f.w.syncs.Add(1)
 	if f.w.syncDelay > 0 {
-		time.Sleep(f.w.syncDelay)
+		time.Sleep(f.w.syncDelay) // deliberate: injected fsync latency
 	}
 	return f.AppendFile.Sync()
 }

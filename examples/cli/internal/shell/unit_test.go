@@ -192,10 +192,10 @@ func TestProgress(t *testing.T) {
 	buf.Reset()
 	r := &progress{w: &buf, on: true, label: "loadMetadata /x", now: time.Now, every: time.Millisecond, start: time.Now()}
 	r.tick()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // deliberate: the ticker draws (every ms) while it runs
 	r.done()
 	n := len(buf.String())
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // deliberate: time in which a stopped ticker must draw nothing
 	if !strings.Contains(buf.String(), "loadMetadata /x:") || len(buf.String()) != n || !strings.HasSuffix(buf.String(), "\r\x1b[K") {
 		t.Errorf("ticker output %q", buf.String())
 	}
