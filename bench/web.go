@@ -15,10 +15,10 @@ import (
 // network).
 
 func init() {
-	register(metric{id: "W1", name: "first Browse page of a loaded 100k-entry local directory (one GET through web.Handler)", baseline: "FS.ReadDir of the same loaded directory (what a page costs if it lists the whole directory)", goal: "≤ 0.5",
-		run: runBrowsePage, ok: func(m float64) bool { return m <= 0.5 }})
-	register(metric{id: "W2", name: "/metrics scrape through web.Handler at 1,118,481 inodes (R5's tree)", baseline: "— (ms; the same scrape of an empty FS is in the notes)", goal: "≤ 50 ms and ≤ 2× the empty FS's",
-		run: runScrape, ok: func(m float64) bool { return m <= 50 }})
+	register(metric{id: "W1", name: "first Browse page of a loaded 100k-entry local directory (one GET through web.Handler, server time)", baseline: "— (ms; ÷ FS.ReadDir of the same loaded directory in the notes)", goal: "≤ 20 ms",
+		run: runBrowsePage, ok: func(m float64) bool { return m <= 20 }})
+	register(metric{id: "W2", name: "/metrics scrape through web.Handler at 1,118,481 inodes (R5's tree)", baseline: "— (ms; ÷ the same scrape of an empty FS in the notes)", goal: "≤ 5 ms",
+		run: runScrape, ok: func(m float64) bool { return m <= 5 }})
 }
 
 func serveGET(h http.Handler, target string) error {
@@ -69,8 +69,8 @@ func runBrowsePage(pairs int) ([]float64, string, error) {
 		ratios = append(ratios, float64(ours)/float64(base))
 		ms = append(ms, float64(ours)/float64(time.Millisecond))
 	}
-	med, lo, hi := stats(ms)
-	return ratios, fmt.Sprintf("(first page %.3g ms, %.3g – %.3g; name order, default page size)", med, lo, hi), nil
+	med, lo, hi := stats(ratios)
+	return ms, fmt.Sprintf("(ms per page; ÷ one ReadDir of the whole directory: %.3g, %.3g – %.3g; name order, default page size)", med, lo, hi), nil
 }
 
 func runScrape(pairs int) ([]float64, string, error) {
