@@ -33,7 +33,7 @@ func ptr[T any](v T) *T { return &v }
 // TTLs with both actions survive a restart and act once due, by the injected clock;
 // Config.CreateTTL gives new files one.
 func TestTTLDeleteAndFreeAcrossRestart(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testpeer.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	j := newJenv(t, false)
 	j.fs.Close()
 	j.cfg.Clock, j.cfg.TTLCheckInterval = clk.Now, 10*time.Second

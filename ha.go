@@ -689,20 +689,9 @@ func (f *FS) checkLeader(op, p string) error {
 // mounts that did not change, opened for new ones, and closed for those gone; the blocks
 // of unpersisted versions the new state no longer holds are released.
 func (f *FS) rebuildFrom(ctx context.Context, rec *journal.Recovered) error {
-	var entries []*namespace.Entry
-	if rec.Checkpoint != nil {
-		snap, err := namespace.DecodeSnapshot(rec.Checkpoint)
-		if err != nil {
-			return fmt.Errorf("unifiedfs: journal checkpoint: %w", err)
-		}
-		entries = snap
-	}
-	for _, r := range rec.Entries {
-		e, err := namespace.Unmarshal(r.Data)
-		if err != nil {
-			return fmt.Errorf("unifiedfs: journal entry %d: %w", r.Seq, err)
-		}
-		entries = append(entries, e)
+	entries, err := recoveredEntries(rec)
+	if err != nil {
+		return err
 	}
 	old := f.ns()
 	root := f.rootMount()

@@ -6,9 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/unifiedfs/unifiedfs"
 	"github.com/unifiedfs/unifiedfs/ufs/ufstest"
@@ -89,16 +87,3 @@ func wantErr(t *testing.T, what string, err, target error) {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
-
-// fakeClock is a settable clock (Config.Clock) for interval and TTL behaviour.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}

@@ -60,24 +60,33 @@ func (f *FS) appendEntry(e *namespace.Entry) (journal.Ticket, error) {
 	return j.Append(data), nil
 }
 
-// replay rebuilds the namespace from a recovered journal: the checkpoint's entries, then
-// the tail, each through namespace.Apply (they were checked when they were journaled).
-// Entries that no longer apply are skipped and reported.
-func (f *FS) replay(ctx context.Context, rec *journal.Recovered) error {
+// recoveredEntries decodes what rec holds: the checkpoint's entries, then the tail's.
+func recoveredEntries(rec *journal.Recovered) ([]*namespace.Entry, error) {
 	var entries []*namespace.Entry
 	if rec.Checkpoint != nil {
 		snap, err := namespace.DecodeSnapshot(rec.Checkpoint)
 		if err != nil {
-			return fmt.Errorf("unifiedfs: journal checkpoint: %w", err)
+			return nil, fmt.Errorf("unifiedfs: journal checkpoint: %w", err)
 		}
 		entries = snap
 	}
 	for _, r := range rec.Entries {
 		e, err := namespace.Unmarshal(r.Data)
 		if err != nil {
-			return fmt.Errorf("unifiedfs: journal entry %d: %w", r.Seq, err)
+			return nil, fmt.Errorf("unifiedfs: journal entry %d: %w", r.Seq, err)
 		}
 		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// replay rebuilds the namespace from a recovered journal: the checkpoint's entries, then
+// the tail, each through namespace.Apply (they were checked when they were journaled).
+// Entries that no longer apply are skipped and reported.
+func (f *FS) replay(ctx context.Context, rec *journal.Recovered) error {
+	entries, err := recoveredEntries(rec)
+	if err != nil {
+		return err
 	}
 	skipped := 0
 	for _, e := range entries {

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/unifiedfs/unifiedfs"
 	"github.com/unifiedfs/unifiedfs/alluxioconf"
 	_ "github.com/unifiedfs/unifiedfs/driver/local"
+	"github.com/unifiedfs/unifiedfs/internal/testpeer"
 )
 
 func TestParseProperties(t *testing.T) {
@@ -206,19 +206,6 @@ func TestConfigFromPropertiesErrors(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for sync-interval behaviour.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // The Config built from the site file behaves as the properties say: MUST_CACHE writes
 // stay out of the UFS, out-of-band files appear once the 1m interval has passed, and a
 // recursive sync past the limit of 3 fails with ErrSyncLimit.
@@ -229,7 +216,7 @@ func TestConfigFromPropertiesBehaviour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{t: time.Now()}
+	clk := testpeer.NewClock(time.Now())
 	cfg.Clock = clk.Now
 	fsys, err := unifiedfs.New(ctx, cfg)
 	if err != nil {

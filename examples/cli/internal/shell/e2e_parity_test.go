@@ -301,22 +301,7 @@ func TestLocationCapacityConsistency(t *testing.T) {
 // open (a fresh invocation loads metadata from the UFS as it now is, and so finds only
 // journaled facts contradicted): run in-process with one namespace for every step.
 func TestCheckConsistencyInOneProcess(t *testing.T) {
-	var out, errb bytes.Buffer
-	c := &cli{ctx: t.Context(), stdout: &out, stderr: &errb, stateDir: t.TempDir(), keepOpen: true}
-	defer func() {
-		c.keepOpen = false
-		if err := c.close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	step := func(args ...string) string {
-		t.Helper()
-		out.Reset()
-		if err := c.exec(args[0], args[1:]); err != nil {
-			t.Fatalf("%v: %v (stderr %s)", args, err, errb.String())
-		}
-		return out.String()
-	}
+	c, step := inProcess(t, nil)
 	local := t.TempDir()
 	writeLocal(t, local, map[string]string{"f": "original", "g": "gee"})
 	step("copyFromLocal", local, "/d")
@@ -381,23 +366,7 @@ func TestTTLExpires(t *testing.T) {
 // A pinned file stays cached while other reads fill a small cache (in one process: the
 // cache of a fresh invocation starts with only what its disk tier kept).
 func TestPinUnderCachePressure(t *testing.T) {
-	var out, errb bytes.Buffer
-	c := &cli{ctx: t.Context(), stdout: &out, stderr: &errb, stateDir: t.TempDir(), keepOpen: true,
-		overrides: map[string]string{"alluxio.user.block.size.bytes.default": "4KB", "unifiedfs.cache.capacity": "16KB", "unifiedfs.cache.disk.capacity": "32KB"}}
-	defer func() {
-		c.keepOpen = false
-		if err := c.close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	step := func(args ...string) string {
-		t.Helper()
-		out.Reset()
-		if err := c.exec(args[0], args[1:]); err != nil {
-			t.Fatalf("%v: %v (stderr %s)", args, err, errb.String())
-		}
-		return out.String()
-	}
+	_, step := inProcess(t, map[string]string{"alluxio.user.block.size.bytes.default": "4KB", "unifiedfs.cache.capacity": "16KB", "unifiedfs.cache.disk.capacity": "32KB"})
 	local := t.TempDir()
 	writeLocal(t, local, map[string]string{"p": strings.Repeat("p", 12000), "big": strings.Repeat("b", 100000)})
 	step("copyFromLocal", filepath.Join(local, "p"), "/p")
@@ -435,4 +404,28 @@ func TestPinUnderCachePressure(t *testing.T) {
 		t.Errorf("a pinned block was evicted:\n%s", got)
 	}
 	contains(t, "unpin", step("unpin", "/p"), "successfully unpinned")
+}
+
+// inProcess returns a CLI that keeps one namespace open across its commands (with the
+// property overrides given), closed at the end of the test, and step, which runs one
+// command on it and returns its output, failing the test on an error.
+func inProcess(t *testing.T, overrides map[string]string) (*cli, func(args ...string) string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c := &cli{ctx: t.Context(), stdout: &out, stderr: &errb, stateDir: t.TempDir(), keepOpen: true, overrides: overrides}
+	t.Cleanup(func() {
+		c.keepOpen = false
+		if err := c.close(); err != nil {
+			t.Error(err)
+		}
+	})
+	step := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if err := c.exec(args[0], args[1:]); err != nil {
+			t.Fatalf("%v: %v (stderr %s)", args, err, errb.String())
+		}
+		return out.String()
+	}
+	return c, step
 }
