@@ -203,8 +203,8 @@ func differs(in *inode.Inode, st ufs.Status) string {
 		return fmt.Sprintf("a %s in the namespace, a %s in the UFS", kindName(in.IsDir()), kindName(st.IsDir))
 	case !in.IsDir() && in.Size != st.Size:
 		return fmt.Sprintf("size %d in the namespace, %d in the UFS", in.Size, st.Size)
-	case !in.IsDir() && in.Hash != st.ContentHash:
-		return fmt.Sprintf("content hash %q in the namespace, %q in the UFS", in.Hash, st.ContentHash)
+	case !in.IsDir() && !in.HashIs(st.ContentHash):
+		return fmt.Sprintf("content hash %q in the namespace, %q in the UFS", in.Hash(), st.ContentHash)
 	}
 	return fmt.Sprintf("owner %s:%s %v in the namespace, %s:%s %v in the UFS", in.Owner.Owner, in.Owner.Group, in.Owner.Mode, st.Owner, st.Group, st.Mode.Perm())
 }

@@ -110,8 +110,8 @@ func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
 // object is gone (movedFrom), which is how a caller holding the path's lock fetches.
 func (f *FS) versionFetcher(m *mount, p string, in *inode.Inode, followMoves bool) cache.Fetcher {
 	vr, versioned := m.ufs.(ufs.VersionReader)
-	versioned = versioned && in.Hash != ""
-	id, hash, size := in.ID, in.Hash, in.Size
+	versioned = versioned && in.HasHash()
+	id, hash, size := in.ID, in.Hash(), in.Size
 	return func(ctx context.Context, off int64, b []byte) (int, error) {
 		at := f.versions.pathOf(id, p)
 		n, err := readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, b)
@@ -265,7 +265,7 @@ func (fl *File) readStream(p []byte, off int64) (int, error) {
 	defer fl.smu.Unlock()
 	in, u := fl.r.node, fl.r.mount.ufs
 	vr, versioned := u.(ufs.VersionReader)
-	versioned = versioned && in.Hash != ""
+	versioned = versioned && in.HasHash()
 	if fl.sr == nil || fl.srOff != off {
 		if fl.sr != nil {
 			fl.sr.Close()
@@ -274,7 +274,7 @@ func (fl *File) readStream(p []byte, off int64) (int, error) {
 		open := func(at string) (io.ReadCloser, error) {
 			ufsPath := ufs.Rel(fl.r.mount.Path, at)
 			if versioned {
-				return vr.OpenVersion(fl.ctx, ufsPath, in.Hash, off, in.Size-off)
+				return vr.OpenVersion(fl.ctx, ufsPath, in.Hash(), off, in.Size-off)
 			}
 			return u.OpenRange(fl.ctx, ufsPath, off, in.Size-off+1)
 		}

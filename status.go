@@ -116,7 +116,7 @@ func (fi *fileInfo) Sys() any {
 		st.Version = in.ID
 		st.CachedBytes = fi.f.cache.CachedBytes(cacheFile(in))
 		if in.Persist() == inode.Persisted {
-			st.Fingerprint = ufs.Fingerprint{Type: ufs.TypeFile, UFS: m.caps.Kind, Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, ContentHash: in.Hash}.String()
+			st.Fingerprint = ufs.Fingerprint{Type: ufs.TypeFile, UFS: m.caps.Kind, Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, ContentHash: in.Hash()}.String()
 		}
 	}
 	return st

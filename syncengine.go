@@ -187,7 +187,7 @@ func inSync(cur *inode.Inode, st ufs.Status) bool {
 	if owner, ok := statusOwner(st); ok && owner != *cur.Owner {
 		return false
 	}
-	return cur.IsDir() == st.IsDir && (st.IsDir || st.Size == cur.Size && st.ContentHash == cur.Hash)
+	return cur.IsDir() == st.IsDir && (st.IsDir || st.Size == cur.Size && cur.HashIs(st.ContentHash))
 }
 
 // reconcile brings the namespace entry cur (named cur.Name in the directory dir) in line
@@ -218,8 +218,8 @@ func (f *FS) reconcile(dir string, cur *inode.Inode, st ufs.Status) {
 		}
 		return
 	}
-	contentChanged := st.Size != cur.Size || cur.Hash != "" && st.ContentHash != cur.Hash
-	adopt := cur.Hash == "" && st.ContentHash != ""
+	contentChanged := st.Size != cur.Size || cur.HasHash() && !cur.HashIs(st.ContentHash)
+	adopt := !cur.HasHash() && st.ContentHash != ""
 	if !contentChanged && !adopt && !metaChanged {
 		return
 	}

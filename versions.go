@@ -201,7 +201,7 @@ func cacheFile(in *inode.Inode) cache.File {
 			b[8+i] = byte(in.Size >> (8 * i))
 		}
 		h.Write(b[:])
-		h.Write([]byte(in.Hash))
+		h.Write([]byte(in.Hash()))
 		f.Gen = h.Sum64()
 	}
 	return f

@@ -115,3 +115,19 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 	}
 	return f, nil
 }
+
+// SizeMTimeHash is the content hash of a store that has none of its own but a file's
+// size and modification time (Unix nanoseconds), as the local driver's:
+// "len:<size>,mtime:<mtime>".
+func SizeMTimeHash(size, mtime int64) string {
+	var b [48]byte
+	return string(AppendSizeMTimeHash(b[:0], size, mtime))
+}
+
+// AppendSizeMTimeHash appends SizeMTimeHash(size, mtime) to b.
+func AppendSizeMTimeHash(b []byte, size, mtime int64) []byte {
+	b = append(b, "len:"...)
+	b = strconv.AppendInt(b, size, 10)
+	b = append(b, ",mtime:"...)
+	return strconv.AppendInt(b, mtime, 10)
+}

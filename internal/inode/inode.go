@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 // PersistState says whether a file's content is in the UFS.
@@ -65,11 +67,46 @@ type Inode struct {
 	ID    uint64 // content identity: changes whenever the content changes (cache key)
 	Size  int64
 	MTime int64  // Unix nanoseconds
-	Hash  string // UFS content hash of the persisted content; "" when unknown
+	hash  string // see Hash and SetHash
 	Owner *Owner // never nil once published (Tree.Intern)
 	Flags Flags
 	dir   *Dir
 }
+
+// Hash returns the UFS content hash of the persisted content; "" when unknown.
+func (in *Inode) Hash() string {
+	if in.hash == sizeMTimeHash {
+		return ufs.SizeMTimeHash(in.Size, in.MTime)
+	}
+	return in.hash
+}
+
+// SetHash sets the content hash of an Inode being built, after its Size and MTime. A hash
+// that is ufs.SizeMTimeHash of those (the local driver's) is kept without a string of its
+// own: on a local tree it would be the largest part of an inode.
+func (in *Inode) SetHash(h string) {
+	var b [48]byte
+	if h != "" && string(ufs.AppendSizeMTimeHash(b[:0], in.Size, in.MTime)) == h {
+		h = sizeMTimeHash
+	}
+	in.hash = h
+}
+
+// HashIs reports whether Hash() == h, without building the hash.
+func (in *Inode) HashIs(h string) bool {
+	if in.hash == sizeMTimeHash {
+		var b [48]byte
+		return string(ufs.AppendSizeMTimeHash(b[:0], in.Size, in.MTime)) == h
+	}
+	return in.hash == h
+}
+
+// HasHash reports whether the content hash is known.
+func (in *Inode) HasHash() bool { return in.hash != "" }
+
+// sizeMTimeHash stands for ufs.SizeMTimeHash(Size, MTime) in Inode.hash. No driver's
+// hash starts with a NUL byte.
+const sizeMTimeHash = "\x00size+mtime"
 
 // IsDir reports whether in is a directory.
 func (in *Inode) IsDir() bool { return in.Flags&FlagDir != 0 }
@@ -120,9 +157,14 @@ type Dir struct {
 type kids struct {
 	base  []*Inode
 	delta []*Inode
-	n     int // live entries
-	idx   []*Inode
+	n     int    // live entries
+	idx   []slot // hash index of base (nil below minIndexed)
 }
+
+// slot is one entry of a kids hash index: the position+1 of a base entry (0: empty) and
+// the top half of its name's hash, compared first, so that probing past other names
+// touches no inode (each would be a cache miss of its own).
+type slot struct{ tag, pos uint32 }
 
 var hashSeed = maphash.MakeSeed()
 
@@ -134,17 +176,18 @@ func newKids(base, delta []*Inode, n int) *kids {
 	k := &kids{base: base, delta: delta, n: n}
 	if len(base) >= minIndexed {
 		size := 1
-		for size < 2*len(base) {
+		for size < len(base)+len(base)/2 { // load at most 2/3
 			size <<= 1
 		}
-		k.idx = make([]*Inode, size)
+		k.idx = make([]slot, size)
 		mask := uint64(size - 1)
-		for _, in := range base {
-			h := maphash.String(hashSeed, in.Name) & mask
-			for k.idx[h] != nil {
-				h = (h + 1) & mask
+		for i, in := range base {
+			h := maphash.String(hashSeed, in.Name)
+			j := h & mask
+			for k.idx[j].pos != 0 {
+				j = (j + 1) & mask
 			}
-			k.idx[h] = in
+			k.idx[j] = slot{tag: uint32(h >> 32), pos: uint32(i + 1)}
 		}
 	}
 	return k
@@ -159,10 +202,16 @@ func (k *kids) lookupBase(name string) *Inode {
 		return nil
 	}
 	mask := uint64(len(k.idx) - 1)
-	for h := maphash.String(hashSeed, name) & mask; ; h = (h + 1) & mask {
-		in := k.idx[h]
-		if in == nil || in.Name == name {
-			return in
+	h := maphash.String(hashSeed, name)
+	tag := uint32(h >> 32)
+	for j := h & mask; ; j = (j + 1) & mask {
+		switch sl := k.idx[j]; {
+		case sl.pos == 0:
+			return nil
+		case sl.tag == tag:
+			if in := k.base[sl.pos-1]; in.Name == name {
+				return in
+			}
 		}
 	}
 }

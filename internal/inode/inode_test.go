@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"testing"
+
+	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
 func names(d *Dir) []string {
@@ -133,5 +135,35 @@ func TestInodeCopies(t *testing.T) {
 	r := p.Renamed("e")
 	if r.Name != "e" || r.Dir().Lookup("child") == nil || p.Name != "d" {
 		t.Fatal("Renamed")
+	}
+}
+
+// A local driver's size+mtime hash is kept without a string of its own and reads back the
+// same; any other hash, or one of another size or mtime, is kept as it is.
+func TestSetHashCompactsSizeMTimeHashes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hash    string
+		compact bool
+	}{
+		{"own size and mtime", ufs.SizeMTimeHash(42, 1700000000123456789), true},
+		{"other mtime", ufs.SizeMTimeHash(42, 1700000000123456788), false},
+		{"other size", ufs.SizeMTimeHash(43, 1700000000123456789), false},
+		{"etag", `"9b2cf535f27731c974343645a3985328"`, false},
+		{"unknown", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &Inode{Name: "f", Size: 42, MTime: 1700000000123456789}
+			in.SetHash(tc.hash)
+			if got := in.Hash(); got != tc.hash {
+				t.Fatalf("Hash() = %q, want %q", got, tc.hash)
+			}
+			if !in.HashIs(tc.hash) || in.HashIs(tc.hash+"x") || in.HasHash() != (tc.hash != "") {
+				t.Fatalf("HashIs(own) %v, HashIs(other) %v, HasHash %v", in.HashIs(tc.hash), in.HashIs(tc.hash+"x"), in.HasHash())
+			}
+			if (in.hash == sizeMTimeHash) != tc.compact {
+				t.Fatalf("kept as %q: compact %v, want %v", in.hash, in.hash == sizeMTimeHash, tc.compact)
+			}
+		})
 	}
 }

@@ -263,7 +263,8 @@ func (s *State) nodeFrom(name string, r *NodeRecord) *inode.Inode {
 	if r.Dir {
 		return inode.NewDir(name, s.owner(r, s.defDir), r.MTime, r.Persist)
 	}
-	in := &inode.Inode{Name: name, ID: r.ID, Size: r.Size, MTime: r.MTime, Hash: r.Hash, Owner: s.owner(r, s.defFile)}
+	in := &inode.Inode{Name: name, ID: r.ID, Size: r.Size, MTime: r.MTime, Owner: s.owner(r, s.defFile)}
+	in.SetHash(r.Hash)
 	in.Flags = fileFlags(r)
 	return in
 }
@@ -565,13 +566,16 @@ func (s *State) applyUpdate(e *Entry) (Effects, error) {
 			eff.Released = append(eff.Released, cur.ID)
 			next.ID = r.NewID
 		}
-		next.Size, next.Hash = r.Size, r.Hash
+		next.Size = r.Size
 		next.Flags = fileFlags(r)
 	} else {
 		next.Flags = next.Flags&^3 | inode.Flags(r.Persist)
 	}
 	if r.MTime != 0 {
 		next.MTime = r.MTime
+	}
+	if !next.IsDir() {
+		next.SetHash(r.Hash) // after Size and MTime
 	}
 	if r.Owner != "" || r.Group != "" || r.Mode != 0 {
 		next.Owner = s.owner(r, next.Owner)
@@ -798,8 +802,9 @@ func (s *State) InodeFromStatus(st ufs.Status, id uint64) *inode.Inode {
 
 // FillFile sets *in to the persisted file st describes, with content id id.
 func (s *State) FillFile(in *inode.Inode, st ufs.Status, id uint64) {
-	*in = inode.Inode{Name: st.Name, ID: id, Size: st.Size, MTime: unixNano(st), Hash: st.ContentHash,
+	*in = inode.Inode{Name: st.Name, ID: id, Size: st.Size, MTime: unixNano(st),
 		Owner: s.statusOwner(st, s.defFile), Flags: inode.Flags(inode.Persisted)}
+	in.SetHash(st.ContentHash)
 }
 
 func unixNano(st ufs.Status) int64 {

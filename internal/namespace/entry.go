@@ -152,7 +152,7 @@ func (s *State) Record(in *inode.Inode) *NodeRecord {
 }
 
 func recordOf(in *inode.Inode) *NodeRecord {
-	return &NodeRecord{Dir: in.IsDir(), ID: in.ID, Size: in.Size, MTime: in.MTime, Hash: in.Hash,
+	return &NodeRecord{Dir: in.IsDir(), ID: in.ID, Size: in.Size, MTime: in.MTime, Hash: in.Hash(),
 		Owner: in.Owner.Owner, Group: in.Owner.Group, Mode: in.Owner.Mode, Persist: in.Persist(),
 		Open: in.Flags&inode.FlagOpen != 0, Pinned: in.Flags&inode.FlagPinned != 0, Shadow: in.Flags&inode.FlagShadow != 0}
 }

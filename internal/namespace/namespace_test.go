@@ -83,7 +83,7 @@ func TestCheckAndApply(t *testing.T) {
 			{e: &Entry{Op: OpUpdate, Path: "f", Node: &NodeRecord{ID: 1, Persist: inode.Lost}}, wantErr: fs.ErrInvalid},
 			{e: &Entry{Op: OpUpdate, Path: "f", Node: &NodeRecord{ID: 1, NewID: 5, Size: 3, Hash: "h2", Persist: inode.Persisted}}, release: []uint64{1}},
 		}, func(t *testing.T, s *State) {
-			if in := s.Lookup("f"); in.ID != 5 || in.Hash != "h2" || in.Flags&inode.FlagPinned != 0 {
+			if in := s.Lookup("f"); in.ID != 5 || in.Hash() != "h2" || in.Flags&inode.FlagPinned != 0 {
 				t.Fatalf("f = %+v", in)
 			}
 		}},
