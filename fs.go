@@ -93,7 +93,9 @@ func New(ctx context.Context, cfg Config) (*FS, error) {
 		return nil, err
 	}
 	f := &FS{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, now: cfg.Clock, sync: policy}
-	c, err := cache.New(cache.Config{BlockSize: cfg.BlockSize, MemCapacity: cfg.CacheCapacity, DiskDir: cfg.CacheDir, DiskCapacity: cfg.CacheDiskCapacity})
+	ra := readAheadBlocks(cfg.BlockSize)
+	c, err := cache.New(cache.Config{BlockSize: cfg.BlockSize, MemCapacity: cfg.CacheCapacity, DiskDir: cfg.CacheDir, DiskCapacity: cfg.CacheDiskCapacity,
+		ReadAheadBlocks: ra, ReadAheadSpan: ra})
 	if err != nil {
 		return nil, fmt.Errorf("unifiedfs: block cache: %w", err)
 	}
@@ -260,4 +262,19 @@ func clean(op, p string) (string, error) {
 		return "", &fs.PathError{Op: op, Path: p, Err: err}
 	}
 	return c, nil
+}
+
+// readAheadBytes is how far a sequential reader reads ahead, in one stream per span of
+// that length. On the object-store fakes (bench R4, 2 cores), spans of 16 MiB read a cold
+// 256 MiB object 1.3-1.5x as fast as 8 parallel fetches of one block each: the cost is
+// per request (signing, headers, a round trip) and per stream, not in the bytes. A remote
+// store's latency is hidden by the next span starting while the reader is in this one.
+const readAheadBytes = 16 << 20
+
+// readAheadBlocks is readAheadBytes in blocks of bs bytes (0: the cache's default size).
+func readAheadBlocks(bs int64) int {
+	if bs <= 0 {
+		bs = cache.DefaultBlockSize
+	}
+	return int(max(1, readAheadBytes/bs))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
@@ -88,9 +89,12 @@ func (f *FS) open(ctx context.Context, p string, opts OpenOptions, lo lookupOpts
 		}
 		rt := f.readType(opts.ReadType)
 		cr := f.cache.NewReader(cacheFile(cur), fetch, cacheMode(rt))
-		fl := &File{fs: f, ctx: ctx, r: &r, cr: cr, pinned: pinned, stream: rt == NoCache && fromUFS}
-		if rt == NoCache && !fromUFS && fetch != nil {
-			fl.held = f.holderRange(cur)
+		fl := &File{fs: f, ctx: ctx, r: &r, cr: cr, pinned: pinned}
+		switch {
+		case rt == NoCache && fromUFS:
+			fl.seq = fetch
+		case rt == NoCache && fetch != nil:
+			fl.seq = f.holderRange(cur) // without the time bound of a fill
 		}
 		return fl, nil
 	}
@@ -112,16 +116,19 @@ func (f *FS) versionFetcher(m *mount, p string, in *inode.Inode, followMoves boo
 	vr, versioned := m.ufs.(ufs.VersionReader)
 	versioned = versioned && in.HasHash()
 	id, hash, size := in.ID, in.Hash(), in.Size
-	return func(ctx context.Context, off int64, b []byte) (int, error) {
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		at := f.versions.pathOf(id, p)
-		n, err := readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, b)
-		f.stats.ufsBytes.Add(int64(n))
+		vs, err := openVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, n)
 		if followMoves && errors.Is(err, fs.ErrNotExist) {
 			if moved, ok := f.movedFrom(ctx, id, at); ok {
-				n, err = readVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, moved), hash, size, off, b)
+				vs, err = openVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, moved), hash, size, off, n)
 			}
 		}
-		return n, goneErr(err)
+		if err != nil {
+			return nil, goneErr(err)
+		}
+		vs.counted = &f.stats.ufsBytes
+		return vs, nil
 	}
 }
 
@@ -154,42 +161,86 @@ func (f *FS) movedFrom(ctx context.Context, id uint64, at string) (string, bool)
 // movedFromWait bounds how long a fetch waits out a mutation of the path it reads.
 const movedFromWait = 10 * time.Second
 
-// readVersion fills b with the bytes at off of the version (hash, size) of the file at
-// ufsPath; see fetcher.
-func readVersion(ctx context.Context, u ufs.UFS, vr ufs.VersionReader, versioned bool, ufsPath, hash string, size, off int64, b []byte) (int, error) {
-	want := int64(len(b))
-	ask := want
-	last := off+want >= size
-	var rc io.ReadCloser
+// openVersion opens the n bytes at off of the version (hash, size) of the file at ufsPath;
+// see fetcher.
+func openVersion(ctx context.Context, u ufs.UFS, vr ufs.VersionReader, versioned bool, ufsPath, hash string, size, off, n int64) (*versionStream, error) {
+	vs := &versionStream{ufsPath: ufsPath, off: off, left: n, size: size, probe: !versioned && off+n >= size}
 	var err error
-	if versioned {
-		rc, err = vr.OpenVersion(ctx, ufsPath, hash, off, want)
-	} else {
-		if last {
-			ask++ // one byte more tells whether the file grew
-		}
-		rc, err = u.OpenRange(ctx, ufsPath, off, ask)
+	switch {
+	case versioned:
+		vs.rc, err = vr.OpenVersion(ctx, ufsPath, hash, off, n)
+	case vs.probe:
+		vs.rc, err = u.OpenRange(ctx, ufsPath, off, n+1) // one byte more tells whether the file grew
+	default:
+		vs.rc, err = u.OpenRange(ctx, ufsPath, off, n)
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, b)
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF && n < len(b):
-		return n, changedErr(ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), size))
-	case err != nil:
-		return n, err
-	case !versioned && last:
-		var one [1]byte
-		if m, err := rc.Read(one[:]); m > 0 {
-			return n, changedErr(ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", size))
-		} else if err != nil && err != io.EOF {
-			return n, err
+	return vs, nil
+}
+
+// versionStream yields the bytes of one version of a UFS file that a range of it opened.
+// Where the store does not check the version itself it checks the length: a stream that
+// ends early reports ErrChanged, and so does one byte beyond the version's size (probe:
+// the range was asked one byte longer). A break mid-transfer is reported as such, to be
+// resumed.
+type versionStream struct {
+	rc        io.ReadCloser
+	ufsPath   string
+	off, left int64 // the next byte's offset, bytes still to yield
+	size      int64
+	probe     bool
+	end       error         // what Read returns once left is 0
+	counted   *atomic.Int64 // adds the bytes read from the UFS
+}
+
+func (s *versionStream) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		if s.end == nil {
+			s.end = s.finish()
 		}
+		return 0, s.end
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.rc.Read(p)
+	s.off += int64(n)
+	s.left -= int64(n)
+	if s.counted != nil {
+		s.counted.Add(int64(n))
+	}
+	switch {
+	case err == io.EOF && s.left > 0:
+		return n, changedErr(s.ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", s.off, s.size))
+	case err == io.EOF:
+		s.end = io.EOF // the store ended the range at the version's size: nothing beyond it
+		return n, nil
+	case err != nil:
+		return n, goneErr(err)
 	}
 	return n, nil
 }
+
+// finish reports what follows the version's bytes: io.EOF, or ErrChanged when the file
+// goes on beyond the version's size.
+func (s *versionStream) finish() error {
+	if !s.probe {
+		return io.EOF
+	}
+	var one [1]byte
+	switch m, err := io.ReadFull(s.rc, one[:]); {
+	case m > 0:
+		return changedErr(s.ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", s.size))
+	case err == io.EOF:
+		return io.EOF
+	default:
+		return goneErr(err)
+	}
+}
+
+func (s *versionStream) Close() error { return s.rc.Close() }
 
 func changedErr(ufsPath, why string) error {
 	return &fs.PathError{Op: "read", Path: ufsPath, Err: fmt.Errorf("%w: %s", ufs.ErrChanged, why)}
@@ -209,42 +260,38 @@ type File struct {
 	off    int64
 	closed bool
 
-	// NO_CACHE reads of blocks that are not cached come straight from one UFS stream into
-	// the caller's buffer (no block copy, no request per block) while reads are sequential.
-	stream bool
-	smu    sync.Mutex
-	sr     io.ReadCloser
-	srOff  int64
-
-	// NO_CACHE reads of another member's blocks stream them from it likewise (under smu).
-	held  func(ctx context.Context, off, n int64) (io.ReadCloser, error)
-	hr    io.ReadCloser
-	hrOff int64
+	// NO_CACHE reads of blocks that are not cached come straight from one stream into the
+	// caller's buffer (no block copy, no request per block) while reads are sequential:
+	// of the UFS version, or of another member's blocks.
+	seq   cache.Fetcher // nil: every read goes through the cache
+	smu   sync.Mutex
+	sr    io.ReadCloser
+	srOff int64
 }
 
-// readHeld reads p at off from a stream of the holder's blocks (see held), reopening it
-// when off is not where the stream is.
-func (fl *File) readHeld(p []byte, off int64) (int, error) {
+// readSeq reads p at off from a stream opened by seq, opening it where off is when it is
+// not there already. At the file's end the stream must end too: a stream of a version
+// checks there that the UFS file did not grow.
+func (fl *File) readSeq(p []byte, off int64) (int, error) {
 	fl.smu.Lock()
 	defer fl.smu.Unlock()
 	size := fl.r.node.Size
-	if fl.hr == nil || fl.hrOff != off {
-		if fl.hr != nil {
-			fl.hr.Close()
-		}
-		hr, err := fl.held(fl.ctx, off, size-off)
+	if fl.sr == nil || fl.srOff != off {
+		fl.closeSeq()
+		sr, err := fl.seq(fl.ctx, off, size-off)
 		if err != nil {
-			fl.hr = nil
 			return 0, err
 		}
-		fl.hr, fl.hrOff = hr, off
+		fl.sr, fl.srOff = sr, off
 	}
 	want := min(int64(len(p)), size-off)
-	n, err := io.ReadFull(fl.hr, p[:want])
-	fl.hrOff += int64(n)
+	n, err := io.ReadFull(fl.sr, p[:want])
+	fl.srOff += int64(n)
+	if err == nil && fl.srOff == size {
+		err = cache.ExpectEnd(fl.sr)
+	}
 	if err != nil {
-		fl.hr.Close()
-		fl.hr = nil
+		fl.closeSeq()
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -256,62 +303,12 @@ func (fl *File) readHeld(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// readStream reads p at off from the UFS stream, reopening it when off is not where the
-// stream is. The stream is of the file's version (see fetcher): without a
-// ufs.VersionReader it asks for one byte more than the version has, to tell a file that
-// grew.
-func (fl *File) readStream(p []byte, off int64) (int, error) {
-	fl.smu.Lock()
-	defer fl.smu.Unlock()
-	in, u := fl.r.node, fl.r.mount.ufs
-	vr, versioned := u.(ufs.VersionReader)
-	versioned = versioned && in.HasHash()
-	if fl.sr == nil || fl.srOff != off {
-		if fl.sr != nil {
-			fl.sr.Close()
-		}
-		at := fl.fs.versions.pathOf(in.ID, fl.r.path)
-		open := func(at string) (io.ReadCloser, error) {
-			ufsPath := ufs.Rel(fl.r.mount.Path, at)
-			if versioned {
-				return vr.OpenVersion(fl.ctx, ufsPath, in.Hash(), off, in.Size-off)
-			}
-			return u.OpenRange(fl.ctx, ufsPath, off, in.Size-off+1)
-		}
-		sr, err := open(at)
-		if errors.Is(err, fs.ErrNotExist) {
-			if moved, ok := fl.fs.movedFrom(fl.ctx, in.ID, at); ok {
-				sr, err = open(moved)
-			}
-		}
-		if err != nil {
-			fl.sr = nil
-			return 0, goneErr(err)
-		}
-		fl.sr, fl.srOff = sr, off
+// closeSeq closes the sequential stream, if one is open. fl.smu must be held.
+func (fl *File) closeSeq() {
+	if fl.sr != nil {
+		fl.sr.Close()
+		fl.sr = nil
 	}
-	want := min(int64(len(p)), in.Size-off)
-	n, err := io.ReadFull(fl.sr, p[:want])
-	fl.srOff += int64(n)
-	fl.fs.stats.ufsBytes.Add(int64(n))
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF && int64(n) < want:
-		return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file ends at byte %d, its version has %d", off+int64(n), in.Size))
-	case err != nil:
-		return n, err
-	}
-	if fl.srOff == in.Size && !versioned {
-		var one [1]byte
-		if m, err := fl.sr.Read(one[:]); m > 0 {
-			return n, changedErr(fl.r.ufsPath, fmt.Sprintf("the UFS file is longer than its version's %d bytes", in.Size))
-		} else if err != nil && err != io.EOF {
-			return n, err
-		}
-	}
-	if int64(n) < int64(len(p)) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // Stat describes the file as it was when opened.
@@ -336,12 +333,8 @@ func (fl *File) ReadAt(p []byte, off int64) (int, error) {
 	var n int
 	var err error
 	switch {
-	case (fl.stream || fl.held != nil) && !fl.fs.cache.Has(cacheFile(fl.r.node), off/fl.fs.cache.BlockSize()):
-		if fl.stream {
-			n, err = fl.readStream(p, off)
-		} else {
-			n, err = fl.readHeld(p, off)
-		}
+	case fl.seq != nil && !fl.fs.cache.Has(cacheFile(fl.r.node), off/fl.fs.cache.BlockSize()):
+		n, err = fl.readSeq(p, off)
 	default:
 		n, err = fl.cr.ReadAt(fl.ctx, p, off)
 	}
@@ -435,14 +428,7 @@ func (fl *File) Close() error {
 	}
 	fl.closed = true
 	fl.smu.Lock()
-	if fl.sr != nil {
-		fl.sr.Close()
-		fl.sr = nil
-	}
-	if fl.hr != nil {
-		fl.hr.Close()
-		fl.hr = nil
-	}
+	fl.closeSeq()
 	fl.smu.Unlock()
 	err := fl.cr.Close()
 	fl.fs.versions.release(fl.fs, fl.r.node.ID, fl.pinned)

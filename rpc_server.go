@@ -338,22 +338,21 @@ func (f *FS) remoteBlocks(in *inode.Inode) cache.Fetcher {
 	if open == nil {
 		return nil
 	}
-	return func(ctx context.Context, off int64, b []byte) (int, error) {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		rc, err := open(ctx, off, int64(len(b)))
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a fill is a span of blocks
+		rc, err := open(ctx, off, n)
 		if err != nil {
-			return 0, err
+			cancel()
+			return nil, err
 		}
-		defer rc.Close()
-		return io.ReadFull(rc, b)
+		return cancelOnClose{rc, cancel}, nil
 	}
 }
 
 // holderRange returns how to open a stream of bytes [off, off+n) of an unpersisted
 // version from the member holding it, or nil when this member holds it (or none is
 // recorded). A stream that ends early fails with io.ErrUnexpectedEOF.
-func (f *FS) holderRange(in *inode.Inode) func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+func (f *FS) holderRange(in *inode.Inode) cache.Fetcher {
 	if f.ha == nil {
 		return nil
 	}

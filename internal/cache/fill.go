@@ -11,11 +11,14 @@ import (
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
-// Fetcher reads len(p) bytes of the file at off from the UFS (fewer only at
-// EOF, with io.EOF or nil). Fewer bytes with an error that is not final (see
-// retryable) is a transfer that broke: the cache asks again for the rest, up
-// to Config.FetchRetries times per fill.
-type Fetcher func(ctx context.Context, off int64, p []byte) (int, error)
+// Fetcher opens a stream of the file's n bytes at off from the UFS. The stream
+// yields those bytes and then io.EOF; it ends sooner, with io.EOF, only at the
+// end of the file. A stream that breaks (a Read error after some bytes that
+// is not final, see retryable) is resumed: the cache opens another one for
+// the rest, up to Config.FetchRetries times per fetch. An error before any
+// byte, from the open or the first Read, is final: retrying it is the
+// driver's job. The cache closes every stream it opens.
+type Fetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
 // retryBackoff is the pause before the first retry of a broken fetch; it
 // doubles on each further retry of the same fill.
@@ -194,33 +197,6 @@ func (c *Cache) readDisk(k key, n int64) ([]byte, bool) {
 		v.removeFile()
 	}
 	return nil, false
-}
-
-// fetchRange fills buf with the file's bytes at off through fetch, counting
-// one fetch. A call that breaks after delivering some bytes with a retryable
-// error is followed by one for the rest, after a short backoff, up to
-// c.retries times: the bytes already fetched are kept. It returns fewer than
-// len(buf) bytes only with an error, or with nil at EOF.
-func (c *Cache) fetchRange(ctx context.Context, off int64, buf []byte, fetch Fetcher) (int, error) {
-	c.fetches.Add(1)
-	var got int
-	retried := 0
-	for got < len(buf) {
-		m, err := fetch(ctx, off+int64(got), buf[got:])
-		if m < 0 || m > len(buf)-got {
-			return got, fmt.Errorf("cache: fetch returned invalid count %d", m)
-		}
-		got += m
-		if errors.Is(err, io.EOF) || err == nil && m == 0 {
-			break
-		}
-		if err != nil {
-			if m == 0 || got == len(buf) || !c.retryAfter(ctx, err, &retried) {
-				return got, err
-			}
-		}
-	}
-	return got, nil
 }
 
 // retryAfter reports whether a transfer that broke with err, after making

@@ -30,14 +30,14 @@ func newStuckFetcher(data []byte, stuck int64) *stuckFetcher {
 	return &stuckFetcher{data: data, stuck: stuck, started: make(chan struct{}, 16), cancelled: make(chan struct{}, 16)}
 }
 
-func (s *stuckFetcher) fetch(ctx context.Context, off int64, p []byte) (int, error) {
+func (s *stuckFetcher) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	if s.calls.Add(1) <= s.stuck {
 		s.started <- struct{}{}
 		<-ctx.Done()
 		s.cancelled <- struct{}{}
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
-	return memFetcher(s.data)(ctx, off, p)
+	return memFetcher(s.data)(ctx, off, n)
 }
 
 // receive waits up to 5 s for a value on ch.
@@ -90,9 +90,9 @@ func TestDemandFillOutlivesOneOfTwoWaiters(t *testing.T) {
 	s := newSource(64, 21)
 	s.gate = make(chan struct{})
 	var fetchCtx atomic.Value // the fill's context
-	fetch := func(ctx context.Context, off int64, p []byte) (int, error) {
+	fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		fetchCtx.Store(ctx)
-		return s.fetch(ctx, off, p)
+		return s.fetch(ctx, off, n)
 	}
 	f := File{ID: 1, Gen: 1, Size: 64}
 	before := runtime.NumGoroutine()
@@ -215,7 +215,11 @@ type breakingFetcher struct {
 	calls [][2]int64 // (offset, length) of each call
 }
 
-func (b *breakingFetcher) fetch(ctx context.Context, off int64, p []byte) (int, error) {
+func (b *breakingFetcher) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return callFetcher(b.fill)(ctx, off, n)
+}
+
+func (b *breakingFetcher) fill(ctx context.Context, off int64, p []byte) (int, error) {
 	b.mu.Lock()
 	b.calls = append(b.calls, [2]int64{off, int64(len(p))})
 	broken := len(b.calls) <= b.breaks
@@ -224,7 +228,10 @@ func (b *breakingFetcher) fetch(ctx context.Context, off int64, p []byte) (int, 
 		n := copy(p[:min(b.upTo, len(p))], b.data[off:])
 		return n, b.err
 	}
-	return memFetcher(b.data)(ctx, off, p)
+	if n := copy(p, b.data[off:]); n < len(p) {
+		return n, io.EOF
+	}
+	return len(p), nil
 }
 
 func (b *breakingFetcher) log() [][2]int64 {

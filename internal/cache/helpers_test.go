@@ -24,7 +24,7 @@ type source struct {
 	mu   sync.Mutex
 	err  error
 	offs []int64
-	lens []int // len(p) of each call
+	lens []int // length asked by each call
 }
 
 func newSource(n int, seed uint64) *source {
@@ -36,31 +36,60 @@ func newSource(n int, seed uint64) *source {
 	return &source{data: b}
 }
 
-func (s *source) fetch(ctx context.Context, off int64, p []byte) (int, error) {
+// callFetcher turns fill, which fills p in one call (fewer bytes only at the
+// end of the file, with io.EOF or nil, or with an error), into a Fetcher: each
+// stream makes one fill call of its whole length and yields what it
+// delivered, then its error. A call that delivered nothing fails the open.
+func callFetcher(fill func(ctx context.Context, off int64, p []byte) (int, error)) Fetcher {
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		p := make([]byte, n)
+		m, err := fill(ctx, off, p)
+		if m == 0 && err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return &callStream{rest: p[:m], err: err}, nil
+	}
+}
+
+// callStream yields rest, then err.
+type callStream struct {
+	rest []byte
+	err  error
+}
+
+func (s *callStream) Read(p []byte) (int, error) {
+	if len(s.rest) == 0 {
+		return 0, s.err
+	}
+	n := copy(p, s.rest)
+	s.rest = s.rest[n:]
+	return n, nil
+}
+
+func (s *callStream) Close() error { return nil }
+
+// fetch is s's Fetcher: a stream reads s.data without copying it first.
+func (s *source) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	s.calls.Add(1)
 	s.mu.Lock()
 	s.offs = append(s.offs, off)
-	s.lens = append(s.lens, len(p))
+	s.lens = append(s.lens, int(n))
 	err := s.err
 	s.mu.Unlock()
 	if s.gate != nil {
 		select {
 		case <-s.gate:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if off >= int64(len(s.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, s.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return memFetcher(s.data)(ctx, off, n)
 }
 
 func (s *source) setErr(err error) {
@@ -69,7 +98,7 @@ func (s *source) setErr(err error) {
 	s.mu.Unlock()
 }
 
-// lengths returns len(p) of each call, in call order.
+// lengths returns the length each call asked for, in call order.
 func (s *source) lengths() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -7,12 +7,12 @@ import (
 )
 
 // fetchBlocks fetches the consecutive blocks first, first+1, ... (lens[i]
-// bytes each, every block but the file's last full) with one Fetcher call and
-// completes their fills, calls[i] being block first+i's. A single block is
-// fetched straight into a block buffer; a span goes through a span buffer and
-// is copied into block buffers, so blocks stay independent for eviction and
-// buffer recycling. A fetch error fails every block of the span; a short read
-// (EOF before the file's size) fails only the blocks it does not cover.
+// bytes each, every block but the file's last full) through one stream and
+// completes their fills, calls[i] being block first+i's. Each block is read
+// from the stream straight into its own buffer and completed as soon as it is
+// in, so a reader waiting for the first block of a span does not wait for the
+// rest. An error fails the block it hit and the ones after it; a stream that
+// ends before the file's size fails the blocks it does not cover.
 func (c *Cache) fetchBlocks(fctx context.Context, first key, lens []int64, calls []*call, fetch Fetcher) {
 	var total int64
 	for _, n := range lens {
@@ -22,63 +22,35 @@ func (c *Cache) fetchBlocks(fctx context.Context, first key, lens []int64, calls
 	if err == nil && fetch == nil {
 		err = fmt.Errorf("block %d of file %d: %w", first.idx, first.id, ErrBlockLost)
 	}
-	var buf []byte
-	var spanBuf *[]byte
-	got := 0
+	st := &stream{c: c, ctx: fctx, fetch: fetch, off: first.idx * c.bs, n: total}
+	defer st.closeStream()
 	if err == nil {
-		if len(lens) == 1 {
-			buf = c.getBuf(total)
-		} else {
-			spanBuf = c.getSpanBuf()
-			buf = (*spanBuf)[:total]
-		}
-		got, err = c.fetchRange(fctx, first.idx*c.bs, buf, fetch)
+		c.fetches.Add(1)
 	}
-	data := make([][]byte, len(lens))
-	errs := make([]error, len(lens))
-	var off int64
 	for i, n := range lens {
-		switch {
-		case err != nil:
-			errs[i] = err
-		case off+n > int64(got):
-			errs[i] = fmt.Errorf("cache: block %d of file %d: fetched %d of %d bytes: %w",
-				first.idx+int64(i), first.id, max(0, int64(got)-off), n, io.ErrUnexpectedEOF)
-		case spanBuf == nil:
-			data[i] = buf
-		default:
-			data[i] = c.getBuf(n)
-			copy(data[i], buf[off:off+n])
-		}
-		off += n
-	}
-	if spanBuf != nil {
-		c.spanBufs.Put(spanBuf)
-	} else if buf != nil && data[0] == nil {
-		c.putBuf(buf)
-	}
-	aborted := fctx.Err() != nil
-	c.mu.Lock()
-	for i, cl := range calls {
 		k := first
 		k.idx += int64(i)
-		c.complete(k, lens[i], cl, data[i], errs[i], aborted)
+		var data []byte
+		if err == nil {
+			data = c.getBuf(n)
+			var got int
+			got, err = st.read(data)
+			if err == nil && int64(got) < n {
+				err = fmt.Errorf("cache: block %d of file %d: fetched %d of %d bytes: %w", k.idx, k.id, got, n, io.ErrUnexpectedEOF)
+			}
+			if err == nil && i == len(lens)-1 {
+				err = st.end()
+			}
+			if err != nil {
+				c.putBuf(data)
+				data = nil
+			}
+		}
+		c.mu.Lock()
+		c.complete(k, n, calls[i], data, err, fctx.Err() != nil)
+		c.mu.Unlock()
+		close(calls[i].done)
 	}
-	c.mu.Unlock()
-	for _, cl := range calls {
-		close(cl.done)
-	}
-}
-
-// getSpanBuf returns a buffer of one read-ahead span (raSpan blocks). Span
-// buffers live in a sync.Pool: they exist only while a read-ahead fetch runs,
-// so idle ones are left to the garbage collector.
-func (c *Cache) getSpanBuf() *[]byte {
-	if p, ok := c.spanBufs.Get().(*[]byte); ok {
-		return p
-	}
-	b := make([]byte, int64(c.raSpan)*c.bs)
-	return &b
 }
 
 // span is a read-ahead fill of consecutive blocks of one file: one Fetcher

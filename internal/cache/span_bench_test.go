@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -32,9 +33,9 @@ func callCost(d time.Duration, spin bool) {
 // costlyFetcher serves data, each call costing d before the copy.
 func costlyFetcher(data []byte, d time.Duration, spin bool) Fetcher {
 	mem := memFetcher(data)
-	return func(ctx context.Context, off int64, p []byte) (int, error) {
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		callCost(d, spin)
-		return mem(ctx, off, p)
+		return mem(ctx, off, n)
 	}
 }
 
