@@ -29,8 +29,9 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -189,37 +190,31 @@ func (l *FS) Stat(ctx context.Context, c string) (ufs.Status, error) {
 // List implements ufs.UFS. The page token is the last name returned. With PageSize 0 the
 // whole directory is one page.
 func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.ListPage, error) {
-	// The directory as a root of its own: an entry's lstat is then one fstatat on the
-	// directory's descriptor, where l.root.Stat(c/name) would open and close every
-	// component of c again for every entry.
 	dc := c
 	if dc == "" {
 		dc = "."
 	}
-	dir, err := l.root.OpenRoot(dc)
-	if err != nil {
-		return ufs.ListPage{}, l.listError(c, err)
-	}
-	defer dir.Close()
-	f, err := dir.Open(".")
+	f, err := l.root.Open(dc)
 	if err != nil {
 		return ufs.ListPage{}, err
 	}
-	names, err := f.Readdirnames(-1)
+	// Readdir lstats each entry with one fstatat on the directory's descriptor, where
+	// l.root.Lstat(c/name) would open and close every component of c again.
+	infos, err := f.Readdir(-1)
 	f.Close()
 	if err != nil {
 		return ufs.ListPage{}, err
 	}
-	sort.Strings(names)
+	slices.SortFunc(infos, func(a, b fs.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	start := 0
 	if opts.PageToken != "" {
-		start = sort.SearchStrings(names, opts.PageToken)
-		if start < len(names) && names[start] == opts.PageToken {
+		start, _ = slices.BinarySearchFunc(infos, opts.PageToken, func(fi fs.FileInfo, tok string) int { return strings.Compare(fi.Name(), tok) })
+		if start < len(infos) && infos[start].Name() == opts.PageToken {
 			start++
 		}
 	}
 	var page ufs.ListPage
-	for i := start; i < len(names); i++ {
+	for _, fi := range infos[start:] {
 		if opts.PageSize > 0 && len(page.Entries) == opts.PageSize {
 			page.NextPageToken = page.Entries[len(page.Entries)-1].Name
 			break
@@ -227,36 +222,18 @@ func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.List
 		if err := ctx.Err(); err != nil {
 			return ufs.ListPage{}, err
 		}
-		name := names[i]
-		fi, err := dir.Lstat(name)
-		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		name := fi.Name()
+		if fi.Mode()&fs.ModeSymlink != 0 {
 			// A link is followed as Stat follows it, confined to the UFS's root (it may
-			// point outside this directory).
-			fi, err = l.root.Stat(ufs.Join(c, name))
-		}
-		if err != nil {
-			// Gone since the read, a dangling link, or a link leaving the root: such an
-			// entry cannot be opened through this UFS, so it is not listed.
-			continue
+			// point outside this directory). Gone since the read, dangling, or leaving the
+			// root: such an entry cannot be opened through this UFS, so it is not listed.
+			if fi, err = l.root.Stat(ufs.Join(c, name)); err != nil {
+				continue
+			}
 		}
 		page.Entries = append(page.Entries, l.status(name, fi))
 	}
 	return page, nil
-}
-
-// listError returns the error List has always returned for c, whose OpenRoot failed
-// with err: that of opening and reading it as a directory (OpenRoot's own error for a
-// file carries no errno).
-func (l *FS) listError(c string, err error) error {
-	f, oerr := l.root.Open(c)
-	if oerr != nil {
-		return oerr
-	}
-	defer f.Close()
-	if _, rerr := f.Readdirnames(1); rerr != nil && rerr != io.EOF {
-		return rerr
-	}
-	return err
 }
 
 // OpenRange implements ufs.UFS.
