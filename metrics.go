@@ -2,6 +2,7 @@ package unifiedfs
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/namespace"
 )
@@ -56,6 +57,11 @@ type PersistMetrics struct {
 type JournalMetrics struct {
 	LastSeq, DurableSeq uint64
 	SizeSinceCheckpoint int64
+	// Group commits: batches written and synced, the entries in them, and the time spent
+	// writing and syncing them (FlushTime ÷ Flushes is the journal's fsync latency as it
+	// sees it, under the process's load).
+	Flushes, FlushedEntries uint64
+	FlushTime               time.Duration
 }
 
 // counters are the FS's own counts behind Metrics.
@@ -90,7 +96,9 @@ func (f *FS) Metrics() Metrics {
 		m.Persist.Queued = f.persist.pending()
 	}
 	if j := f.jnl(); j != nil {
-		m.Journal = JournalMetrics{LastSeq: j.LastSeq(), DurableSeq: j.DurableSeq(), SizeSinceCheckpoint: j.SizeSinceCheckpoint()}
+		st := j.Stats()
+		m.Journal = JournalMetrics{LastSeq: j.LastSeq(), DurableSeq: j.DurableSeq(), SizeSinceCheckpoint: j.SizeSinceCheckpoint(),
+			Flushes: st.Flushes, FlushedEntries: st.Entries, FlushTime: st.FlushTime}
 	}
 	return m
 }

@@ -113,7 +113,7 @@ func runLoadMetadata(pairs int, lat time.Duration) ([]float64, string, error) {
 		}
 		runtime.GC()
 		var lerr error
-		ours := timeIt(func() {
+		ours := timeOurs(func() {
 			lerr = fsys.LoadMetadata(context.Background(), "/data", unifiedfs.LoadMetadataOptions{Recursive: true, Force: true, Limit: -1})
 		})
 		remove()
@@ -150,7 +150,7 @@ func runResync(pairs int) ([]float64, string, error) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ours := timeIt(func() { err = fsys.LoadMetadata(ctx, "/data", opts) })
+		ours := timeOurs(func() { err = fsys.LoadMetadata(ctx, "/data", opts) })
 		runtime.ReadMemStats(&after)
 		remove()
 		if err != nil {

@@ -85,6 +85,9 @@ var (
 	descPersistFailed   = desc("persist_failures_total", "Failed attempts of asynchronous persists (each is retried).")
 	descJournalSeq      = desc("journal_sequence", "Sequence number of the last journal entry appended, and of the last durable one.", "state")
 	descJournalSince    = desc("journal_since_checkpoint_bytes", "Journal bytes appended since the last checkpoint.")
+	descJournalFlushes  = desc("journal_flushes_total", "Group commits written and synced.")
+	descJournalFlushed  = desc("journal_flushed_entries_total", "Journal entries in those group commits.")
+	descJournalFlushSec = desc("journal_flush_seconds_total", "Time spent writing and syncing group commits.")
 	descRole            = desc("ha_role", "This member's role in the namespace: 1 for the current one.", "role")
 	descEpoch           = desc("ha_epoch", "The leader term this member leads or last led (0 if never).")
 	descApplied         = desc("ha_applied_sequence", "The last journal entry this member applied.")
@@ -102,6 +105,7 @@ var allDescs = []*prometheus.Desc{descInfo, descCacheHits, descCacheMisses, desc
 	descCacheEvictions, descCacheCorrupt, descCacheUsed, descCacheCapacity, descCachePinned, descCacheBlockSize,
 	descFiles, descIncomplete, descDirs, descMounts, descReadBytes, descUFSReadBytes, descSyncListings, descSyncEntries,
 	descPersistQueue, descPersistDone, descPersistFailed, descJournalSeq, descJournalSince,
+	descJournalFlushes, descJournalFlushed, descJournalFlushSec,
 	descRole, descEpoch, descApplied, descKnown, descLag, descRetries, descThrottled, descResumed, descGaveUp, descUFSCalls, descUFSErrors}
 
 // roles are the values of the ha_role label, every one exported so a change of role is a
@@ -161,6 +165,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descJournalSeq, float64(m.Journal.LastSeq), "appended")
 	gauge(descJournalSeq, float64(m.Journal.DurableSeq), "durable")
 	gauge(descJournalSince, float64(m.Journal.SizeSinceCheckpoint))
+	counter(descJournalFlushes, int64(m.Journal.Flushes))
+	counter(descJournalFlushed, int64(m.Journal.FlushedEntries))
+	ch <- prometheus.MustNewConstMetric(descJournalFlushSec, prometheus.CounterValue, m.Journal.FlushTime.Seconds())
 
 	ri := m.Role
 	for _, r := range roles {

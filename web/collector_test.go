@@ -122,6 +122,11 @@ func TestCollectorValues(t *testing.T) {
 	if seq := sample(t, reg, "unifiedfs_journal_sequence", "state", "appended"); seq < 3 {
 		t.Errorf("journal sequence %v: the fixture journaled two mounts and a file", seq)
 	}
+	flushes, entries := sample(t, reg, "unifiedfs_journal_flushes_total"), sample(t, reg, "unifiedfs_journal_flushed_entries_total")
+	if flushes < 1 || entries < flushes || entries > sample(t, reg, "unifiedfs_journal_sequence", "state", "durable") ||
+		sample(t, reg, "unifiedfs_journal_flush_seconds_total") <= 0 {
+		t.Errorf("journal group commits: %v flushes of %v entries: want at least one, of no more entries than are durable, taking time", flushes, entries)
+	}
 
 	// A first read fetches the file (one block) from the UFS; a second only returns bytes.
 	read0 := sample(t, reg, "unifiedfs_read_bytes_total")

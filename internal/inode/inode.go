@@ -8,6 +8,7 @@ package inode
 import (
 	"hash/maphash"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -85,9 +86,11 @@ func (in *Inode) Hash() string {
 // that is ufs.SizeMTimeHash of those (the local driver's) is kept without a string of its
 // own: on a local tree it would be the largest part of an inode.
 func (in *Inode) SetHash(h string) {
-	var b [48]byte
-	if h != "" && string(ufs.AppendSizeMTimeHash(b[:0], in.Size, in.MTime)) == h {
-		h = sizeMTimeHash
+	if strings.HasPrefix(h, "len:") { // cheap first: most stores' hashes are not of this form
+		var b [48]byte
+		if string(ufs.AppendSizeMTimeHash(b[:0], in.Size, in.MTime)) == h {
+			h = sizeMTimeHash
+		}
 	}
 	in.hash = h
 }

@@ -190,3 +190,40 @@ func benchmarkAppendWait(b *testing.B, workers int) {
 
 func BenchmarkAppendWait1(b *testing.B) { benchmarkAppendWait(b, 1) }
 func BenchmarkAppendWait8(b *testing.B) { benchmarkAppendWait(b, 8) }
+
+// Synchronous writers that each spend a while between entries (as an FS's creates do)
+// still share fsyncs all together: the group commit waits for the writers it just woke
+// instead of starting a batch with the first one back.
+func TestGroupCommitGathersItsWriters(t *testing.T) {
+	const writers, rounds = 8, 30
+	w := &wrapStorage{Storage: dirKind(t)(t), syncDelay: 2 * time.Millisecond}
+	j, _ := mustOpen(t, w, Options{})
+	defer closeJ(t, j)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				for t0 := time.Now(); time.Since(t0) < 150*time.Microsecond; { // the work between entries
+				}
+				if err := j.Append(payload(uint64(i))).Wait(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := j.Stats()
+	if st.Entries != writers*rounds {
+		t.Fatalf("Stats: %d entries flushed, want %d", st.Entries, writers*rounds)
+	}
+	// The first round and the last ones form as the writers start and finish.
+	if per := float64(st.Entries) / float64(st.Flushes); per < 0.8*writers {
+		t.Fatalf("%d writers: %.1f entries per fsync (%d flushes), want at least %.1f", writers, per, st.Flushes, 0.8*writers)
+	}
+	if st.FlushTime < time.Duration(st.Flushes)*w.syncDelay {
+		t.Fatalf("FlushTime %v for %d flushes of at least %v each", st.FlushTime, st.Flushes, w.syncDelay)
+	}
+}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by operations on a closed Journal.
@@ -63,6 +63,15 @@ type Journal struct {
 	closed    bool
 	ckptSeq   uint64
 	sizes     sizeTracker
+	// Group commit: goroutines in Wait, how many the next batch waits for (those that
+	// waited when the last one was done), the last write+fsync's duration, and whether
+	// the flusher's wait for the next batch to gather timed out.
+	waiting   int
+	wantNext  int
+	lastSync  time.Duration
+	gathered  bool
+	gatherGen uint64 // tells a late timer of an earlier gather from the current one's
+	stats     Stats
 
 	wmu      sync.Mutex // guards the open segment and segs
 	seg      AppendFile
@@ -208,6 +217,20 @@ func (j *Journal) LastSeq() uint64 {
 	return j.last
 }
 
+// Stats count the group commits of a Journal.
+type Stats struct {
+	Flushes   uint64        // batches written and synced
+	Entries   uint64        // entries in them
+	FlushTime time.Duration // spent writing and syncing them
+}
+
+// Stats returns the group-commit counts so far.
+func (j *Journal) Stats() Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.stats
+}
+
 // DurableSeq returns the sequence number up to which entries are known to be durable.
 func (j *Journal) DurableSeq() uint64 {
 	j.mu.Lock()
@@ -218,6 +241,11 @@ func (j *Journal) DurableSeq() uint64 {
 func (j *Journal) waitDurable(seq uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.durable >= seq {
+		return nil
+	}
+	j.waiting++
+	defer func() { j.waiting-- }()
 	for j.durable < seq {
 		if j.err != nil {
 			return j.err
@@ -237,6 +265,7 @@ func (j *Journal) flushLoop() {
 		for len(j.ends) == 0 && !j.closed {
 			j.flushCond.Wait()
 		}
+		j.gather()
 		if len(j.ends) == 0 {
 			return // closed and drained
 		}
@@ -256,8 +285,15 @@ func (j *Journal) flushLoop() {
 		}
 		j.spare = nil
 		j.mu.Unlock()
+		t0 := time.Now()
 		synced, err := j.writeBatch(batch, lastSeq)
 		j.mu.Lock()
+		j.lastSync = time.Since(t0)
+		if synced {
+			j.stats.Flushes++
+			j.stats.Entries += uint64(n)
+			j.stats.FlushTime += j.lastSync
+		}
 		if cap(batch) <= 4<<20 {
 			j.spare = batch[:0]
 		}
@@ -268,18 +304,45 @@ func (j *Journal) flushLoop() {
 			j.err = err
 			j.pending, j.ends = nil, nil
 		}
+		// Every goroutine waiting now appends again soon: those in this batch once
+		// woken, the others are queued already.
+		j.wantNext = j.waiting
 		j.doneCond.Broadcast()
 		if err != nil {
 			return
 		}
-		// Let the waiters just woken append again before the next batch is taken:
-		// otherwise batches settle at half the writers (one half waiting on the fsync
-		// while the other half queues), and 8 writers share an fsync 4 by 4, not 8.
-		j.mu.Unlock()
-		runtime.Gosched()
-		j.mu.Lock()
 	}
 }
+
+// gather waits, before a batch is taken, for as many entries as there were waiters when
+// the last batch was done (woken, they append their next ones), for at most half the last
+// fsync's duration. Without it batches settle at half the writers: the first writer back starts
+// a batch of its own while the others are still on their way, and they wait for the
+// round after. The wait is short next to the fsync it saves. j.mu is held.
+func (j *Journal) gather() {
+	want := min(j.wantNext, j.opts.MaxBatch)
+	if len(j.ends) >= want || j.closed {
+		return
+	}
+	j.gathered = false
+	j.gatherGen++
+	gen := j.gatherGen
+	t := time.AfterFunc(min(j.lastSync/2, maxGather), func() {
+		j.mu.Lock()
+		if j.gatherGen == gen {
+			j.gathered = true
+			j.flushCond.Broadcast()
+		}
+		j.mu.Unlock()
+	})
+	for len(j.ends) < want && !j.gathered && !j.closed {
+		j.flushCond.Wait()
+	}
+	t.Stop()
+}
+
+// maxGather bounds gather's wait.
+const maxGather = 2 * time.Millisecond
 
 // writeBatch writes and syncs b, whose last record is lastSeq, then starts a new segment
 // if the current one is full. synced reports whether b is durable even if err is set.
