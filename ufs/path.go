@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -40,32 +41,82 @@ func CleanPath(p string) (string, error) {
 }
 
 func invalidReason(p string) string {
-	// Vectorised scans: this runs on every namespace operation.
-	if strings.IndexByte(p, 0) >= 0 {
-		return "contains a NUL byte"
-	}
-	if strings.IndexByte(p, '\\') >= 0 {
-		return "contains a backslash"
-	}
-	for rest := p; ; {
-		el := rest
-		i := strings.IndexByte(rest, '/')
-		if i >= 0 {
-			el = rest[:i]
-		}
-		if len(el) <= 2 && (el == "" || el == "." || el == "..") {
-			if el == "" {
-				return "has an empty element"
+	// One pass, a word at a time (this runs on every namespace operation): special flags
+	// the bytes of a word that may be a NUL, a backslash, a slash or non-ASCII, and only
+	// those are looked at. UTF-8 is validated only when a non-ASCII byte was seen. The
+	// reasons are reported in a fixed order, whatever comes first in p.
+	var nul, backslash, nonASCII bool
+	elem := "" // the first bad element's reason
+	start := 0 // the current element's first byte
+	look := func(k int) {
+		switch c := p[k]; {
+		case c == '/':
+			if elem == "" {
+				elem = elementReason(p[start:k])
 			}
-			return `has a "." or ".." element`
+			start = k + 1
+		case c == 0:
+			nul = true
+		case c == '\\':
+			backslash = true
+		case c >= utf8.RuneSelf:
+			nonASCII = true
 		}
-		if i < 0 {
-			break
-		}
-		rest = rest[i+1:]
 	}
-	if !utf8.ValidString(p) {
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		for m := special(word(p, i)); m != 0; m &= m - 1 {
+			look(i + bits.TrailingZeros64(m)/8)
+		}
+	}
+	for ; i < len(p); i++ {
+		look(i)
+	}
+	if elem == "" {
+		elem = elementReason(p[start:])
+	}
+	switch {
+	case nul:
+		return "contains a NUL byte"
+	case backslash:
+		return "contains a backslash"
+	case elem != "":
+		return elem
+	case nonASCII && !utf8.ValidString(p):
 		return "is not valid UTF-8"
+	}
+	return ""
+}
+
+const (
+	lows   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	slashW = '/' * lows
+	bslshW = '\\' * lows
+)
+
+// word returns the 8 bytes of p at i, little-endian (one load).
+func word(p string, i int) uint64 {
+	_ = p[i+7]
+	return uint64(p[i]) | uint64(p[i+1])<<8 | uint64(p[i+2])<<16 | uint64(p[i+3])<<24 |
+		uint64(p[i+4])<<32 | uint64(p[i+5])<<40 | uint64(p[i+6])<<48 | uint64(p[i+7])<<56
+}
+
+// special has the high bit of every byte of w that is a NUL, a slash, a backslash or
+// non-ASCII set, and of no byte before the first of them otherwise (a byte after one
+// may be flagged too, and is looked at for nothing): zero means none.
+func special(w uint64) uint64 {
+	zero := func(x uint64) uint64 { return (x - lows) &^ x & highs }
+	return zero(w) | zero(w^slashW) | zero(w^bslshW) | w&highs
+}
+
+// elementReason says what is wrong with one path element, or "".
+func elementReason(el string) string {
+	switch el {
+	case "":
+		return "has an empty element"
+	case ".", "..":
+		return `has a "." or ".." element`
 	}
 	return ""
 }
