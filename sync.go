@@ -288,12 +288,21 @@ func (f *FS) syncDirIfDue(ctx context.Context, op string, r *resolved, lo lookup
 	}
 	// Concurrent accesses of one directory share one listing, which no single caller's
 	// cancellation stops (FS Close does); each caller waits only as long as its ctx lets it.
-	ch := f.listings.DoChan(r.path, func() (any, error) {
+	list := func() (any, error) {
 		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		defer context.AfterFunc(f.ctx, cancel)()
 		return nil, f.syncListing(lctx, r, f.pagesOf(lctx, r), nil, nil)
-	})
+	}
+	if done := ctx.Done(); done == nil || done == f.ctx.Done() {
+		// Only Close ends this caller's wait, and Close ends the listing too: list in this
+		// goroutine (the io/fs methods' case), which saves two goroutine switches a directory.
+		if _, err, _ := f.listings.Do(r.path, list); err != nil {
+			return pathErr(op, r.path, err)
+		}
+		return nil
+	}
+	ch := f.listings.DoChan(r.path, list)
 	select {
 	case res := <-ch:
 		if res.Err != nil {

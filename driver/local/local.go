@@ -43,6 +43,8 @@ func init() { ufs.Register("file", Open) }
 // FS is a local directory as a UFS.
 type FS struct {
 	root  *os.Root
+	top   *os.File // the root directory itself, for openDirBeneath (nil: not open)
+	topFd int
 	dir   string
 	fsync bool
 
@@ -100,7 +102,11 @@ func New(ctx context.Context, o Options) (ufs.UFS, error) {
 	if err != nil {
 		return nil, ufs.OpenError(uri, err)
 	}
-	return ufs.Guard(&FS{root: r, dir: o.Dir, fsync: !o.NoFsync, names: map[uint32]string{}, groups: map[uint32]string{}}), nil
+	l := &FS{root: r, dir: o.Dir, fsync: !o.NoFsync, names: map[uint32]string{}, groups: map[uint32]string{}}
+	if top, err := r.Open("."); err == nil {
+		l.top, l.topFd = top, int(top.Fd())
+	}
+	return ufs.Guard(l), nil
 }
 
 // Capabilities implements ufs.UFS.
@@ -109,7 +115,12 @@ func (l *FS) Capabilities() ufs.Capabilities {
 }
 
 // Close implements ufs.UFS.
-func (l *FS) Close() error { return l.root.Close() }
+func (l *FS) Close() error {
+	if l.top != nil {
+		l.top.Close()
+	}
+	return l.root.Close()
+}
 
 // Classify implements ufs.Classifier: the errnos the contract names, and os.Root's escape
 // as fs.ErrPermission (os's own sentinels already satisfy errors.Is).
@@ -194,7 +205,7 @@ func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.List
 	if dc == "" {
 		dc = "."
 	}
-	f, err := l.root.Open(dc)
+	f, err := l.openDir(dc)
 	if err != nil {
 		return ufs.ListPage{}, err
 	}
@@ -234,6 +245,16 @@ func (l *FS) List(ctx context.Context, c string, opts ufs.ListOptions) (ufs.List
 		page.Entries = append(page.Entries, l.status(name, fi))
 	}
 	return page, nil
+}
+
+// openDir opens the directory c (a clean relative path, or ".") for reading.
+func (l *FS) openDir(c string) (*os.File, error) {
+	if l.top != nil && c != "." {
+		if f, ok := openDirBeneath(l.topFd, c); ok {
+			return f, nil
+		}
+	}
+	return l.root.Open(c)
 }
 
 // OpenRange implements ufs.UFS.
