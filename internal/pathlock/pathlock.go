@@ -24,83 +24,97 @@ type Manager struct {
 type entry struct {
 	readers int
 	writer  bool
-	waiters int
-	wake    chan struct{} // closed and replaced when the lock is released
-	refs    int
+	wake    chan struct{} // made by the first waiter, closed by the next release
+	refs    int           // holders and waiters
 }
+
+// free reports whether the lock can be taken, exclusively or not.
+func (e *entry) free(excl bool) bool { return !e.writer && (!excl || e.readers == 0) }
 
 // Held is a set of acquired locks; Unlock releases them.
 type Held struct {
 	m     *Manager
-	paths []string
+	paths []string // sorted
 	excl  []bool
+	buf   [6]string // paths of a request of up to 6 locks, without another allocation
+	ebuf  [6]bool
+}
+
+func (h *Held) Len() int           { return len(h.paths) }
+func (h *Held) Less(i, j int) bool { return h.paths[i] < h.paths[j] }
+func (h *Held) Swap(i, j int) {
+	h.paths[i], h.paths[j] = h.paths[j], h.paths[i]
+	h.excl[i], h.excl[j] = h.excl[j], h.excl[i]
+}
+
+// add adds p to the request, exclusively if excl (a path asked both ways is exclusive).
+func (h *Held) add(p string, excl bool) {
+	for i, q := range h.paths {
+		if q == p {
+			h.excl[i] = h.excl[i] || excl
+			return
+		}
+	}
+	h.paths = append(h.paths, p)
+	h.excl = append(h.excl, excl)
 }
 
 // Lock takes each clean path in exclusive exclusively and all their ancestors shared. It
 // blocks until every lock is held or ctx is done (then nothing is held).
 func (m *Manager) Lock(ctx context.Context, exclusive ...string) (*Held, error) {
-	want := map[string]bool{}
+	h := &Held{m: m}
+	h.paths, h.excl = h.buf[:0], h.ebuf[:0]
 	for _, p := range exclusive {
-		want[p] = true
+		h.add(p, true)
 		for d := p; d != ufs.Root; {
 			d, _ = ufs.Split(d)
-			if _, ok := want[d]; !ok {
-				want[d] = false
-			}
+			h.add(d, false)
 		}
 	}
-	h := &Held{m: m}
-	for p := range want {
-		h.paths = append(h.paths, p)
-	}
-	sort.Strings(h.paths) // "." sorts before letters; ancestors before descendants
-	for _, p := range h.paths {
-		h.excl = append(h.excl, want[p])
-	}
-	for i, p := range h.paths {
-		if err := m.acquire(ctx, p, h.excl[i]); err != nil {
-			h.release(i)
-			return nil, err
-		}
-	}
-	return h, nil
-}
-
-func (m *Manager) acquire(ctx context.Context, p string, excl bool) error {
+	sort.Sort(h) // the one global order of every request
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.locks == nil {
 		m.locks = map[string]*entry{}
 	}
-	e := m.locks[p]
-	if e == nil {
-		e = &entry{wake: make(chan struct{})}
-		m.locks[p] = e
-	}
-	e.refs++
-	for {
-		free := !e.writer && (!excl || e.readers == 0)
-		if free {
+	for i := 0; i < len(h.paths); {
+		p, excl := h.paths[i], h.excl[i]
+		e := m.locks[p]
+		if e == nil {
+			e = &entry{}
+			m.locks[p] = e
+		}
+		if e.free(excl) {
 			if excl {
 				e.writer = true
 			} else {
 				e.readers++
 			}
-			m.mu.Unlock()
-			return nil
+			e.refs++
+			i++
+			continue
+		}
+		if e.wake == nil {
+			e.wake = make(chan struct{})
 		}
 		wake := e.wake
+		e.refs++ // a waiter keeps the entry
 		m.mu.Unlock()
+		var err error
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			m.mu.Lock()
-			e.refs--
-			m.drop(p, e)
-			m.mu.Unlock()
-			return ctx.Err()
+			err = ctx.Err()
 		}
 		m.mu.Lock()
+		e.refs--
+		if err != nil {
+			m.drop(p, e)
+			h.releaseLocked(i)
+			return nil, err
+		}
 	}
+	return h, nil
 }
 
 // drop forgets an unused entry; m.mu must be held.
@@ -110,10 +124,9 @@ func (m *Manager) drop(p string, e *entry) {
 	}
 }
 
-func (h *Held) release(n int) {
+// releaseLocked releases the first n locks of h; m.mu must be held.
+func (h *Held) releaseLocked(n int) {
 	m := h.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for i := n - 1; i >= 0; i-- {
 		e := m.locks[h.paths[i]]
 		if h.excl[i] {
@@ -121,12 +134,18 @@ func (h *Held) release(n int) {
 		} else {
 			e.readers--
 		}
-		close(e.wake)
-		e.wake = make(chan struct{})
+		if e.wake != nil {
+			close(e.wake)
+			e.wake = nil
+		}
 		e.refs--
 		m.drop(h.paths[i], e)
 	}
 }
 
 // Unlock releases every lock of h. It must be called exactly once.
-func (h *Held) Unlock() { h.release(len(h.paths)) }
+func (h *Held) Unlock() {
+	h.m.mu.Lock()
+	h.releaseLocked(len(h.paths))
+	h.m.mu.Unlock()
+}
