@@ -268,23 +268,25 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// hold makes the blocks of the file e resident and unevictable.
+// hold makes the blocks of the file e resident and unevictable; e's path lock is held.
 func (f *FS) hold(ctx context.Context, op string, e resolved) error {
 	if e.node.Flags&inode.FlagOpen != 0 {
 		return pathErr(op, e.path, ErrIncomplete)
 	}
+	f.versions.keepPinned(e.node.ID) // before Hold: an unpin that ran first is undone
 	if err := f.cache.Hold(ctx, cacheFile(e.node), f.fetcher(e.mount, e.path, e.node)); err != nil {
 		return pathErr(op, e.path, err)
 	}
 	return nil
 }
 
-// unpinAll makes the blocks of the persisted files among es evictable again (the blocks
-// of unpersisted files stay pinned: the cache holds their only copy).
+// unpinAll makes the blocks of the persisted files among es evictable again, once the
+// readers that opened them while pinned are gone (the blocks of unpersisted files stay
+// pinned: the cache holds their only copy; their persist unpins them).
 func (f *FS) unpinAll(es []resolved) {
 	for _, e := range es {
 		if !e.node.IsDir() && e.persisted() {
-			f.cache.Unpin(cacheFile(e.node).ID)
+			f.versions.unpinAfterHolders(f, e.node.ID)
 		}
 	}
 }

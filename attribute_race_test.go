@@ -602,7 +602,13 @@ func TestSetAttributeRacesDataPaths(t *testing.T) {
 
 	// Settle: persists finish; a last Stat of each key joins the history, so the final
 	// state is the model's.
-	testpeer.WaitFor(t, "asynchronous persists", 10*time.Second, func() bool { return j.fs.Metrics().Files.ToBePersisted == 0 })
+	if !testpeer.Eventually(10*time.Second, func() bool { return j.fs.Metrics().Files.ToBePersisted == 0 }) {
+		for _, k := range arKeyNames {
+			st, err := j.fs.GetStatus(ctx, k)
+			t.Logf("%s: %+v %v", k, st, err)
+		}
+		t.Fatalf("asynchronous persists still pending: %+v %+v", j.fs.Metrics().Files, j.fs.Metrics().Persist)
+	}
 	for i := range arKeys {
 		in := &arInput{kind: opStat, key: i}
 		call := rec.begin(in)
@@ -817,5 +823,64 @@ func arReportIllegal(t *testing.T, history []porcupine.Operation) {
 			op := sorted[i]
 			t.Logf("  [%d..%d] client %d: %s", op.Call, op.Return, op.ClientId, arModel.DescribeOperation(op.Input, op.Output))
 		}
+	}
+}
+
+// A pin SetAttribute set on an ASYNC_THROUGH file before its persist outlives the persist
+// (which unpins the blocks the cache held as the only copy), also when a reader that
+// opened the file then closes after the persist; unpin makes the blocks evictable once
+// that reader is gone.
+func TestPinOutlivesAsyncPersist(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{BlockSize: 1 << 10, CacheCapacity: 8 << 10, PersistRetryBase: time.Hour}, ufstest.ObjectStore)
+	data := strings.Repeat("a", 4<<10)
+	for i := range 8 {
+		e.write(fmt.Sprintf("/other%d", i), data, unifiedfs.Through)
+	}
+	pressure := func() {
+		for i := range 8 {
+			e.read(fmt.Sprintf("other%d", i))
+		}
+	}
+	if err := e.fs.MkdirAll(ctx, "/async"); err != nil {
+		t.Fatal(err)
+	}
+	unblock := e.root.Inject(ufstest.Fault{Op: ufstest.OpCreate, Under: "async"}) // the persists wait
+	e.write("/async/plain", data, unifiedfs.AsyncThrough)
+	e.write("/async/read", data, unifiedfs.AsyncThrough)
+	r, err := e.fs.OpenFile(ctx, "/async/read", unifiedfs.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := e.fs.SetAttribute(ctx, "/async/plain", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	unblock()
+	if err := e.fs.Persist(ctx, "/async/plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Persist(ctx, "/async/read"); err != nil {
+		t.Fatal(err)
+	}
+	// Pinned after the persist, while a reader that opened it pinned still reads.
+	if err := e.fs.SetAttribute(ctx, "/async/read", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	pressure()
+	for _, p := range []string{"/async/plain", "/async/read"} {
+		if st := e.status(p); st.PersistState != unifiedfs.Persisted || !st.Pinned || st.CachedBytes != int64(len(data)) {
+			t.Errorf("%s after its persist and cache pressure: %v pinned %v cached %d", p, st.PersistState, st.Pinned, st.CachedBytes)
+		}
+	}
+	if err := e.fs.SetAttribute(ctx, "/async/plain", unifiedfs.SetAttributeOptions{Pinned: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	pressure()
+	if st := e.status("/async/plain"); st.Pinned || st.CachedBytes == int64(len(data)) {
+		t.Errorf("/async/plain after unpin and cache pressure: pinned %v cached %d", st.Pinned, st.CachedBytes)
+	}
+	if got := e.read("async/plain"); got != data {
+		t.Errorf("/async/plain reads %d bytes", len(got))
 	}
 }
