@@ -291,16 +291,18 @@ func (f *FS) unpinAll(es []resolved) {
 	}
 }
 
-// withAttrs overlays the attributes SetAttribute recorded for p on st.
-func (f *FS) withAttrs(st *FileStatus, p string) {
+// attrsOf returns the attributes SetAttribute recorded for p (the zero Attr for none).
+func (f *FS) attrsOf(p string) namespace.Attr {
 	ns := f.ns()
 	if !ns.HasAttrs() {
-		return
+		return namespace.Attr{}
 	}
-	a, ok := ns.AttrOf(p)
-	if !ok {
-		return
-	}
+	a, _ := ns.AttrOf(p)
+	return a
+}
+
+// withAttrs overlays the attributes a (other than the mode: fileInfo.permOf) on st.
+func withAttrs(st *FileStatus, a namespace.Attr) {
 	st.TTL, st.TTLAction = time.Duration(a.TTL), TTLAction(a.TTLAction)
 	st.Pinned = st.Pinned || a.Pinned
 	if a.Owner != "" {
@@ -311,14 +313,48 @@ func (f *FS) withAttrs(st *FileStatus, p string) {
 	}
 }
 
-// attrMode returns the mode SetAttribute recorded for p, if any.
-func (f *FS) attrMode(p string) (fs.FileMode, bool) {
-	ns := f.ns()
-	if !ns.HasAttrs() {
-		return 0, false
+// stableInfo returns the status of the entry r resolved, read with its attributes as one
+// namespace state (applied, the count of entries applied before r was resolved): a
+// status never pairs a file with the attributes of another (one renamed to its path
+// since, or the version that replaced it), nor shows part of a SetAttribute. An entry
+// gone since r was resolved is not there any more.
+func (f *FS) stableInfo(r *resolved, ns *namespace.State, applied uint64) (*fileInfo, error) {
+	fi := f.info(r)
+	if applied&1 == 0 && f.ns() == ns {
+		a, ok := namespace.Attr{}, false
+		if ns.HasAttrs() {
+			a, ok = ns.AttrOf(r.path)
+		}
+		if ns.Applied() == applied { // nothing changed since the walk: the common case
+			fi.attr = attrRef(a, ok)
+			return fi, nil
+		}
 	}
-	a, ok := ns.AttrOf(p)
-	return a.Mode, ok && a.ModeSet
+	ns = f.ns()
+	var a namespace.Attr
+	var ok bool
+	var cur *inode.Inode
+	ns.Stable(func() {
+		cur = ns.Lookup(r.path)
+		a, ok = ns.AttrOf(r.path)
+	})
+	if cur == nil {
+		return nil, pathErr("stat", r.path, fs.ErrNotExist)
+	}
+	fi.in, fi.attr = cur, attrRef(a, ok)
+	return fi, nil
+}
+
+// noAttrs stands for the attributes of every entry that has none (no allocation).
+var noAttrs = &namespace.Attr{}
+
+func attrRef(a namespace.Attr, ok bool) *namespace.Attr {
+	if !ok {
+		return noAttrs
+	}
+	p := new(namespace.Attr)
+	*p = a
+	return p
 }
 
 // reholdPinned pins again, after a restart, the blocks of the files SetAttribute pinned
