@@ -2,11 +2,11 @@ package unifiedfs_test
 
 import (
 	"errors"
-	"os"
 	"fmt"
 	"io"
 	"io/fs"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -679,7 +679,7 @@ func TestSetAttributeRacesDataPaths(t *testing.T) {
 			continue
 		}
 		w := *want[i]
-		st.cached, w.cached = 0, 0 // pins are held again in the background
+		st.cached, w.cached = 0, 0   // pins are held again in the background
 		st.version, w.version = 0, 0 // loaded afresh
 		if st != w {
 			t.Errorf("%s after the restart: %+v, before %+v", k, st, w)
