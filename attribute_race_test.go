@@ -904,3 +904,58 @@ func TestPinOutlivesAsyncPersist(t *testing.T) {
 		t.Errorf("/async/plain reads %d bytes", len(got))
 	}
 }
+
+// Stat pairs a file with its own attributes: while two files with different attributes
+// swap places by renames, every Stat of one of the paths shows one file's size with that
+// file's group, never the size of one and the group of the other.
+func TestStatPairsFileWithItsAttributes(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{}, ufstest.ObjectStore)
+	groupOf := map[int64]string{}
+	for i, p := range []string{"/x", "/y"} {
+		e.write(p, strings.Repeat("s", 10*(i+1)), unifiedfs.MustCache) // renames touch no UFS
+		g := fmt.Sprintf("grp-%d", i)
+		if err := e.fs.SetAttribute(ctx, p, unifiedfs.SetAttributeOptions{Group: &g, Mode: ptr(fs.FileMode(0o600 + i))}); err != nil {
+			t.Fatal(err)
+		}
+		groupOf[int64(10*(i+1))] = g
+	}
+	stop := make(chan struct{})
+	var swaps atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, mv := range [][2]string{{"/x", "/t"}, {"/y", "/x"}, {"/t", "/y"}} {
+				if err := e.fs.Rename(ctx, mv[0], mv[1]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			swaps.Add(1)
+		}
+	}()
+	var stats int
+	for ; swaps.Load() < 300 && !t.Failed(); stats++ {
+		for _, p := range []string{"/x", "/y"} {
+			st, err := e.fs.GetStatus(ctx, p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // moved away for a moment
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := groupOf[st.Size]; st.Group != want || st.Mode != fs.FileMode(0o600+st.Size/10-1) {
+				t.Fatalf("stat %d of %s: a file of %d bytes with group %s and mode %v, want %s", stats, p, st.Size, st.Group, st.Mode, want)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d stats during %d swaps", stats, swaps.Load())
+}
