@@ -75,7 +75,10 @@ type SetAttributeOptions struct {
 
 // SetAttribute changes the attributes of the entry at path (and, with Recursive, of
 // those below it) in one journaled change. Alluxio's setTtl, unsetTtl, pin, unpin, chmod,
-// chown and chgrp.
+// chown and chgrp. The attributes belong to the entry, as Alluxio's to the inode: a
+// rename moves them with it; an overwrite (a new file, as Alluxio's delete and create) and
+// a remove drop them; a file being written keeps those set on it when it completes. Stat
+// reports an entry with its own attributes (one namespace state).
 func (f *FS) SetAttribute(ctx context.Context, path string, opts SetAttributeOptions) error {
 	const op = "setAttribute"
 	p, err := clean(op, path)
