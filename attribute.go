@@ -75,7 +75,10 @@ type SetAttributeOptions struct {
 
 // SetAttribute changes the attributes of the entry at path (and, with Recursive, of
 // those below it) in one journaled change. Alluxio's setTtl, unsetTtl, pin, unpin, chmod,
-// chown and chgrp.
+// chown and chgrp. The attributes belong to the entry, as Alluxio's to the inode: a
+// rename moves them with it; an overwrite (a new file, as Alluxio's delete and create) and
+// a remove drop them; a file being written keeps those set on it when it completes. Stat
+// reports an entry with its own attributes (one namespace state).
 func (f *FS) SetAttribute(ctx context.Context, path string, opts SetAttributeOptions) error {
 	const op = "setAttribute"
 	p, err := clean(op, path)
@@ -268,37 +271,41 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// hold makes the blocks of the file e resident and unevictable.
+// hold makes the blocks of the file e resident and unevictable; e's path lock is held.
 func (f *FS) hold(ctx context.Context, op string, e resolved) error {
 	if e.node.Flags&inode.FlagOpen != 0 {
 		return pathErr(op, e.path, ErrIncomplete)
 	}
+	f.versions.keepPinned(e.node.ID) // before Hold: an unpin that ran first is undone
 	if err := f.cache.Hold(ctx, cacheFile(e.node), f.fetcher(e.mount, e.path, e.node)); err != nil {
 		return pathErr(op, e.path, err)
 	}
 	return nil
 }
 
-// unpinAll makes the blocks of the persisted files among es evictable again (the blocks
-// of unpersisted files stay pinned: the cache holds their only copy).
+// unpinAll makes the blocks of the persisted files among es evictable again, once the
+// readers that opened them while pinned are gone (the blocks of unpersisted files stay
+// pinned: the cache holds their only copy; their persist unpins them).
 func (f *FS) unpinAll(es []resolved) {
 	for _, e := range es {
 		if !e.node.IsDir() && e.persisted() {
-			f.cache.Unpin(cacheFile(e.node).ID)
+			f.versions.unpinAfterHolders(f, e.node.ID)
 		}
 	}
 }
 
-// withAttrs overlays the attributes SetAttribute recorded for p on st.
-func (f *FS) withAttrs(st *FileStatus, p string) {
+// attrsOf returns the attributes SetAttribute recorded for p (the zero Attr for none).
+func (f *FS) attrsOf(p string) namespace.Attr {
 	ns := f.ns()
 	if !ns.HasAttrs() {
-		return
+		return namespace.Attr{}
 	}
-	a, ok := ns.AttrOf(p)
-	if !ok {
-		return
-	}
+	a, _ := ns.AttrOf(p)
+	return a
+}
+
+// withAttrs overlays the attributes a (other than the mode: fileInfo.permOf) on st.
+func withAttrs(st *FileStatus, a namespace.Attr) {
 	st.TTL, st.TTLAction = time.Duration(a.TTL), TTLAction(a.TTLAction)
 	st.Pinned = st.Pinned || a.Pinned
 	if a.Owner != "" {
@@ -309,14 +316,48 @@ func (f *FS) withAttrs(st *FileStatus, p string) {
 	}
 }
 
-// attrMode returns the mode SetAttribute recorded for p, if any.
-func (f *FS) attrMode(p string) (fs.FileMode, bool) {
-	ns := f.ns()
-	if !ns.HasAttrs() {
-		return 0, false
+// stableInfo returns the status of the entry r resolved, read with its attributes as one
+// namespace state (applied, the count of entries applied before r was resolved): a
+// status never pairs a file with the attributes of another (one renamed to its path
+// since, or the version that replaced it), nor shows part of a SetAttribute. An entry
+// gone since r was resolved is not there any more.
+func (f *FS) stableInfo(r *resolved, ns *namespace.State, applied uint64) (*fileInfo, error) {
+	fi := f.info(r)
+	if applied&1 == 0 && f.ns() == ns {
+		a, ok := namespace.Attr{}, false
+		if ns.HasAttrs() {
+			a, ok = ns.AttrOf(r.path)
+		}
+		if ns.Applied() == applied { // nothing changed since the walk: the common case
+			fi.attr = attrRef(a, ok)
+			return fi, nil
+		}
 	}
-	a, ok := ns.AttrOf(p)
-	return a.Mode, ok && a.ModeSet
+	ns = f.ns()
+	var a namespace.Attr
+	var ok bool
+	var cur *inode.Inode
+	ns.Stable(func() {
+		cur = ns.Lookup(r.path)
+		a, ok = ns.AttrOf(r.path)
+	})
+	if cur == nil {
+		return nil, pathErr("stat", r.path, fs.ErrNotExist)
+	}
+	fi.in, fi.attr = cur, attrRef(a, ok)
+	return fi, nil
+}
+
+// noAttrs stands for the attributes of every entry that has none (no allocation).
+var noAttrs = &namespace.Attr{}
+
+func attrRef(a namespace.Attr, ok bool) *namespace.Attr {
+	if !ok {
+		return noAttrs
+	}
+	p := new(namespace.Attr)
+	*p = a
+	return p
 }
 
 // reholdPinned pins again, after a restart, the blocks of the files SetAttribute pinned

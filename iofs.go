@@ -125,11 +125,17 @@ func (f *FS) stat(ctx context.Context, p string, lo lookupOpts) (fs.FileInfo, er
 		}
 		return remoteInfo{st}, nil
 	}
+	ns := f.ns()
+	applied := ns.Applied()
 	r, err := f.resolve(ctx, "stat", p, lo)
 	if err != nil {
 		return nil, err
 	}
-	return f.info(&r), nil
+	fi, err := f.stableInfo(&r, ns, applied)
+	if err != nil {
+		return nil, err
+	}
+	return fi, nil
 }
 
 func (f *FS) readDir(ctx context.Context, p string, lo lookupOpts) ([]fs.DirEntry, error) {

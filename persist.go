@@ -148,7 +148,7 @@ func (f *FS) persistFile(ctx context.Context, p string, id uint64) error {
 		_ = r.mount.ufs.Remove(context.WithoutCancel(ctx), r.ufsPath) // the version it described is gone
 		return err
 	}
-	f.versions.persisted(f, in.ID)
+	f.versions.persisted(f, p, in.ID)
 	dir, _ := ufs.Split(p)
 	return f.markAncestorsPersisted(ctx, dir)
 }

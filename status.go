@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/inode"
+	"github.com/unifiedfs/unifiedfs/internal/namespace"
 	"github.com/unifiedfs/unifiedfs/ufs"
 )
 
@@ -14,6 +15,17 @@ type fileInfo struct {
 	dir string // clean path of the parent (shared by every entry of a listing)
 	in  *inode.Inode
 	m   *mount
+	// attr, when set, holds the entry's attributes as read with in, in one namespace
+	// state (Stat); else they are read from the table when asked (listings).
+	attr *namespace.Attr
+}
+
+// attrs returns the attributes SetAttribute recorded for the entry.
+func (fi *fileInfo) attrs() namespace.Attr {
+	if fi.attr != nil {
+		return *fi.attr
+	}
+	return fi.f.attrsOf(fi.path())
 }
 
 func (f *FS) info(r *resolved) *fileInfo {
@@ -64,10 +76,13 @@ func (fi *fileInfo) Size() int64 {
 	return fi.in.Size
 }
 
-func (fi *fileInfo) perm() fs.FileMode {
+func (fi *fileInfo) perm() fs.FileMode { return fi.permOf(fi.attrs()) }
+
+// permOf returns the entry's permission bits given its attributes a.
+func (fi *fileInfo) permOf(a namespace.Attr) fs.FileMode {
 	m := fi.in.Owner.Mode.Perm()
-	if am, ok := fi.f.attrMode(fi.path()); ok {
-		m = am
+	if a.ModeSet {
+		m = a.Mode
 	}
 	if fi.m.Shared {
 		u := (m >> 6) & 7
@@ -102,13 +117,14 @@ func (fi *fileInfo) ModTime() time.Time {
 func (fi *fileInfo) Sys() any {
 	in, m := fi.in, fi.m
 	p := fi.path()
+	a := fi.attrs() // once: the mode and the rest of one SetAttribute
 	st := &FileStatus{
 		Path: ufs.Rooted(p), Name: fi.Name(), IsDir: in.IsDir(), Size: fi.Size(), ModTime: fi.ModTime(),
-		Mode: fi.perm(), Owner: in.Owner.Owner, Group: in.Owner.Group, PersistState: in.Persist(),
+		Mode: fi.permOf(a), Owner: in.Owner.Owner, Group: in.Owner.Group, PersistState: in.Persist(),
 		UFSPath: m.ufsURI(p), MountPoint: ufs.Rooted(m.Path), IsMountPoint: in.IsMount(),
 		Incomplete: in.Flags&inode.FlagOpen != 0, ReadOnly: m.ReadOnly, Pinned: in.Flags&inode.FlagPinned != 0,
 	}
-	fi.f.withAttrs(st, p)
+	withAttrs(st, a)
 	if d := in.Dir(); d != nil {
 		st.Children = d.Len()
 	}

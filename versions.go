@@ -81,16 +81,21 @@ func (v *versionRefs) release(f *FS, id uint64, pinned bool) {
 	unpin := (r.unpin && r.pinHolders == 0 || r.held && r.handles == 0) && !drop
 	if unpin {
 		r.unpin = false
+		if a, _ := f.ns().AttrOf(r.path); a.Pinned && !r.released {
+			unpin = false // SetAttribute pinned it since: its unpin unpins
+		}
 	}
 	if r.handles == 0 {
 		delete(v.m, id)
 	}
-	v.mu.Unlock()
-	switch {
-	case drop:
-		f.cache.Drop(id)
-	case unpin:
+	if unpin {
+		// Under v.mu, so that a SetAttribute pin (keepPinned, then Hold) either cancels
+		// this unpin or holds the blocks again after it.
 		f.cache.Unpin(id)
+	}
+	v.mu.Unlock()
+	if drop {
+		f.cache.Drop(id)
 	}
 }
 
@@ -175,9 +180,29 @@ func (v *versionRefs) treeReleased(f *FS, ids []uint64) {
 	}
 }
 
-// persisted is called when version id reached the UFS: its blocks become evictable, now
-// or once the readers that opened it while it was pinned are gone.
-func (v *versionRefs) persisted(f *FS, id uint64) {
+// persisted is called, under the path lock of p, when version id at p reached the UFS:
+// its blocks become evictable as unpinAfterHolders says, unless SetAttribute pinned p
+// (then its unpin does that).
+func (v *versionRefs) persisted(f *FS, p string, id uint64) {
+	if a, _ := f.ns().AttrOf(p); a.Pinned {
+		return
+	}
+	v.unpinAfterHolders(f, id)
+}
+
+// keepPinned cancels the unpin that persisted deferred for version id until its pin
+// holders close (SetAttribute pins it, under its path lock).
+func (v *versionRefs) keepPinned(id uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r := v.m[id]; r != nil {
+		r.unpin = false
+	}
+}
+
+// unpinAfterHolders makes the blocks of the persisted version id evictable, now or once
+// the readers that opened it while it was pinned (and read only the cache) are gone.
+func (v *versionRefs) unpinAfterHolders(f *FS, id uint64) {
 	v.mu.Lock()
 	if r := v.m[id]; r != nil && r.pinHolders > 0 {
 		r.unpin = true

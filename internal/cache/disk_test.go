@@ -218,3 +218,23 @@ func TestDiskIgnoresForeignFilesAndTemp(t *testing.T) {
 		t.Fatal("DiskDir without DiskCapacity accepted")
 	}
 }
+
+// Holding a file whose blocks the disk tier already pins (a pinned writer stored them)
+// pins nothing more: its bytes count once, and Unpin releases them all.
+func TestHoldDiskPinnedCountsOnce(t *testing.T) {
+	dir := t.TempDir()
+	c := newCache(t, Config{BlockSize: 16, MemCapacity: 1 << 20, DiskDir: dir, DiskCapacity: 1000, ReadAheadBlocks: -1})
+	f := File{ID: 1, Gen: 1, Size: 40}
+	writeFile(t, c, f, true, make([]byte, 40), 40)
+	src := newSource(40, 1)
+	if err := c.Hold(context.Background(), f, src.fetch); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.PinnedBytes != 40 {
+		t.Fatalf("pinned bytes after Hold of disk-pinned blocks: %d, want 40", st.PinnedBytes)
+	}
+	c.Unpin(f.ID)
+	if st := c.Stats(); st.PinnedBytes != 0 {
+		t.Fatalf("pinned bytes after Unpin: %d", st.PinnedBytes)
+	}
+}

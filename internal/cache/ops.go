@@ -108,7 +108,9 @@ func (c *Cache) Hold(ctx context.Context, f File, fetch Fetcher) error {
 			return err
 		}
 		c.mu.Lock()
-		if _, held := c.pinned[k]; held || c.closed {
+		// A block the disk tier pins (a not yet persisted file's) is held already: pinning
+		// its memory copy too would count its bytes twice.
+		if _, held := c.pinned[k]; held || c.closed || c.disk != nil && c.disk.pinned[k] != nil {
 			c.release(b)
 			c.mu.Unlock()
 			continue

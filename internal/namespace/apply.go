@@ -91,6 +91,8 @@ func (s *State) Check(e *Entry) error {
 // at all (it refers to what this state does not have and cannot stand in for), it
 // changes nothing and returns the reason; replay reports such entries as skipped.
 func (s *State) Apply(e *Entry) (eff Effects, err error) {
+	s.applied.Add(1)
+	defer s.applied.Add(1)
 	defer func() {
 		if err == nil {
 			s.noteRequest(e.ReqID)

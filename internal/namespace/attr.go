@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"io/fs"
+	"runtime"
 	"sort"
 
 	"github.com/unifiedfs/unifiedfs/ufs"
@@ -296,4 +297,24 @@ func (s *State) applySetAttr(e *Entry) (Effects, error) {
 		}
 	}
 	return Effects{}, nil
+}
+
+// Applied returns twice the number of entries applied so far, plus one while an entry is
+// being applied (Apply calls are serialised by the caller). A reader that sees the same
+// even value before and after reading the tree and the attribute table read one state.
+func (s *State) Applied() uint64 { return s.applied.Load() }
+
+// Stable calls read until no entry was applied while it ran, so that what it read of the
+// tree and the attribute table is one state. read must be short and without side
+// effects: it may run more than once.
+func (s *State) Stable(read func()) {
+	for {
+		if n := s.applied.Load(); n&1 == 0 {
+			read()
+			if s.applied.Load() == n {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
 }

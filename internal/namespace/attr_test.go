@@ -102,3 +102,51 @@ func TestUpdateMount(t *testing.T) {
 		t.Fatal("the subtree went")
 	}
 }
+
+// Stable reads the tree and the attribute table as one state: while a file with
+// attributes is renamed back and forth, a reader never sees it at a path without its
+// attributes, nor attributes at a path without it.
+func TestStableReadsOneState(t *testing.T) {
+	s := newState(t)
+	n0 := s.Applied()
+	mustApply(t, s, &Entry{Op: OpComplete, Path: "a", Node: file(5, inode.NotPersisted)})
+	mustApply(t, s, &Entry{Op: OpSetAttr, Path: "a", Attr: &AttrRecord{Set: AttrOwner, Owner: "alice"}})
+	if n := s.Applied(); n != n0+4 {
+		t.Fatalf("Applied after two entries = %d, want %d", n, n0+4)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20000 {
+			src, dst := "a", "b"
+			if i%2 == 1 {
+				src, dst = dst, src
+			}
+			if _, err := s.Apply(&Entry{Op: OpRename, Path: src, Dst: dst}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for reads := 0; ; reads++ {
+		select {
+		case <-done:
+			if s.Applied()&1 != 0 {
+				t.Fatal("Applied odd with no entry applying")
+			}
+			return
+		default:
+		}
+		for _, p := range []string{"a", "b"} {
+			var there bool
+			var a Attr
+			s.Stable(func() {
+				there = s.Lookup(p) != nil
+				a, _ = s.AttrOf(p)
+			})
+			if there != (a.Owner == "alice") {
+				t.Fatalf("read %d of %s: file there %v, attributes %+v", reads, p, there, a)
+			}
+		}
+	}
+}

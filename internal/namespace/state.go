@@ -73,7 +73,8 @@ type State struct {
 	buckets map[int64]map[string]struct{} // paths with a TTL, by expiry bucket
 
 	ttlBucket int64
-	nattrs    atomic.Int64 // len(attrs), read without the lock
+	nattrs    atomic.Int64  // len(attrs), read without the lock
+	applied   atomic.Uint64 // twice the entries applied, +1 while one applies (Applied)
 
 	// Under the caller's apply lock:
 	nextMount uint32 // highest mount id applied
