@@ -784,7 +784,7 @@ func arCheck(t *testing.T, history []porcupine.Operation) {
 			t.Errorf("an operation failed in a way that is never legal: %s", arModel.DescribeOperation(op.Input, op.Output))
 		}
 	}
-	res, _ := porcupine.CheckOperationsVerbose(arModel.ToModel(), history, 15*time.Second)
+	res := porcupine.CheckOperationsTimeout(arModel.ToModel(), history, 15*time.Second)
 	switch res {
 	case porcupine.Illegal:
 		t.Errorf("history of %d operations is not linearizable", len(history))
@@ -798,21 +798,7 @@ func arCheck(t *testing.T, history []porcupine.Operation) {
 // be linearized (by completion order).
 func arReportIllegal(t *testing.T, history []porcupine.Operation) {
 	t.Helper()
-	sorted := append([]porcupine.Operation(nil), history...)
-	for i := 1; i < len(sorted); i++ {
-		for j := i; j > 0 && sorted[j].Return < sorted[j-1].Return; j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
-	lo, hi := 0, len(sorted)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if porcupine.CheckOperations(arModel.ToModel(), sorted[:mid+1]) {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
+	sorted, lo := firstIllegal(arModel.ToModel(), history)
 	if lo >= len(sorted) {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -391,35 +392,37 @@ func checkLinearizable(t *testing.T, history []porcupine.Operation) {
 			t.Errorf("an operation failed in a way that is never legal: %s", linModel.DescribeOperation(op.Input, op.Output))
 		}
 	}
-	res, info := porcupine.CheckOperationsVerbose(linModel.ToModel(), history, 30*time.Second)
+	res := porcupine.CheckOperationsTimeout(linModel.ToModel(), history, 30*time.Second)
 	switch res {
 	case porcupine.Illegal:
 		t.Errorf("history of %d operations is not linearizable", len(history))
-		_ = info
 		reportIllegal(t, history)
 	case porcupine.Unknown:
 		t.Logf("porcupine timed out on %d operations: inconclusive", len(history))
 	}
 }
 
-// reportIllegal prints the operations around the shortest illegal prefix of the history.
-func reportIllegal(t *testing.T, history []porcupine.Operation) {
-	t.Helper()
+// firstIllegal returns history sorted by completion and the index of the operation that
+// ends its shortest prefix m cannot linearize (len(history) when all of it can).
+func firstIllegal(m porcupine.Model, history []porcupine.Operation) ([]porcupine.Operation, int) {
 	sorted := append([]porcupine.Operation(nil), history...)
-	for i := 1; i < len(sorted); i++ {
-		for j := i; j > 0 && sorted[j].Return < sorted[j-1].Return; j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Return < sorted[j].Return })
 	lo, hi := 0, len(sorted)
-	for lo < hi { // the shortest prefix (by completion) that is already illegal
+	for lo < hi {
 		mid := (lo + hi) / 2
-		if porcupine.CheckOperations(linModel.ToModel(), sorted[:mid+1]) {
+		if porcupine.CheckOperations(m, sorted[:mid+1]) {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
+	return sorted, lo
+}
+
+// reportIllegal prints the operations around the shortest illegal prefix of the history.
+func reportIllegal(t *testing.T, history []porcupine.Operation) {
+	t.Helper()
+	sorted, lo := firstIllegal(linModel.ToModel(), history)
 	if lo >= len(sorted) {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/unifiedfs/unifiedfs/internal/cache"
@@ -362,6 +363,9 @@ func (f *FS) holderRange(in *inode.Inode) cache.Fetcher {
 	}
 	cf := cacheFile(in)
 	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		if n == 0 {
+			return io.NopCloser(strings.NewReader("")), nil // as the UFS contract's OpenRange
+		}
 		q := url.Values{"id": {strconv.FormatUint(cf.ID, 10)}, "gen": {strconv.FormatUint(cf.Gen, 10)},
 			"size": {strconv.FormatInt(cf.Size, 10)}, "off": {strconv.FormatInt(off, 10)}, "n": {strconv.FormatInt(n, 10)}}
 		rc, err := f.ha.rpc.Open(ctx, holder, "/blocks", q)

@@ -12,12 +12,13 @@ import (
 )
 
 // Fetcher opens a stream of the file's n bytes at off from the UFS. The stream
-// yields those bytes and then io.EOF; it ends sooner, with io.EOF, only at the
-// end of the file. A stream that breaks (a Read error after some bytes that
-// is not final, see retryable) is resumed: the cache opens another one for
-// the rest, up to Config.FetchRetries times per fetch. An error before any
-// byte, from the open or the first Read, is final: retrying it is the
-// driver's job. The cache closes every stream it opens.
+// yields those bytes and then io.EOF (n may be 0: a stream that only ends); it
+// ends sooner, with io.EOF, only at the end of the file. A stream that breaks
+// (a Read error after some bytes that is not final, see retryable) is resumed:
+// the cache opens another one for the rest, up to Config.FetchRetries times
+// per fetch. An error before any byte, from the open or the first Read, is
+// final: retrying it is the driver's job. The cache closes every stream it
+// opens.
 type Fetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
 // retryBackoff is the pause before the first retry of a broken fetch; it

@@ -64,13 +64,27 @@ func (s *stream) read(p []byte) (int, error) {
 }
 
 // end checks that the stream ends after the bytes read so far, as its
-// Fetcher promises (see ExpectEnd).
+// Fetcher promises (see ExpectEnd). A break found there, or one that closed
+// the stream right at its last byte, is resumed as any other: an empty range
+// is opened there and checked instead.
 func (s *stream) end() error {
-	if s.eof || s.rc == nil {
+	if s.eof {
 		return nil
 	}
 	s.eof = true
-	return ExpectEnd(s.rc)
+	for s.rc != nil {
+		err := ExpectEnd(s.rc)
+		if err == nil || s.fresh == 0 || !s.c.retryAfter(s.ctx, err, &s.retried) {
+			return err
+		}
+		s.closeStream()
+	}
+	rc, err := s.fetch(s.ctx, s.off+s.pos, 0)
+	if err != nil {
+		return err
+	}
+	s.rc = rc
+	return ExpectEnd(rc)
 }
 
 // ExpectEnd reads r once more where its bytes should have ended: nil at

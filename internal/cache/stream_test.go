@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -127,5 +128,29 @@ func TestStreamYieldingMoreFailsTheLastBlock(t *testing.T) {
 	_, err := c.NewReader(f, fetch, ReadCache).ReadAt(context.Background(), make([]byte, 16), 0)
 	if err == nil || c.Has(f, 0) {
 		t.Fatalf("read over a stream of too many bytes: %v, cached %v; want an error, nothing cached", err, c.Has(f, 0))
+	}
+}
+
+// A stream that breaks exactly at its last byte is still checked for its end: the cache
+// opens an empty range there, where a version reader would report a grown file.
+func TestBreakAtTheLastByteStillChecksTheEnd(t *testing.T) {
+	c := newCache(t, Config{BlockSize: 16, ReadAheadBlocks: -1})
+	src := newSource(16, 43)
+	grown := errors.New("the file is longer than its version")
+	var opens [][2]int64
+	fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		opens = append(opens, [2]int64{off, n})
+		if len(opens) == 1 { // all 16 bytes, then a break
+			return &callStream{rest: bytes.Clone(src.data[off : off+n]), err: errReset}, nil
+		}
+		return &callStream{err: grown}, nil // the end check of the version finds more bytes
+	}
+	f := File{ID: 1, Gen: 1, Size: 16}
+	_, err := c.NewReader(f, fetch, ReadCache).ReadAt(context.Background(), make([]byte, 16), 0)
+	if !errors.Is(err, grown) || c.Has(f, 0) {
+		t.Fatalf("read: %v, cached %v; want the end check's error, nothing cached", err, c.Has(f, 0))
+	}
+	if fmt.Sprint(opens) != "[[0 16] [16 0]]" {
+		t.Fatalf("opens (offset, length) %v, want the block, then an empty range at its end", opens)
 	}
 }
