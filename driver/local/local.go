@@ -163,9 +163,7 @@ func (l *FS) status(name string, fi fs.FileInfo) ufs.Status {
 }
 
 // contentHash is a file's "len:<size>,mtime:<ns>".
-func contentHash(fi fs.FileInfo) string {
-	return "len:" + strconv.FormatInt(fi.Size(), 10) + ",mtime:" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
-}
+func contentHash(fi fs.FileInfo) string { return ufs.SizeMTimeHash(fi.Size(), fi.ModTime().UnixNano()) }
 
 func (l *FS) owner(uid, gid uint32) (string, string) {
 	l.mu.Lock()
