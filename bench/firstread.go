@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"runtime"
 	"testing"
@@ -67,42 +68,69 @@ func newObjectPeer(tb testing.TB, kind string) (*objectPeer, error) {
 	return p, err
 }
 
-// pair times one GET of the whole object (the baseline), then a first read of it
-// through a new FS (ours), then, in the same FS, a read after Free dropped its blocks
-// (freed: the cold read of an FS that has cached before, whose block buffers are
-// recycled).
-func (p *objectPeer) pair() (base, ours, freed time.Duration, err error) {
+// pair times one GET of the whole object (the baseline); the same GET keeping what it
+// reads in new 1 MiB buffers (stored: the least any cache that stores a first read
+// does, a bound for ours); a first read of the object through a new FS (ours); and, in
+// the same FS, a read after Free dropped its blocks (freed: the cold read of an FS
+// that has cached before, whose block buffers are recycled).
+func (p *objectPeer) pair() (base, stored, ours, freed time.Duration, err error) {
 	ctx := context.Background()
 	runtime.GC() // the previous FS's cache is garbage now: collect it outside the timings
-	base = timeBase(func() {
-		// OSS and Kodo: a range of the whole object, so that the driver does not add the
-		// whole-object CRC check a plain GET would not do. S3: no Range header at all.
-		length := p.size
-		if p.kind == "s3" {
-			length = -1
-		}
-		r, err := p.direct.OpenRange(ctx, "big", 0, length)
-		if err != nil {
-			panic(err)
-		}
-		if n := drain(r, p.buf); n != p.size {
-			panic(fmt.Sprintf("baseline read %d", n))
-		}
-		r.Close()
+	base = timeBase(func() { p.get(ctx, func([]byte) []byte { return p.buf }) })
+	runtime.GC()
+	var kept [][]byte
+	stored = timeProfiled("stored", func() {
+		p.get(ctx, func(full []byte) []byte {
+			if full != nil {
+				kept = append(kept, full)
+			}
+			return make([]byte, mib)
+		})
 	})
+	kept = nil
 	fsys, err := unifiedfs.New(ctx, unifiedfs.Config{RootUFS: p.uri, RootOptions: p.opts, CacheCapacity: 512 * mib})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer fsys.Close()
 	runtime.GC()
 	ours = timeOurs(func() { p.readFS(fsys) })
 	if err := fsys.Free(ctx, "/big"); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	runtime.GC()
 	freed = timeProfiled("freed", func() { p.readFS(fsys) })
-	return base, ours, freed, nil
+	return base, stored, ours, freed, nil
+}
+
+// get reads the whole object with one GET, each MiB into the buffer next returns (it
+// is given the buffer just filled, nil at first).
+func (p *objectPeer) get(ctx context.Context, next func(full []byte) []byte) {
+	// OSS and Kodo: a range of the whole object, so that the driver does not add the
+	// whole-object CRC check a plain GET would not do. S3: no Range header at all.
+	length := p.size
+	if p.kind == "s3" {
+		length = -1
+	}
+	r, err := p.direct.OpenRange(ctx, "big", 0, length)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	var total int64
+	for buf := next(nil); ; buf = next(buf) {
+		n, err := io.ReadFull(r, buf)
+		total += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+	if total != p.size {
+		panic(fmt.Sprintf("baseline read %d", total))
+	}
 }
 
 // readFS reads the object through fsys.
@@ -130,7 +158,7 @@ func inBenchmark(fn func(tb testing.TB)) {
 }
 
 func runFirstRead(pairs int, kind string) ([]float64, string, error) {
-	var ratios, afterFree, cpu []float64
+	var ratios, afterFree, cpu, storing, vsStoring []float64
 	var warmup float64
 	var runErr error
 	inBenchmark(func(tb testing.TB) {
@@ -143,7 +171,7 @@ func runFirstRead(pairs int, kind string) ([]float64, string, error) {
 		// One pair more, first and not counted: the process's heap grows to hold a
 		// cache for the first time (page faults), the clients open their connections.
 		for i := -1; i < pairs; i++ {
-			base, ours, freed, err := p.pair()
+			base, stored, ours, freed, err := p.pair()
 			if err != nil {
 				runErr = err
 				return
@@ -156,10 +184,14 @@ func runFirstRead(pairs int, kind string) ([]float64, string, error) {
 			ratios = append(ratios, float64(base)/float64(ours))
 			cpu = append(cpu, float64(lastCPU["base"])/float64(lastCPU["ours"]))
 			afterFree = append(afterFree, float64(base)/float64(freed))
+			storing = append(storing, float64(base)/float64(stored))
+			vsStoring = append(vsStoring, float64(stored)/float64(ours))
 		}
 	})
 	fm, flo, fhi := stats(afterFree)
 	cm, clo, chi := stats(cpu)
-	return ratios, fmt.Sprintf("(throughput ratio; CPU time ratio, fakes included: %.2f, %.2f – %.2f; read again after Free in the same FS: %.2f, %.2f – %.2f; warm-up pair, not counted: %.2f)",
-		cm, clo, chi, fm, flo, fhi, warmup), runErr
+	sm, slo, shi := stats(storing)
+	vm, vlo, vhi := stats(vsStoring)
+	return ratios, fmt.Sprintf("(throughput ratio; CPU time ratio, fakes included: %.2f, %.2f – %.2f; the same GET keeping its bytes in new 1 MiB buffers, the least a storing cache does: %.2f, %.2f – %.2f, and the FS against that: %.2f, %.2f – %.2f; read again after Free in the same FS: %.2f, %.2f – %.2f; warm-up pair, not counted: %.2f)",
+		cm, clo, chi, sm, slo, shi, vm, vlo, vhi, fm, flo, fhi, warmup), runErr
 }
