@@ -123,7 +123,7 @@ func (f *FS) SetAttribute(ctx context.Context, path string, opts SetAttributeOpt
 			return err
 		}
 	}
-	var pinned []resolved
+	var pinned []resolved // the pins this call adds, undone when it fails
 	if opts.Pinned != nil && *opts.Pinned {
 		for _, e := range all {
 			if e.node.IsDir() {
@@ -133,7 +133,9 @@ func (f *FS) SetAttribute(ctx context.Context, path string, opts SetAttributeOpt
 				f.unpinAll(pinned)
 				return err
 			}
-			pinned = append(pinned, e)
+			if !f.attrsOf(e.path).Pinned {
+				pinned = append(pinned, e)
+			}
 		}
 	}
 	rec := f.attrRecord(p, opts)

@@ -423,3 +423,38 @@ func TestPinSurvivesRestart(t *testing.T) {
 		t.Fatalf("blocks not held again after the restart: %d cached", st.CachedBytes)
 	}
 }
+
+// A recursive pin that fails part way (a file beyond the cache's capacity) undoes only
+// the pins it added: a file pinned before keeps its pin and its blocks.
+func TestFailedPinKeepsEarlierPins(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{BlockSize: 1 << 10, CacheCapacity: 8 << 10}, ufstest.ObjectStore)
+	data := strings.Repeat("p", 4<<10)
+	if err := e.fs.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	e.write("/d/a", data, unifiedfs.Through)
+	e.write("/d/b", strings.Repeat("b", 1<<10), unifiedfs.Through)
+	e.write("/d/z", strings.Repeat("h", 16<<10), unifiedfs.Through)
+	for i := range 8 {
+		e.write(fmt.Sprintf("/other%d", i), data, unifiedfs.Through)
+	}
+	if err := e.fs.SetAttribute(ctx, "/d/a", unifiedfs.SetAttributeOptions{Pinned: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "recursive pin beyond capacity", e.fs.SetAttribute(ctx, "/d", unifiedfs.SetAttributeOptions{Pinned: ptr(true), Recursive: true}), unifiedfs.ErrNoSpace)
+	if st := e.status("/d/a"); !st.Pinned {
+		t.Fatal("the failed pin unset an earlier one")
+	}
+	if st := e.status("/d/b"); st.Pinned {
+		t.Fatal("the failed pin left a file it added pinned")
+	}
+	for i := range 8 {
+		e.read(fmt.Sprintf("other%d", i))
+	}
+	if st := e.status("/d/a"); st.CachedBytes != 4<<10 {
+		t.Fatalf("the blocks of a file pinned before a failed pin were evicted: %d cached", st.CachedBytes)
+	}
+	if st := e.status("/d/b"); st.CachedBytes != 0 {
+		t.Fatalf("the blocks a failed pin held are still held: %d cached", st.CachedBytes)
+	}
+}

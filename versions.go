@@ -129,11 +129,12 @@ func (f *FS) holdReaders(ctx context.Context, p string) {
 		v.mu.Lock()
 		if r := v.m[j.id]; r != nil {
 			r.held = true
-			v.mu.Unlock()
-			continue
+		} else if a, _ := f.ns().AttrOf(j.at); !a.Pinned {
+			// Its last reader left meanwhile. A SetAttribute pin keeps its blocks, as in
+			// release: the commit may still fail and leave this version in place, pinned.
+			f.cache.Unpin(j.id)
 		}
 		v.mu.Unlock()
-		f.cache.Unpin(j.id) // its last reader left meanwhile
 	}
 }
 
