@@ -160,11 +160,12 @@ func main() {
 	}
 }
 
+// idOrder is the sort key of a metric id: its letter, then its number, then its suffix
+// (R5 before R5b before R10 before W1).
 func idOrder(id string) string {
-	// R5 before R5b before R10: pad the number.
-	n := strings.TrimLeft(id, "R")
+	n := strings.TrimLeft(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 	digits := strings.TrimRight(n, "abcdefghijklmnopqrstuvwxyz")
-	return fmt.Sprintf("%03s%s", digits, n[len(digits):])
+	return fmt.Sprintf("%s%03s%s", id[:len(id)-len(n)], digits, n[len(digits):])
 }
 
 // stats returns the median, min and max.
@@ -183,8 +184,9 @@ func stats(v []float64) (med, lo, hi float64) {
 const tableHeader = "| # | metric | baseline in the same run | goal | median | min – max | met | notes |\n|---|---|---|---|---|---|---|---|\n"
 
 // writeTable replaces the text between the results markers of path with the rows. With
-// only (some metrics were run), the other rows of the table there are kept, and a line
-// says which rows were measured again when.
+// only (some metrics were run), the other rows of the table there and the paragraph
+// above it are kept, and a line says which rows were measured again when (replacing an
+// earlier such line).
 func writeTable(path string, rows []string, only bool) error {
 	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
 	old, err := os.ReadFile(path)
@@ -199,14 +201,20 @@ func writeTable(path string, rows []string, only bool) error {
 		date, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	if only && i >= 0 && j > i {
 		kept := map[string]string{}
-		var ids, lines []string
+		var ids, lines, introLines []string
 		for _, line := range strings.Split(s[i+len(begin):j], "\n") {
-			switch {
-			case strings.HasPrefix(line, "Measured "):
-				intro = line
-			case strings.HasPrefix(line, "| R"):
-				kept[rowID(line)] = line
+			switch id := rowID(line); {
+			case strings.HasPrefix(line, "|"):
+				if id != "#" && !strings.HasPrefix(id, "---") {
+					kept[id] = line
+				}
+			case strings.Contains(line, " measured again "), strings.TrimSpace(line) == "":
+			default:
+				introLines = append(introLines, line)
 			}
+		}
+		if len(introLines) > 0 {
+			intro = strings.Join(introLines, "\n")
 		}
 		for _, r := range rows {
 			kept[rowID(r)] = r
@@ -221,7 +229,7 @@ func writeTable(path string, rows []string, only bool) error {
 			lines = append(lines, kept[id])
 		}
 		rows = lines
-		intro = fmt.Sprintf("%s\n%s measured again %s with `go run ./bench -only %s`.", strings.SplitN(intro, "\n", 2)[0],
+		intro = fmt.Sprintf("%s\n%s measured again %s with `go run ./bench -only %s`.", intro,
 			strings.Join(ids, ", "), date, strings.Join(ids, ","))
 	}
 	body := fmt.Sprintf("%s\n%s\n\n%s%s\n%s", begin, intro, tableHeader, strings.Join(rows, "\n"), end)

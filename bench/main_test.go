@@ -10,8 +10,8 @@ import (
 // -write with -only replaces the rows it measured and keeps the others, in id order.
 func TestWriteTableMergesRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "B.md")
-	old := "# B\n\n<!-- bench:begin -->\nMeasured 2020-01-01 on h.\n\n" + tableHeader +
-		"| R1 | a | | | 1 | | ✔ | |\n| R4 | old | | | 0.5 | | ✘ | |\n| R10 | c | | | 3 | | ✘ | |\n<!-- bench:end -->\n\nnotes\n"
+	old := "# B\n\n<!-- bench:begin -->\nMeasured 2020-01-01 on h.\nat commit c (idle).\nR9 measured again 2019-12-31.\n\n" + tableHeader +
+		"| R1 | a | | | 1 | | ✔ | |\n| R4 | old | | | 0.5 | | ✘ | |\n| R10 | c | | | 3 | | ✘ | |\n| W1 | w | | | 2 | | ✔ | |\n<!-- bench:end -->\n\nnotes\n"
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -22,14 +22,14 @@ func TestWriteTableMergesRows(t *testing.T) {
 	got := string(b)
 	var ids []string
 	for _, line := range strings.Split(got, "\n") {
-		if strings.HasPrefix(line, "| R") {
+		if strings.HasPrefix(line, "| R") || strings.HasPrefix(line, "| W") {
 			ids = append(ids, rowID(line))
 		}
 	}
-	if strings.Join(ids, " ") != "R1 R4 R4c R10" || strings.Contains(got, "old") || !strings.Contains(got, "| R4 | new") {
+	if strings.Join(ids, " ") != "R1 R4 R4c R10 W1" || strings.Contains(got, "old") || !strings.Contains(got, "| R4 | new") {
 		t.Fatalf("rows %v in:\n%s", ids, got)
 	}
-	if !strings.Contains(got, "Measured 2020-01-01 on h.\nR4, R4c measured again") || !strings.HasSuffix(got, "<!-- bench:end -->\n\nnotes\n") {
+	if !strings.Contains(got, "Measured 2020-01-01 on h.\nat commit c (idle).\nR4, R4c measured again") || strings.Contains(got, "R9 measured") || !strings.HasSuffix(got, "<!-- bench:end -->\n\nnotes\n") {
 		t.Fatalf("header or rest of the file changed:\n%s", got)
 	}
 	// Without -only the table is replaced whole.
