@@ -109,6 +109,15 @@ func (f *FS) closeMounts(ms []*mount) {
 // mountByID returns the mount with id (its UFS handle), or nil.
 func (f *FS) mountByID(id uint32) *mount { return (*f.mounts.Load())[id] }
 
+// liveMount returns the mount m is now: the same mount with the UFS an UpdateMount swapped
+// in since m was resolved, or m itself once unmounted (mount ids are never reused).
+func (f *FS) liveMount(m *mount) *mount {
+	if cur := f.mountByID(m.ID); cur != nil {
+		return cur
+	}
+	return m
+}
+
 func (f *FS) setMount(m *mount) {
 	cur := *f.mounts.Load()
 	next := make(map[uint32]*mount, len(cur)+1)

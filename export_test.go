@@ -1,6 +1,9 @@
 package unifiedfs
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // ActiveSyncTick runs one active-sync interval now (tests drive it with an injected clock).
 func (f *FS) ActiveSyncTick(ctx context.Context) { f.activeSyncTick(ctx) }
@@ -9,3 +12,11 @@ func (f *FS) ActiveSyncTick(ctx context.Context) { f.activeSyncTick(ctx) }
 // for another process, after the mutation is journaled and before it answers (tests kill
 // the member there).
 func SetAfterCommitHook(hook func(path string)) { afterCommitHook = hook }
+
+// SetMountDrain sets how long UpdateMount keeps the replaced UFS open; the returned func
+// restores it.
+func SetMountDrain(d time.Duration) (restore func()) {
+	old := mountDrain
+	mountDrain = d
+	return func() { mountDrain = old }
+}

@@ -112,11 +112,15 @@ func (f *FS) fetcher(m *mount, p string, in *inode.Inode) cache.Fetcher {
 
 // versionFetcher is fetcher; with followMoves false it does not look for a version whose
 // object is gone (movedFrom), which is how a caller holding the path's lock fetches.
-func (f *FS) versionFetcher(m *mount, p string, in *inode.Inode, followMoves bool) cache.Fetcher {
-	vr, versioned := m.ufs.(ufs.VersionReader)
-	versioned = versioned && in.HasHash()
+func (f *FS) versionFetcher(opened *mount, p string, in *inode.Inode, followMoves bool) cache.Fetcher {
+	hashed := in.HasHash()
 	id, hash, size := in.ID, in.Hash(), in.Size
 	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		// The mount as it is now: a file opened before an UpdateMount fetches through the
+		// UFS with the new options, not the one being drained (closed after mountDrain).
+		m := f.liveMount(opened)
+		vr, versioned := m.ufs.(ufs.VersionReader)
+		versioned = versioned && hashed
 		at := f.versions.pathOf(id, p)
 		vs, err := openVersion(ctx, m.ufs, vr, versioned, ufs.Rel(m.Path, at), hash, size, off, n)
 		if followMoves && errors.Is(err, fs.ErrNotExist) {

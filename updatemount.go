@@ -10,17 +10,19 @@ import (
 )
 
 // mountDrain is how long the UFS a mount used before UpdateMount stays open for the
-// calls that started with it (readers hold the mount they resolved); it is closed then,
-// or when the FS closes.
+// calls that started with it (a stream opened, an upload begun); it is closed then, or
+// when the FS closes. Open files do not need it: their fetches use the current UFS.
 var mountDrain = 30 * time.Second
 
 // UpdateMount changes the options (credentials, endpoints), the read-only flag and the
 // shared flag of the mount at path in place, as Alluxio's updateMount: the subtree, its
 // cached blocks and its persist state stay. The UFS is opened with the new options first
 // (its failure is the call's, and nothing changes); then one journaled change swaps it
-// in atomically: every call that resolves a path after it sees the new mount, every
-// call that resolved before keeps the old UFS, which is closed once they had time to
-// finish. Options are replaced, not merged. The root mount is configured (fs.ErrInvalid);
+// in atomically: every call that resolves a path after it sees the new mount, and files
+// opened before fetch what they read next through the new UFS (the same objects, checked
+// against the version they opened); a call already under way (a stream it opened, an
+// upload) keeps the old UFS, which is closed once such calls had time to finish
+// (mountDrain, 30 s). Options are replaced, not merged. The root mount is configured (fs.ErrInvalid);
 // a path that is not a mount point: ErrNotMountPoint.
 func (f *FS) UpdateMount(ctx context.Context, path string, opts MountOptions) error {
 	const op = "updateMount"
