@@ -127,7 +127,7 @@ func (c *cluster) startProc(name string) *proc {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envMember+"=1", envServers+"="+c.zk.Addr(), envAddress+"="+name,
 		envTimeout+"="+c.timeout.String(), envRoot+"="+c.path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = memberProcAttr()
 	cmd.Stderr = lockedWriter{&p.mu, &p.errb}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

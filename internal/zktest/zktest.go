@@ -378,7 +378,7 @@ func startProcess(path string, args []string, dir string, out *os.File) (*proces
 		cmd := exec.Command(path, args...)
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = procAttr()
 		if err := cmd.Start(); err != nil {
 			started <- err
 			close(p.exited)
