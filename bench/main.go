@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command bench measures every performance ratio of unifiedfs against a baseline
 // measured in the same process, interleaved pair by pair (these machines are noisy), and
 // prints a table of medians with min and max. With -write it also rewrites the results

@@ -74,23 +74,6 @@ func (l *FS) Truncate(ctx context.Context, c string, size int64) error {
 	return f.Close()
 }
 
-// lockExclusive takes a non-blocking exclusive flock on f.
-func lockExclusive(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err != syscall.EINTR {
-			return err
-		}
-	}
-}
-
-func busyErr(err error) error {
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return fmt.Errorf("%w: another writer has it open for appending (flock): %w", ufs.ErrBusy, err)
-	}
-	return err
-}
-
 // highestMissing returns the highest missing directory among dir and its ancestors, or
 // "" when dir exists.
 func highestMissing(root *os.Root, dir string) string {

@@ -156,8 +156,8 @@ func (l *FS) status(name string, fi fs.FileInfo) ufs.Status {
 		st.Size = fi.Size()
 		st.ContentHash = contentHash(fi)
 	}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.Owner, st.Group = l.owner(sys.Uid, sys.Gid)
+	if uid, gid, ok := ownerIDs(fi); ok {
+		st.Owner, st.Group = l.owner(uid, gid)
 	}
 	return st
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package zktest runs a real, standalone ZooKeeper server (Debian's package, installed by
 // .ci/run) as a child process of a test, on a free loopback port with a temporary dataDir.
 //
