@@ -20,3 +20,6 @@ func SetMountDrain(d time.Duration) (restore func()) {
 	mountDrain = d
 	return func() { mountDrain = old }
 }
+
+// ListingsStale does what a member does when a new leader's epoch begins.
+func (f *FS) ListingsStale() { f.listingsStale() }

@@ -456,7 +456,11 @@ func (h *haMember) tail() bool {
 			return false
 		}
 	}
+	_, epoch := h.follower.Position()
 	recs, err := h.follower.Next()
+	if _, now := h.follower.Position(); now > epoch {
+		f.listingsStale() // a new leader's epoch began: see listingsStale
+	}
 	for _, r := range recs {
 		e, uerr := namespace.Unmarshal(r.Data)
 		if uerr != nil {
@@ -601,6 +605,7 @@ func (h *haMember) lead(epoch int64) error {
 	// What only the deposed leader's cache held is lost; the rest of the async-persist
 	// queue goes on here. Done before serving, so that no client sees the state between.
 	f.recoverFiles()
+	f.listingsStale()
 	h.roleV.Store(int32(Leader))
 	f.log.Info("unifiedfs: HA: leading", "epoch", epoch, "address", h.cfg.Address, "seq", last)
 	if len(f.ns().SyncPoints()) > 0 {

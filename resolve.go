@@ -83,7 +83,7 @@ func (f *FS) resolve(ctx context.Context, op, p string, o lookupOpts) (resolved,
 // unless the parent's listing or a remembered miss still covers it; a child it has is
 // re-synced when its sync interval says so. It returns the child now in the namespace.
 func (f *FS) loadChild(ctx context.Context, op string, parent, child *inode.Inode, m *mount, childPath string, o *lookupOpts) (*inode.Inode, error) {
-	listed := parent.Dir().SyncedAt.Load()
+	listed := f.sync.listedAt(parent.Dir())
 	quiet := f.sync.quiet(o)
 	if child == nil {
 		if quiet && listed != 0 {

@@ -88,6 +88,9 @@ type syncPolicy struct {
 	trees    map[string]int64 // last complete recursive sync of a subtree
 	invalid  map[string]int64 // InvalidateSync times
 	nInvalid atomic.Int64
+	// stale is when every listing made before became stale (Unix ns; 0: never): a new
+	// leader's epoch began (see FS.listingsStale).
+	stale atomic.Int64
 }
 
 type pathInterval struct {
@@ -200,6 +203,28 @@ func (s *syncPolicy) treeSynced(p string, at int64) {
 	s.trees[p] = at
 }
 
+// listedAt returns when directory d was last listed in full, or 0 when it never was or
+// that listing went stale since.
+func (s *syncPolicy) listedAt(d *inode.Dir) int64 {
+	t := d.SyncedAt.Load()
+	if t != 0 && t < s.stale.Load() {
+		return 0
+	}
+	return t
+}
+
+// listingsStale makes every directory listed so far be listed again at its next access,
+// and every remembered miss be looked up again: called when a new leader's epoch begins
+// (on the new leader, and on each standby when it reads the new epoch's first entry). The
+// deposed leader may have changed the UFS without journaling it (an object made, moved or
+// deleted by an operation it never acknowledged), and each member's loads are its own:
+// without this a member that listed a directory before would not see such an orphan until
+// its sync interval, while a member listing it afresh would.
+func (f *FS) listingsStale() {
+	f.sync.stale.Store(f.now().UnixNano())
+	f.absent.clear()
+}
+
 func (s *syncPolicy) invalidate(p string, at int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -282,7 +307,7 @@ func (f *FS) syncDirIfDue(ctx context.Context, op string, r *resolved, lo lookup
 	if d == nil || r.node.Persist() != inode.Persisted {
 		return nil
 	}
-	listed := d.SyncedAt.Load()
+	listed := f.sync.listedAt(d)
 	if listed != 0 && (f.sync.quiet(&lo) || !f.sync.due(r.path, f.sync.lastSync(r.path, listed), f.now().UnixNano(), &lo)) {
 		return nil
 	}

@@ -442,3 +442,62 @@ func TestCloseStopsARunningSync(t *testing.T) {
 		t.Fatal("Close did not stop the sync")
 	}
 }
+
+// When a new leader's epoch begins every listing goes stale: what the deposed leader left
+// in the UFS without journaling (an object made, one deleted) shows at the next access,
+// in a directory listed before and for a path remembered as missing. Before that, with
+// the default interval (never), neither shows.
+func TestNewEpochMakesListingsStale(t *testing.T) {
+	e := newEnv(t, unifiedfs.Config{}, ufstest.ObjectStore)
+	if err := e.fs.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	e.write("/d/kept", "k", unifiedfs.Through)
+	e.write("/d/gone", "g", unifiedfs.Through)
+	names := func() string {
+		t.Helper()
+		des, err := e.fs.ReadDir("d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, de := range des {
+			out = append(out, de.Name())
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(); got != "gone,kept" {
+		t.Fatalf("listing %q", got)
+	}
+	if _, err := e.fs.Stat("d/orphan"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat of a missing file: %v", err)
+	}
+	e.root.Direct().Mkdir("e") // never listed: a miss below it is remembered
+	if _, err := e.fs.Stat("e/orphan"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat of a missing file: %v", err)
+	}
+	e.root.Direct().Put("e/orphan", []byte("o"))
+	e.root.Direct().Put("d/orphan", []byte("o")) // made, never journaled
+	e.root.Direct().Delete("d/gone")             // deleted, never journaled
+	if got := names(); got != "gone,kept" {
+		t.Fatalf("listing changed before the new epoch: %q", got)
+	}
+	for _, p := range []string{"d/orphan", "e/orphan"} {
+		if _, err := e.fs.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: a remembered miss was looked up again before the new epoch: %v", p, err)
+		}
+	}
+	e.fs.ListingsStale()
+	if _, err := e.fs.Stat("e/orphan"); err != nil {
+		t.Fatalf("stat of a remembered miss after the new epoch: %v", err)
+	}
+	if _, err := e.fs.Stat("d/orphan"); err != nil {
+		t.Fatalf("stat of the orphan after the new epoch: %v", err)
+	}
+	if got := names(); got != "kept,orphan" {
+		t.Fatalf("listing after the new epoch %q, want kept,orphan", got)
+	}
+	if e.read("d/orphan") != "o" {
+		t.Fatal("orphan content")
+	}
+}
