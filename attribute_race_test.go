@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -323,15 +322,9 @@ func arStep(s arState, in arInput, out arOutput) []arState {
 }
 
 var arModel = porcupine.NondeterministicModel{
-	Init: func() []interface{} { return []interface{}{arState{}} },
-	Step: func(state, input, output interface{}) []interface{} {
-		var out []interface{}
-		for _, s := range arStep(state.(arState), input.(arInput), output.(arOutput)) {
-			out = append(out, s)
-		}
-		return out
-	},
-	Equal: func(a, b interface{}) bool { return a.(arState) == b.(arState) },
+	Init:  func() []interface{} { return []interface{}{arState{}} },
+	Step:  stepOf(arStep),
+	Equal: equalOf[arState],
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(arInput), output.(arOutput)
 		k := arKeyNames[in.key]
@@ -620,7 +613,7 @@ func TestSetAttributeRacesDataPaths(t *testing.T) {
 		call := rec.begin(in)
 		rec.end(clients, in, call, arDo(j.fs, nil, in))
 	}
-	arCheck(t, rec.ops)
+	checkHistory(t, arModel, rec.ops, 15*time.Second, true)
 	if evictions := j.fs.Metrics().Cache.Evictions + j.fs.Metrics().Cache.DiskEvictions; evictions == 0 {
 		t.Errorf("no block was evicted in %d reads of the big files: no cache pressure", bigReads.Load())
 	}
@@ -769,68 +762,11 @@ func arCheckShortTTL(t *testing.T, j *jenv, clk *testpeer.Clock) {
 
 func (j *jenv) status(p string) *unifiedfs.FileStatus {
 	j.t.Helper()
-	st, err := j.fs.GetStatus(ctx, p)
-	if err != nil {
-		j.t.Fatalf("status %s: %v", p, err)
-	}
-	return st
+	return statusOf(j.t, j.fs, p)
 }
 
-// arCheck fails the test when the history is not linearizable against arModel.
-func arCheck(t *testing.T, history []porcupine.Operation) {
-	t.Helper()
-	for _, op := range history {
-		if out := op.Output.(arOutput); out.res == resBug {
-			t.Errorf("an operation failed in a way that is never legal: %s", arModel.DescribeOperation(op.Input, op.Output))
-		}
-	}
-	res := porcupine.CheckOperationsTimeout(arModel.ToModel(), history, 15*time.Second)
-	switch res {
-	case porcupine.Illegal:
-		t.Errorf("history of %d operations is not linearizable", len(history))
-		arReportIllegal(t, history)
-	case porcupine.Unknown:
-		t.Errorf("porcupine timed out on %d operations", len(history))
-	}
-}
-
-// arReportIllegal prints the operations on the keys of the first operation that cannot
-// be linearized (by completion order).
-func arReportIllegal(t *testing.T, history []porcupine.Operation) {
-	t.Helper()
-	sorted, lo := firstIllegal(arModel.ToModel(), history)
-	if lo >= len(sorted) {
-		return
-	}
-	in := sorted[lo].Input.(arInput)
-	keys := map[int]bool{in.key: true}
-	if in.kind == opRename {
-		keys[in.dst] = true
-	}
-	bad := sorted[lo]
-	if dump := os.Getenv("AR_DUMP"); dump != "" { // the whole history, to study a failure
-		var b strings.Builder
-		for _, op := range sorted {
-			fmt.Fprintf(&b, "[%d..%d] client %d: %s\n", op.Call, op.Return, op.ClientId, arModel.DescribeOperation(op.Input, op.Output))
-		}
-		os.WriteFile(dump, []byte(b.String()), 0o644)
-	}
-	for _, op := range sorted {
-		if op.Call <= bad.Return && op.Return >= bad.Call && op.Return > bad.Return {
-			t.Logf("  overlapping, returned later: [%d..%d] client %d: %s", op.Call, op.Return, op.ClientId, arModel.DescribeOperation(op.Input, op.Output))
-		}
-	}
-	t.Logf("the first operation that cannot be linearized, and the earlier ones on its keys:")
-	n := 0
-	for i := lo; i >= 0 && n < 30; i-- {
-		in := sorted[i].Input.(arInput)
-		if keys[in.key] || in.kind == opRename && keys[in.dst] {
-			n++
-			op := sorted[i]
-			t.Logf("  [%d..%d] client %d: %s", op.Call, op.Return, op.ClientId, arModel.DescribeOperation(op.Input, op.Output))
-		}
-	}
-}
+func (in arInput) opKeys() (linOpKind, int, int) { return in.kind, in.key, in.dst }
+func (out arOutput) result() linResult           { return out.res }
 
 // A pin SetAttribute set on an ASYNC_THROUGH file before its persist outlives the persist
 // (which unpins the blocks the cache held as the only copy), also when a reader that

@@ -55,9 +55,15 @@ func (e *env) read(p string) string {
 
 func (e *env) status(p string) *unifiedfs.FileStatus {
 	e.t.Helper()
-	st, err := e.fs.GetStatus(ctx, p)
+	return statusOf(e.t, e.fs, p)
+}
+
+// statusOf returns the status of p in fsys, failing t when there is none.
+func statusOf(t testing.TB, fsys *unifiedfs.FS, p string) *unifiedfs.FileStatus {
+	t.Helper()
+	st, err := fsys.GetStatus(ctx, p)
 	if err != nil {
-		e.t.Fatalf("status %s: %v", p, err)
+		t.Fatalf("status %s: %v", p, err)
 	}
 	return st
 }

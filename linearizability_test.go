@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -218,16 +219,24 @@ func linStep(s linState, in linInput, out linOutput) []linState {
 	return nil
 }
 
-var linModel = porcupine.NondeterministicModel{
-	Init: func() []interface{} { return []interface{}{linState{}} },
-	Step: func(state, input, output interface{}) []interface{} {
+// stepOf adapts a typed step function to porcupine's untyped Step.
+func stepOf[S, I, O any](step func(S, I, O) []S) func(state, input, output interface{}) []interface{} {
+	return func(state, input, output interface{}) []interface{} {
 		var out []interface{}
-		for _, s := range linStep(state.(linState), input.(linInput), output.(linOutput)) {
+		for _, s := range step(state.(S), input.(I), output.(O)) {
 			out = append(out, s)
 		}
 		return out
-	},
-	Equal: func(a, b interface{}) bool { return a.(linState) == b.(linState) },
+	}
+}
+
+// equalOf is porcupine's Equal for a comparable state type.
+func equalOf[S comparable](a, b interface{}) bool { return a.(S) == b.(S) }
+
+var linModel = porcupine.NondeterministicModel{
+	Init:  func() []interface{} { return []interface{}{linState{}} },
+	Step:  stepOf(linStep),
+	Equal: equalOf[linState],
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(linInput), output.(linOutput)
 		var op string
@@ -384,21 +393,47 @@ func linDo(fsys *unifiedfs.FS, rng *rand.Rand, in *linInput) linOutput {
 }
 
 // checkLinearizable fails the test when the history is not linearizable (or has an
-// operation whose outcome is never legal), printing the offending operations.
+// operation whose outcome is never legal), printing the offending operations. A check
+// that times out is inconclusive: logged, not failed.
 func checkLinearizable(t *testing.T, history []porcupine.Operation) {
 	t.Helper()
+	checkHistory(t, linModel, history, 30*time.Second, false)
+}
+
+// keyedInput is the input of an operation on numbered keys (a rename touches two).
+type keyedInput interface {
+	opKeys() (kind linOpKind, key, dst int)
+}
+
+// resultOutput is the output of an operation, classified.
+type resultOutput interface{ result() linResult }
+
+func (in linInput) opKeys() (linOpKind, int, int) { return in.kind, in.key, in.dst }
+func (out linOutput) result() linResult           { return out.res }
+
+// checkHistory fails the test when history, whose inputs are keyedInputs and outputs
+// resultOutputs, has an outcome that is never legal or is not linearizable against m
+// (within timeout; timeoutFails says whether running out of it fails the test too). It
+// prints the first operation that cannot be linearized, the ones that overlapped it and
+// returned later, and the earlier ones on its keys; with $PORCUPINE_DUMP set, it writes the
+// whole history, sorted by completion, to that file.
+func checkHistory(t *testing.T, m porcupine.NondeterministicModel, history []porcupine.Operation, timeout time.Duration, timeoutFails bool) {
+	t.Helper()
 	for _, op := range history {
-		if out := op.Output.(linOutput); out.res == resBug {
-			t.Errorf("an operation failed in a way that is never legal: %s", linModel.DescribeOperation(op.Input, op.Output))
+		if op.Output.(resultOutput).result() == resBug {
+			t.Errorf("an operation failed in a way that is never legal: %s", m.DescribeOperation(op.Input, op.Output))
 		}
 	}
-	res := porcupine.CheckOperationsTimeout(linModel.ToModel(), history, 30*time.Second)
-	switch res {
+	switch porcupine.CheckOperationsTimeout(m.ToModel(), history, timeout) {
 	case porcupine.Illegal:
 		t.Errorf("history of %d operations is not linearizable", len(history))
-		reportIllegal(t, history)
+		reportIllegal(t, m, history)
 	case porcupine.Unknown:
-		t.Logf("porcupine timed out on %d operations: inconclusive", len(history))
+		if timeoutFails {
+			t.Errorf("porcupine timed out on %d operations", len(history))
+		} else {
+			t.Logf("porcupine timed out on %d operations: inconclusive", len(history))
+		}
 	}
 }
 
@@ -419,26 +454,44 @@ func firstIllegal(m porcupine.Model, history []porcupine.Operation) ([]porcupine
 	return sorted, lo
 }
 
-// reportIllegal prints the operations around the shortest illegal prefix of the history.
-func reportIllegal(t *testing.T, history []porcupine.Operation) {
+// reportIllegal prints the operations around the shortest illegal prefix of the history
+// (see checkHistory).
+func reportIllegal(t *testing.T, m porcupine.NondeterministicModel, history []porcupine.Operation) {
 	t.Helper()
-	sorted, lo := firstIllegal(linModel.ToModel(), history)
+	sorted, lo := firstIllegal(m.ToModel(), history)
+	describe := func(op porcupine.Operation) string {
+		return fmt.Sprintf("[%d..%d] client %d: %s", op.Call, op.Return, op.ClientId, m.DescribeOperation(op.Input, op.Output))
+	}
+	if dump := os.Getenv("PORCUPINE_DUMP"); dump != "" {
+		var b strings.Builder
+		for _, op := range sorted {
+			b.WriteString(describe(op) + "\n")
+		}
+		if err := os.WriteFile(dump, []byte(b.String()), 0o644); err != nil {
+			t.Logf("PORCUPINE_DUMP: %v", err)
+		}
+	}
 	if lo >= len(sorted) {
 		return
 	}
 	bad := sorted[lo]
-	keys := map[int]bool{bad.Input.(linInput).key: true}
-	if in := bad.Input.(linInput); in.kind == opRename {
-		keys[in.dst] = true
+	kind, key, dst := bad.Input.(keyedInput).opKeys()
+	keys := map[int]bool{key: true}
+	if kind == opRename {
+		keys[dst] = true
+	}
+	for _, op := range sorted {
+		if op.Call <= bad.Return && op.Return >= bad.Call && op.Return > bad.Return {
+			t.Logf("  overlapping, returned later: %s", describe(op))
+		}
 	}
 	t.Logf("the first operation that cannot be linearized, and the earlier ones on its keys:")
 	n := 0
-	for i := lo; i >= 0 && n < 25; i-- {
-		in := sorted[i].Input.(linInput)
-		if keys[in.key] || in.kind == opRename && keys[in.dst] {
+	for i := lo; i >= 0 && n < 30; i-- {
+		kind, key, dst := sorted[i].Input.(keyedInput).opKeys()
+		if keys[key] || kind == opRename && keys[dst] {
 			n++
-			op := sorted[i]
-			t.Logf("  [%d..%d] client %d: %s", op.Call, op.Return, op.ClientId, linModel.DescribeOperation(op.Input, op.Output))
+			t.Logf("  %s", describe(sorted[i]))
 		}
 	}
 }
